@@ -1,0 +1,88 @@
+/**
+ * The one definition of the relay's DynamoDB table. CDK deploys it (cdk/) and the local harness
+ * creates it in DynamoDB Local (local/dynamodb-local.ts), so keys, indexes and TTL never drift.
+ *
+ * Single-table layout (pk / sk):
+ *   JOB#<id>      JOB          the hot job item: status, version, due-index keys (kept small)
+ *   JOB#<id>      REQ#<n>      the forwarded request body, gzip, chunked (needed to (re)create upstream)
+ *   JOB#<id>      OUT#<n>      the final Response, gzip, chunked (outputs can be megabytes; items stop at 400 KB)
+ *   KEY#<sha256>  KEY          an API key (hash only) -> tenant
+ *   TENANT#<id>   TENANT       a tenant and its webhook signing secrets
+ *   IDEM#<tenant>#<key> IDEM   an idempotency key -> job id and body hash
+ *   LEASE#<shard> LEASE        a poller's lease on one shard of the due index
+ */
+export const TABLE_ATTRIBUTES = {
+  partitionKey: "pk",
+  sortKey: "sk",
+  ttl: "expiresAt",
+} as const;
+
+export interface IndexDefinition {
+  name: string;
+  partitionKey: string;
+  sortKey: string;
+  sortKeyType: "S" | "N";
+  projection: "ALL" | "KEYS_ONLY";
+}
+
+/**
+ * Sparse, sharded index of jobs that need the poller: only pending jobs carry `dueShard`, so the
+ * index holds just the live work. `dueAt` is epoch ms. Keys-only: the poller needs the key and
+ * when it is due, and reads the job itself (strongly) before it acts.
+ */
+export const DUE_INDEX: IndexDefinition = {
+  name: "due",
+  partitionKey: "dueShard",
+  sortKey: "dueAt",
+  sortKeyType: "N",
+  projection: "KEYS_ONLY",
+};
+
+/** A tenant's jobs, newest first: `tenantPk` = TENANT#<id>, `createdSk` = <created ms, padded>#<job id>. */
+export const TENANT_INDEX: IndexDefinition = {
+  name: "tenant",
+  partitionKey: "tenantPk",
+  sortKey: "createdSk",
+  sortKeyType: "S",
+  projection: "ALL",
+};
+
+/** Upstream response id -> job, for OpenAI's own webhooks (which carry only the upstream id). */
+export const UPSTREAM_INDEX: IndexDefinition = {
+  name: "upstream",
+  partitionKey: "upstreamId",
+  sortKey: "pk",
+  sortKeyType: "S",
+  projection: "KEYS_ONLY",
+};
+
+export const INDEXES: readonly IndexDefinition[] = [DUE_INDEX, TENANT_INDEX, UPSTREAM_INDEX];
+
+/** CreateTable input for the SDK (local harness, tests). CDK builds the same from the constants above. */
+export function createTableInput(tableName: string) {
+  const attributeTypes = new Map<string, "S" | "N">([
+    [TABLE_ATTRIBUTES.partitionKey, "S"],
+    [TABLE_ATTRIBUTES.sortKey, "S"],
+  ]);
+  for (const index of INDEXES) {
+    attributeTypes.set(index.partitionKey, "S");
+    attributeTypes.set(index.sortKey, index.sortKeyType);
+  }
+  return {
+    TableName: tableName,
+    BillingMode: "PAY_PER_REQUEST" as const,
+    KeySchema: [
+      { AttributeName: TABLE_ATTRIBUTES.partitionKey, KeyType: "HASH" as const },
+      { AttributeName: TABLE_ATTRIBUTES.sortKey, KeyType: "RANGE" as const },
+    ],
+    AttributeDefinitions: [...attributeTypes].map(([AttributeName, AttributeType]) => ({ AttributeName, AttributeType })),
+    GlobalSecondaryIndexes: INDEXES.map((index) => ({
+      IndexName: index.name,
+      KeySchema: [
+        { AttributeName: index.partitionKey, KeyType: "HASH" as const },
+        { AttributeName: index.sortKey, KeyType: "RANGE" as const },
+      ],
+      Projection: { ProjectionType: index.projection },
+    })),
+  };
+}
