@@ -1,7 +1,23 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 
+/** Sums the capacity units DynamoDB reports, per operation kind (for the benchmark). */
+export class CapacityMeter {
+  readUnits = 0;
+  writeUnits = 0;
+  requests = 0;
+  reset(): void {
+    this.readUnits = 0;
+    this.writeUnits = 0;
+    this.requests = 0;
+  }
+}
+
+const WRITE_COMMANDS = new Set(["PutItemCommand", "UpdateItemCommand", "DeleteItemCommand", "BatchWriteItemCommand", "TransactWriteItemsCommand"]);
+
 export interface DynamoClientOptions {
+  /** When given, every request asks for ConsumedCapacity and the units are added here. */
+  meter?: CapacityMeter;
   /** DynamoDB Local (or any other endpoint); unset in AWS. */
   endpoint?: string;
   region?: string;
@@ -21,8 +37,26 @@ export function createDynamoClients(options: DynamoClientOptions = {}) {
     // path (submit, status) from hanging on a struggling table.
     maxAttempts: 3,
   });
+  if (options.meter) attachMeter(client, options.meter);
   const doc = DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
   });
   return { client, doc };
+}
+
+function attachMeter(client: DynamoDBClient, meter: CapacityMeter): void {
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const input = args.input as Record<string, unknown>;
+      input.ReturnConsumedCapacity ??= "TOTAL";
+      const result = await next(args);
+      const consumed = (result.output as { ConsumedCapacity?: { CapacityUnits?: number } | { CapacityUnits?: number }[] }).ConsumedCapacity;
+      const units = (Array.isArray(consumed) ? consumed : consumed ? [consumed] : []).reduce((sum, c) => sum + (c.CapacityUnits ?? 0), 0);
+      meter.requests++;
+      if (WRITE_COMMANDS.has(context.commandName ?? "")) meter.writeUnits += units;
+      else meter.readUnits += units;
+      return result;
+    },
+    { step: "initialize", name: "relayCapacityMeter" },
+  );
 }

@@ -1,0 +1,100 @@
+/**
+ * The job: one caller request relayed to one upstream background response.
+ * `status` uses OpenAI's spelling plus the relay's `expired`.
+ */
+export const JOB_STATUSES = ["queued", "in_progress", "completed", "failed", "cancelled", "incomplete", "expired"] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+export const TERMINAL_STATUSES: ReadonlySet<JobStatus> = new Set(["completed", "failed", "cancelled", "incomplete", "expired"]);
+export const isTerminal = (status: JobStatus): boolean => TERMINAL_STATUSES.has(status);
+
+/**
+ * Legal moves. Terminal states are absorbing; `queued` may skip `in_progress` (a short job can
+ * finish between two polls). Every transition is also fenced by the item's version (store layer).
+ */
+const TRANSITIONS: Record<JobStatus, readonly JobStatus[]> = {
+  queued: ["in_progress", "completed", "failed", "cancelled", "incomplete", "expired"],
+  in_progress: ["completed", "failed", "cancelled", "incomplete", "expired"],
+  completed: [],
+  failed: [],
+  cancelled: [],
+  incomplete: [],
+  expired: [],
+};
+
+export function canTransition(from: JobStatus, to: JobStatus): boolean {
+  return from === to ? !isTerminal(from) : TRANSITIONS[from].includes(to);
+}
+
+/**
+ * Where the upstream create stands. `pending`: not sent yet (safe to send). `sent`: a create is in
+ * flight or was lost in a crash (never re-sent: that could start a second, billed response).
+ * `done`: the upstream id is known.
+ */
+export type CreateState = "pending" | "sent" | "done";
+
+export interface JobError {
+  code: string | null;
+  message: string;
+}
+
+export interface ResponseUsage {
+  input_tokens: number;
+  input_tokens_details?: { cached_tokens?: number; [k: string]: unknown };
+  output_tokens: number;
+  output_tokens_details?: { reasoning_tokens?: number; [k: string]: unknown };
+  total_tokens: number;
+  [k: string]: unknown;
+}
+
+export interface WebhookTarget {
+  url: string;
+  /** Terminal event types to send; all of them when absent. */
+  events?: string[];
+}
+
+export interface StoredBlobRef {
+  /** Number of chunk items. */
+  chunks: number;
+  /** Uncompressed size in bytes. */
+  bytes: number;
+  sha256: string;
+}
+
+export interface Job {
+  id: string;
+  tenantId: string;
+  status: JobStatus;
+  /** Bumped by every write; every write is conditional on the version it read. */
+  version: number;
+  model: string;
+  /** The caller's own metadata (without the relay's tag). */
+  metadata: Record<string, string>;
+  createdAt: number;
+  updatedAt: number;
+  /** When `status` last changed: drives the adaptive poll interval without extra writes. */
+  statusChangedAt: number;
+  completedAt: number | null;
+  deadlineAt: number;
+  /** A job still queued upstream after this is re-checked and settled as expired. */
+  queuedDeadlineAt: number;
+  createState: CreateState;
+  createAttempts: number;
+  /** When the current create was sent (for recovering from a crash mid-create). */
+  createSentAt: number | null;
+  upstreamId: string | null;
+  /** The upstream's last seen status (may lag the relay's `status` only for `expired`). */
+  upstreamStatus: string | null;
+  /** The upstream still has to be told to cancel (a cancel that failed transiently). */
+  upstreamCancelPending: boolean;
+  webhook: WebhookTarget | null;
+  idempotencyKey: string | null;
+  request: StoredBlobRef;
+  output: StoredBlobRef | null;
+  usage: ResponseUsage | null;
+  costUsd: number | null;
+  error: JobError | null;
+  incompleteDetails: { reason: string } | null;
+  /** The last transient upstream problem, for the status object; cleared on progress. */
+  lastUpstreamError: string | null;
+}

@@ -1,0 +1,29 @@
+/**
+ * How often to look at a pending job. Derived from how long its status has stayed the same, so the
+ * schedule needs no per-poll writes: a poller that takes over a shard recomputes the same interval
+ * from `statusChangedAt`.
+ */
+export interface PollPolicy {
+  /** First interval after a change. */
+  minMs: number;
+  /** Cap while nothing changes. */
+  maxMs: number;
+  /** Fraction of the unchanged time to wait (0.2: after 50 s unchanged, wait 10 s). */
+  growth: number;
+}
+
+export const DEFAULT_POLL_POLICY: PollPolicy = { minMs: 1_000, maxMs: 20_000, growth: 0.2 };
+
+export function pollIntervalMs(unchangedForMs: number, policy: PollPolicy = DEFAULT_POLL_POLICY): number {
+  return Math.min(policy.maxMs, Math.max(policy.minMs, Math.round(unchangedForMs * policy.growth)));
+}
+
+/**
+ * Backoff for transient upstream faults: exponential from 1 s, capped, with ±20 % jitter, and
+ * never sooner than the upstream's Retry-After.
+ */
+export function retryDelayMs(attempt: number, retryAfterMs: number | null, random: () => number = Math.random): number {
+  const base = Math.min(30_000, 1_000 * 2 ** Math.max(0, attempt - 1));
+  const jittered = base * (0.8 + 0.4 * random());
+  return Math.round(Math.max(jittered, retryAfterMs ?? 0));
+}

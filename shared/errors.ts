@@ -1,0 +1,70 @@
+/**
+ * The relay's error tree. Errors carry what went wrong in the caller's terms; they know nothing of
+ * HTTP (shared/http/error-response.ts maps each class to a status in one place).
+ * Messages must never contain secrets: they are shown to callers.
+ */
+export class RelayError extends Error {
+  /** OpenAI error `code`, e.g. "invalid_value"; null when there is none. */
+  readonly code: string | null;
+  /** The request field at fault, as OpenAI's `param`. */
+  readonly param: string | null;
+  constructor(message: string, options: { code?: string | null; param?: string | null; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.name = new.target.name;
+    this.code = options.code ?? null;
+    this.param = options.param ?? null;
+  }
+}
+
+export class InvalidRequestError extends RelayError {}
+export class AuthenticationError extends RelayError {}
+export class NotFoundError extends RelayError {}
+export class PayloadTooLargeError extends RelayError {}
+/** The same Idempotency-Key is still being worked on by another request. */
+export class IdempotencyInProgressError extends RelayError {}
+/** The same Idempotency-Key was used with a different body. */
+export class IdempotencyMismatchError extends RelayError {}
+export class RateLimitedError extends RelayError {
+  readonly retryAfterSeconds: number;
+  constructor(message: string, retryAfterSeconds: number) {
+    super(message, { code: "rate_limit_exceeded" });
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+/**
+ * The upstream refused a request for good (4xx other than 408/409/429, or insufficient quota).
+ * Carries the upstream's HTTP status so a failed submit can answer the way OpenAI would have.
+ */
+export class UpstreamRejectedError extends RelayError {
+  readonly status: number;
+  readonly type: string;
+  constructor(message: string, options: { status: number; type?: string; code?: string | null; param?: string | null; cause?: unknown }) {
+    super(message, options);
+    this.status = options.status;
+    this.type = options.type ?? "invalid_request_error";
+  }
+}
+
+/** A transient upstream fault (408/409/429/5xx, network): worth retrying later. */
+export class UpstreamUnavailableError extends RelayError {
+  readonly status: number | null;
+  readonly retryAfterMs: number | null;
+  /**
+   * True when the request may have reached the upstream before the failure (a timeout or a reset
+   * after sending): retrying a create could then start a second, billed response.
+   */
+  readonly ambiguous: boolean;
+  constructor(message: string, options: { status?: number | null; retryAfterMs?: number | null; ambiguous?: boolean; cause?: unknown }) {
+    super(message, { cause: options.cause, code: "upstream_unavailable" });
+    this.status = options.status ?? null;
+    this.retryAfterMs = options.retryAfterMs ?? null;
+    this.ambiguous = options.ambiguous ?? false;
+  }
+}
+
+/** A conditional write lost a race: someone else changed the item first. */
+export class VersionConflictError extends RelayError {}
+
+/** Configuration is missing or malformed: fails the cold start loudly. */
+export class ConfigError extends RelayError {}

@@ -1,0 +1,101 @@
+/**
+ * The seams between use cases and the outside world. Adapters live in shared/store and
+ * shared/upstream; tests pass real local ones (DynamoDB Local, the simulator).
+ */
+import type { Job, StoredBlobRef } from "./domain/job.ts";
+import type { Clock } from "./clock.ts";
+
+export interface IdempotencyClaim {
+  tenantId: string;
+  key: string;
+  bodyHash: string;
+  expiresAt: number;
+}
+
+export type CreateJobResult =
+  | { created: true; job: Job }
+  | { created: false; existingJobId: string; bodyHash: string };
+
+export interface JobListPage {
+  jobs: Job[];
+  hasMore: boolean;
+}
+
+export interface DueEntry {
+  id: string;
+  dueAt: number;
+}
+
+export interface JobStore {
+  /** Writes the job (intent) and, atomically, its idempotency claim; the request is stored first. */
+  create(job: Job, request: Record<string, unknown>, dueAt: number, claim?: IdempotencyClaim): Promise<CreateJobResult>;
+  /** Strongly consistent read. */
+  get(id: string): Promise<Job | null>;
+  getRequest(job: Job): Promise<Record<string, unknown>>;
+  /** The final upstream Response, or null while there is none. */
+  getOutput(job: Job): Promise<Record<string, unknown> | null>;
+  putOutput(jobId: string, response: Record<string, unknown>, nowMs?: number): Promise<StoredBlobRef>;
+  /**
+   * Conditional on `job.version`; bumps it. `dueAt`: a number puts the job in the due index at that
+   * time, null takes it out, undefined leaves it as it is.
+   * @throws VersionConflictError when someone else wrote first.
+   */
+  update(job: Job, changes: Partial<Job>, dueAt?: number | null): Promise<Job>;
+  list(tenantId: string, options: { status?: string; limit: number; after?: string }): Promise<JobListPage>;
+  queryDue(shard: number, fromMs: number, toMs: number): Promise<DueEntry[]>;
+  findByUpstreamId(upstreamId: string): Promise<Job | null>;
+  readonly shards: number;
+}
+
+export interface Tenant {
+  id: string;
+  name: string;
+  /** Signing secrets, newest first; during a rotation webhooks carry a signature for each. */
+  webhookSecrets: string[];
+  createdAt: number;
+}
+
+export interface TenantStore {
+  tenantForKeyHash(keyHash: string): Promise<Tenant | null>;
+  getTenant(id: string): Promise<Tenant | null>;
+  putTenant(tenant: Tenant): Promise<void>;
+  putKey(keyHash: string, tenantId: string, label: string): Promise<void>;
+  revokeKey(keyHash: string): Promise<boolean>;
+}
+
+export interface LeaseStore {
+  /** Takes or renews the lease on `name` until `untilMs` if it is free, expired or already ours. */
+  acquire(name: string, owner: string, untilMs: number, nowMs: number): Promise<boolean>;
+  release(name: string, owner: string): Promise<void>;
+}
+
+/** A Response object as the upstream returns it. */
+export type UpstreamResponse = Record<string, unknown> & { id: string; status: string };
+
+export interface Upstream {
+  /**
+   * @throws UpstreamRejectedError (permanent) or UpstreamUnavailableError (transient).
+   */
+  create(body: Record<string, unknown>): Promise<UpstreamResponse>;
+  retrieve(id: string): Promise<UpstreamResponse>;
+  cancel(id: string): Promise<UpstreamResponse>;
+}
+
+export interface Deps {
+  jobs: JobStore;
+  tenants: TenantStore;
+  leases: LeaseStore;
+  upstream: Upstream;
+  clock: Clock;
+  settings: RelaySettings;
+}
+
+export interface RelaySettings {
+  /** Absolute base URL of the relay's public API (status and cancel URLs in webhooks). */
+  publicBaseUrl: string;
+  retentionDays: number;
+  idempotencyTtlSeconds: number;
+  /** A create that was sent but never recorded is settled after this (crash recovery). */
+  createGraceMs: number;
+  allowPrivateWebhooks: boolean;
+}

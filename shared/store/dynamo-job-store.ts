@@ -1,0 +1,288 @@
+import { ConditionalCheckFailedException, TransactionCanceledException } from "@aws-sdk/client-dynamodb";
+import {
+  BatchWriteCommand,
+  GetCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+} from "@aws-sdk/lib-dynamodb";
+import type { Job, StoredBlobRef } from "#shared/domain/job.ts";
+import { VersionConflictError } from "#shared/errors.ts";
+import type { CreateJobResult, DueEntry, IdempotencyClaim, JobListPage, JobStore } from "#shared/ports.ts";
+import { chunkPrefix, chunkSortKey, decodeBlob, encodeBlob } from "./blob-chunks.ts";
+import { DUE_INDEX, TENANT_INDEX, UPSTREAM_INDEX } from "./table-definition.ts";
+
+const JOB_SK = "JOB";
+const jobPk = (id: string) => `JOB#${id}`;
+const tenantPk = (tenantId: string) => `TENANT#${tenantId}`;
+const createdSk = (job: Pick<Job, "createdAt" | "id">) => `${String(job.createdAt).padStart(15, "0")}#${job.id}`;
+/** Keys and index attributes the store owns; never part of the Job the rest of the code sees. */
+const STORE_ATTRIBUTES = ["pk", "sk", "dueShard", "dueAt", "tenantPk", "createdSk", "expiresAt"] as const;
+
+export interface DynamoJobStoreOptions {
+  doc: DynamoDBDocumentClient;
+  tableName: string;
+  /** Shards of the due index (spreads the poller's hot partition). */
+  shards?: number;
+  retentionDays?: number;
+}
+
+/**
+ * Jobs in the single table. Every update is conditional on the version the caller read (fencing),
+ * SDK errors become domain errors here, and null fields are removed rather than stored, so sparse
+ * index keys (`upstreamId`, `dueShard`) simply disappear.
+ */
+export class DynamoJobStore implements JobStore {
+  readonly shards: number;
+  readonly #doc: DynamoDBDocumentClient;
+  readonly #table: string;
+  readonly #retentionSeconds: number;
+
+  constructor(options: DynamoJobStoreOptions) {
+    this.#doc = options.doc;
+    this.#table = options.tableName;
+    this.shards = options.shards ?? 8;
+    this.#retentionSeconds = (options.retentionDays ?? 30) * 86_400;
+  }
+
+  shardOf(id: string): number {
+    let hash = 0;
+    for (let i = 0; i < id.length; i++) hash = (hash * 31 + id.charCodeAt(i)) >>> 0;
+    return hash % this.shards;
+  }
+
+  async create(job: Job, request: Record<string, unknown>, dueAt: number, claim?: IdempotencyClaim): Promise<CreateJobResult> {
+    const expiresAt = Math.floor(job.createdAt / 1000) + this.#retentionSeconds;
+    // The request goes first: if the claim below loses, these chunks are orphans that TTL removes.
+    const requestRef = await this.#putChunks(job.id, "REQ", request, expiresAt);
+    const stored: Job = { ...job, request: requestRef };
+    const jobItem = {
+      ...withoutNulls(stored),
+      pk: jobPk(job.id),
+      sk: JOB_SK,
+      tenantPk: tenantPk(job.tenantId),
+      createdSk: createdSk(job),
+      dueShard: `DUE#${this.shardOf(job.id)}`,
+      dueAt,
+      expiresAt,
+    };
+    const putJob = { Put: { TableName: this.#table, Item: jobItem, ConditionExpression: "attribute_not_exists(pk)" } };
+    if (!claim) {
+      await this.#doc.send(new TransactWriteCommand({ TransactItems: [putJob] }));
+      return { created: true, job: stored };
+    }
+    const idemKey = { pk: `IDEM#${claim.tenantId}#${claim.key}`, sk: "IDEM" };
+    try {
+      await this.#doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.#table,
+                Item: { ...idemKey, jobId: job.id, bodyHash: claim.bodyHash, expiresAt: claim.expiresAt },
+                // TTL deletion is lazy (up to days): an expired claim is free to take again.
+                ConditionExpression: "attribute_not_exists(pk) OR expiresAt < :now",
+                ExpressionAttributeValues: { ":now": Math.floor(job.createdAt / 1000) },
+              },
+            },
+            putJob,
+          ],
+        }),
+      );
+      return { created: true, job: stored };
+    } catch (error) {
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      const existing = await this.#doc.send(new GetCommand({ TableName: this.#table, Key: idemKey, ConsistentRead: true }));
+      if (!existing.Item) throw error; // cancelled for another reason (conflict): let the caller retry
+      return { created: false, existingJobId: existing.Item.jobId as string, bodyHash: existing.Item.bodyHash as string };
+    }
+  }
+
+  async get(id: string): Promise<Job | null> {
+    const { Item } = await this.#doc.send(new GetCommand({ TableName: this.#table, Key: { pk: jobPk(id), sk: JOB_SK }, ConsistentRead: true }));
+    return Item ? toJob(Item) : null;
+  }
+
+  async getRequest(job: Job): Promise<Record<string, unknown>> {
+    return this.#getChunks(job.id, "REQ", job.request);
+  }
+
+  async getOutput(job: Job): Promise<Record<string, unknown> | null> {
+    return job.output ? this.#getChunks(job.id, "OUT", job.output) : null;
+  }
+
+  async putOutput(jobId: string, response: Record<string, unknown>, nowMs: number = Date.now()): Promise<StoredBlobRef> {
+    const expiresAt = Math.floor(nowMs / 1000) + this.#retentionSeconds;
+    return this.#putChunks(jobId, "OUT", response, expiresAt);
+  }
+
+  async update(job: Job, changes: Partial<Job>, dueAt?: number | null): Promise<Job> {
+    const next: Job = { ...job, ...changes, version: job.version + 1 };
+    const set: string[] = ["#version = :next"];
+    const remove: string[] = [];
+    const names: Record<string, string> = { "#version": "version" };
+    const values: Record<string, unknown> = { ":next": next.version, ":expected": job.version };
+    let i = 0;
+    for (const [key, value] of Object.entries(changes)) {
+      if (key === "version" || key === "id") continue;
+      const name = `#a${i}`;
+      names[name] = key;
+      if (value === null || value === undefined) remove.push(name);
+      else {
+        set.push(`${name} = :v${i}`);
+        values[`:v${i}`] = value;
+      }
+      i++;
+    }
+    if (dueAt === null) remove.push("dueShard", "dueAt");
+    else if (dueAt !== undefined) {
+      set.push("dueShard = :shard", "dueAt = :due");
+      values[":shard"] = `DUE#${this.shardOf(job.id)}`;
+      values[":due"] = dueAt;
+    }
+    try {
+      await this.#doc.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: { pk: jobPk(job.id), sk: JOB_SK },
+          UpdateExpression: `SET ${set.join(", ")}${remove.length ? ` REMOVE ${remove.join(", ")}` : ""}`,
+          ConditionExpression: "#version = :expected",
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) {
+        throw new VersionConflictError(`job ${job.id} changed since version ${job.version}`, { cause: error });
+      }
+      throw error;
+    }
+    return next;
+  }
+
+  async list(tenantId: string, options: { status?: string; limit: number; after?: string }): Promise<JobListPage> {
+    let startKey: Record<string, unknown> | undefined;
+    if (options.after) {
+      const after = await this.get(options.after);
+      if (!after || after.tenantId !== tenantId) return { jobs: [], hasMore: false };
+      startKey = { pk: jobPk(after.id), sk: JOB_SK, tenantPk: tenantPk(tenantId), createdSk: createdSk(after) };
+    }
+    const jobs: Job[] = [];
+    // A status filter is applied after the read, so keep reading pages until the page is full.
+    for (;;) {
+      const page = await this.#doc.send(
+        new QueryCommand({
+          TableName: this.#table,
+          IndexName: TENANT_INDEX.name,
+          KeyConditionExpression: "tenantPk = :t",
+          ExpressionAttributeValues: { ":t": tenantPk(tenantId), ...(options.status ? { ":s": options.status } : {}) },
+          ...(options.status ? { FilterExpression: "#status = :s", ExpressionAttributeNames: { "#status": "status" } } : {}),
+          ScanIndexForward: false,
+          Limit: options.limit + 1,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of page.Items ?? []) jobs.push(toJob(item));
+      if (jobs.length > options.limit) return { jobs: jobs.slice(0, options.limit), hasMore: true };
+      if (!page.LastEvaluatedKey) return { jobs, hasMore: false };
+      startKey = page.LastEvaluatedKey;
+    }
+  }
+
+  async queryDue(shard: number, fromMs: number, toMs: number): Promise<DueEntry[]> {
+    const entries: DueEntry[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.#doc.send(
+        new QueryCommand({
+          TableName: this.#table,
+          IndexName: DUE_INDEX.name,
+          KeyConditionExpression: "dueShard = :shard AND dueAt BETWEEN :from AND :to",
+          ExpressionAttributeValues: { ":shard": `DUE#${shard}`, ":from": fromMs, ":to": toMs },
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of page.Items ?? []) entries.push({ id: (item.pk as string).slice(4), dueAt: item.dueAt as number });
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return entries;
+  }
+
+  async findByUpstreamId(upstreamId: string): Promise<Job | null> {
+    const page = await this.#doc.send(
+      new QueryCommand({
+        TableName: this.#table,
+        IndexName: UPSTREAM_INDEX.name,
+        KeyConditionExpression: "upstreamId = :u",
+        ExpressionAttributeValues: { ":u": upstreamId },
+        Limit: 1,
+      }),
+    );
+    const key = page.Items?.[0];
+    return key ? this.get((key.pk as string).slice(4)) : null;
+  }
+
+  async #putChunks(jobId: string, prefix: string, value: unknown, expiresAt: number): Promise<StoredBlobRef> {
+    const { ref, chunks } = encodeBlob(value);
+    const items = chunks.map((data, index) => ({ pk: jobPk(jobId), sk: chunkSortKey(prefix, ref, index), data, expiresAt }));
+    // BatchWrite takes 25 items and 16 MB a call; chunks are ~350 KB, so 20 a call stays well inside.
+    for (let start = 0; start < items.length; start += 20) {
+      let requests = items.slice(start, start + 20).map((Item) => ({ PutRequest: { Item } }));
+      for (let attempt = 0; requests.length > 0; attempt++) {
+        const result = await this.#doc.send(new BatchWriteCommand({ RequestItems: { [this.#table]: requests } }));
+        requests = (result.UnprocessedItems?.[this.#table] ?? []) as typeof requests;
+        if (requests.length && attempt >= 8) throw new Error("DynamoDB kept leaving blob chunks unprocessed");
+        if (requests.length) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
+      }
+    }
+    return ref;
+  }
+
+  async #getChunks<T>(jobId: string, prefix: string, ref: StoredBlobRef): Promise<T> {
+    const chunks: Uint8Array[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.#doc.send(
+        new QueryCommand({
+          TableName: this.#table,
+          KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
+          ExpressionAttributeValues: { ":pk": jobPk(jobId), ":prefix": chunkPrefix(prefix, ref) },
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of page.Items ?? []) chunks.push(item.data as Uint8Array);
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return decodeBlob<T>(ref, chunks.slice(0, ref.chunks));
+  }
+}
+
+function withoutNulls(job: Job): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(job).filter(([, value]) => value !== null && value !== undefined));
+}
+
+const JOB_DEFAULTS: Omit<Job, "id" | "tenantId" | "status" | "version" | "model" | "createdAt" | "updatedAt" | "statusChangedAt" | "deadlineAt" | "queuedDeadlineAt" | "createState" | "request"> = {
+  metadata: {},
+  completedAt: null,
+  createAttempts: 0,
+  createSentAt: null,
+  upstreamId: null,
+  upstreamStatus: null,
+  upstreamCancelPending: false,
+  webhook: null,
+  idempotencyKey: null,
+  output: null,
+  usage: null,
+  costUsd: null,
+  error: null,
+  incompleteDetails: null,
+  lastUpstreamError: null,
+};
+
+function toJob(item: Record<string, unknown>): Job {
+  const job: Record<string, unknown> = { ...JOB_DEFAULTS, ...item };
+  for (const key of STORE_ATTRIBUTES) delete job[key];
+  return job as unknown as Job;
+}

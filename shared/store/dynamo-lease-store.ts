@@ -1,0 +1,51 @@
+import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
+import { DeleteCommand, PutCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import type { LeaseStore } from "#shared/ports.ts";
+
+/**
+ * Short leases on shards of the due index, so overlapping poller invocations split the work
+ * instead of polling the same jobs twice. Leases save upstream calls; correctness never depends
+ * on them (every job write is still fenced by the job's version).
+ */
+export class DynamoLeaseStore implements LeaseStore {
+  readonly #doc: DynamoDBDocumentClient;
+  readonly #table: string;
+  constructor(options: { doc: DynamoDBDocumentClient; tableName: string }) {
+    this.#doc = options.doc;
+    this.#table = options.tableName;
+  }
+
+  async acquire(name: string, owner: string, untilMs: number, nowMs: number): Promise<boolean> {
+    try {
+      await this.#doc.send(
+        new PutCommand({
+          TableName: this.#table,
+          Item: { pk: `LEASE#${name}`, sk: "LEASE", owner, until: untilMs, expiresAt: Math.floor(untilMs / 1000) + 86_400 },
+          ConditionExpression: "attribute_not_exists(pk) OR #owner = :owner OR #until < :now",
+          ExpressionAttributeNames: { "#owner": "owner", "#until": "until" },
+          ExpressionAttributeValues: { ":owner": owner, ":now": nowMs },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  async release(name: string, owner: string): Promise<void> {
+    try {
+      await this.#doc.send(
+        new DeleteCommand({
+          TableName: this.#table,
+          Key: { pk: `LEASE#${name}`, sk: "LEASE" },
+          ConditionExpression: "#owner = :owner",
+          ExpressionAttributeNames: { "#owner": "owner" },
+          ExpressionAttributeValues: { ":owner": owner },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  }
+}

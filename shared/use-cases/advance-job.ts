@@ -1,0 +1,91 @@
+import { isTerminal, type Job } from "#shared/domain/job.ts";
+import { retryDelayMs } from "#shared/domain/polling.ts";
+import { UpstreamRejectedError, VersionConflictError } from "#shared/errors.ts";
+import type { Deps } from "#shared/ports.ts";
+import { classifyUpstreamError } from "#shared/upstream/classify-error.ts";
+import { applyUpstream, failInterrupted, finishLocally, reread, sendCreate, stopUpstream, type Step } from "./job-transitions.ts";
+
+export interface AdvanceContext {
+  /** Consecutive transient failures seen for this job by the caller (the poller keeps it in memory). */
+  transientFailures: number;
+}
+
+/**
+ * One look at a job: send a pending create, settle a lost one, enforce deadlines, or poll the
+ * upstream and record what changed. Returns when to look next (null: never again).
+ * Transient upstream faults cost no write beyond the first of a run, so an upstream that stays
+ * down leaves jobs pending, untouched, until their deadline.
+ */
+export async function advanceJob(job: Job, deps: Deps, context: AdvanceContext = { transientFailures: 0 }): Promise<Step & { transient?: boolean }> {
+  try {
+    return await step(job, deps, context);
+  } catch (error) {
+    if (error instanceof VersionConflictError) return reread(job, deps);
+    throw error;
+  }
+}
+
+async function step(job: Job, deps: Deps, context: AdvanceContext): Promise<Step & { transient?: boolean }> {
+  const now = deps.clock.now();
+  if (isTerminal(job.status)) {
+    if (!job.upstreamCancelPending || !job.upstreamId) return { job, nextAt: null };
+    return retryOwedCancel(job, deps, context);
+  }
+  if (job.createState === "pending") {
+    if (now >= job.deadlineAt) return { job: await finishLocally(job, "expired", deps, { error: deadlineError(job) }), nextAt: null };
+    return sendCreate(job, deps);
+  }
+  if (job.createState === "sent") {
+    const lostAt = (job.createSentAt ?? job.createdAt) + deps.settings.createGraceMs;
+    if (now < lostAt) return { job, nextAt: lostAt };
+    return { job: await failInterrupted(job, deps), nextAt: null };
+  }
+  if (now >= job.deadlineAt) return { job: await stopUpstream(job, "expired", deps, deadlineError(job)), nextAt: null };
+
+  let response;
+  try {
+    response = await deps.upstream.retrieve(job.upstreamId!);
+  } catch (error) {
+    const classified = classifyUpstreamError(error);
+    if (classified instanceof UpstreamRejectedError) {
+      // e.g. 404: the upstream no longer knows the response. Nothing will ever change: settle it.
+      const failed = await finishLocally(job, "failed", deps, { error: { code: classified.code ?? `upstream_${classified.status}`, message: classified.message } });
+      return { job: failed, nextAt: null };
+    }
+    const nextAt = now + retryDelayMs(context.transientFailures + 1, classified.retryAfterMs);
+    // One write per run of trouble (so the status shows it), none per failed poll.
+    const noted = job.lastUpstreamError ? job : await deps.jobs.update(job, { lastUpstreamError: classified.message });
+    return { job: noted, nextAt, transient: true };
+  }
+  if (response.status === "queued" && now >= job.queuedDeadlineAt) {
+    // Stuck in the upstream's queue past the model's limit (a known failure mode): stop it.
+    return {
+      job: await stopUpstream(job, "expired", deps, {
+        code: "queued_too_long",
+        message: `The upstream kept the response queued past the relay's limit (${Math.round((job.queuedDeadlineAt - job.createdAt) / 1000)} s); it was cancelled.`,
+      }),
+      nextAt: null,
+    };
+  }
+  return applyUpstream(job, response, deps);
+}
+
+async function retryOwedCancel(job: Job, deps: Deps, context: AdvanceContext): Promise<Step & { transient?: boolean }> {
+  const now = deps.clock.now();
+  try {
+    await deps.upstream.cancel(job.upstreamId!);
+  } catch (error) {
+    const classified = classifyUpstreamError(error);
+    if (!(classified instanceof UpstreamRejectedError)) {
+      return { job, nextAt: now + retryDelayMs(context.transientFailures + 1, classified.retryAfterMs), transient: true };
+    }
+  }
+  return { job: await deps.jobs.update(job, { upstreamCancelPending: false, lastUpstreamError: null }, null), nextAt: null };
+}
+
+function deadlineError(job: Job) {
+  return {
+    code: "deadline_exceeded",
+    message: `The job passed its deadline (${new Date(job.deadlineAt).toISOString()}) and was cancelled upstream.`,
+  };
+}
