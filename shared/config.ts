@@ -1,0 +1,101 @@
+import { ConfigError } from "./errors.ts";
+import { resolveBaseUrl, keyHeaderFor, type KeyHeader } from "./upstream/base-url.ts";
+
+/**
+ * Configuration, read and validated once (at cold start, or when the local stack boots). A missing
+ * or malformed value fails loudly here, naming the variable, never deep inside a request.
+ */
+export interface RelayConfig {
+  tableName: string;
+  /** DynamoDB Local's endpoint; unset in AWS. */
+  dynamoEndpoint: string | undefined;
+  region: string;
+  openai: {
+    /** Unset in AWS (the key comes from Secrets Manager via `apiKeySecretArn`). */
+    apiKey: string | undefined;
+    apiKeySecretArn: string | undefined;
+    baseUrl: string;
+    keyHeader: KeyHeader;
+  };
+  openaiWebhookSecret: string | undefined;
+  openaiWebhookSecretArn: string | undefined;
+  /** Absolute public URL of the API (webhook payloads need absolute links); else taken per request. */
+  publicBaseUrl: string | undefined;
+  allowPrivateWebhooks: boolean;
+  maxBodyBytes: number;
+  dueShards: number;
+  pollTickMs: number;
+  pollConcurrency: number;
+  retentionDays: number;
+  createGraceMs: number;
+  idempotencyTtlSeconds: number;
+}
+
+type Env = Record<string, string | undefined>;
+
+function read(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value ? value : undefined;
+}
+
+function required(env: Env, name: string): string {
+  const value = read(env, name);
+  if (!value) throw new ConfigError(`${name} is required but not set.`);
+  return value;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got "${raw}".`);
+  return value;
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = read(env, name)?.toLowerCase();
+  if (raw === undefined) return fallback;
+  if (["true", "1", "yes"].includes(raw)) return true;
+  if (["false", "0", "no"].includes(raw)) return false;
+  throw new ConfigError(`${name} must be true or false, got "${raw}".`);
+}
+
+function url(env: Env, name: string): string | undefined {
+  const raw = read(env, name);
+  if (raw === undefined) return undefined;
+  try {
+    const parsed = new URL(raw);
+    if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new Error("scheme");
+    return raw.replace(/\/+$/, "");
+  } catch {
+    throw new ConfigError(`${name} must be an http(s) URL, got "${raw}".`);
+  }
+}
+
+export function loadConfig(env: Env = process.env): Readonly<RelayConfig> {
+  const baseUrl = resolveBaseUrl(url(env, "OPENAI_BASE_URL"));
+  const webhookSecret = read(env, "OPENAI_WEBHOOK_SECRET");
+  if (webhookSecret && !webhookSecret.startsWith("whsec_")) throw new ConfigError("OPENAI_WEBHOOK_SECRET must start with whsec_.");
+  return Object.freeze({
+    tableName: required(env, "RELAY_TABLE_NAME"),
+    dynamoEndpoint: url(env, "DYNAMODB_ENDPOINT"),
+    region: read(env, "AWS_REGION") ?? "us-east-1",
+    openai: Object.freeze({
+      apiKey: read(env, "OPENAI_API_KEY"),
+      apiKeySecretArn: read(env, "OPENAI_API_KEY_SECRET_ARN"),
+      baseUrl,
+      keyHeader: keyHeaderFor(baseUrl, read(env, "OPENAI_API_KEY_HEADER")),
+    }),
+    openaiWebhookSecret: webhookSecret,
+    openaiWebhookSecretArn: read(env, "OPENAI_WEBHOOK_SECRET_ARN"),
+    publicBaseUrl: url(env, "RELAY_PUBLIC_URL"),
+    allowPrivateWebhooks: boolean(env, "RELAY_ALLOW_PRIVATE_WEBHOOKS", false),
+    maxBodyBytes: integer(env, "RELAY_MAX_BODY_BYTES", 5 * 1024 * 1024, 1024, 6 * 1024 * 1024),
+    dueShards: integer(env, "RELAY_DUE_SHARDS", 8, 1, 64),
+    pollTickMs: integer(env, "RELAY_POLL_TICK_MS", 2000, 100, 30_000),
+    pollConcurrency: integer(env, "RELAY_POLL_CONCURRENCY", 16, 1, 256),
+    retentionDays: integer(env, "RELAY_RETENTION_DAYS", 30, 1, 3650),
+    createGraceMs: integer(env, "RELAY_CREATE_GRACE_MS", 120_000, 1000, 3_600_000),
+    idempotencyTtlSeconds: integer(env, "RELAY_IDEMPOTENCY_TTL_SECONDS", 86_400, 86_400, 30 * 86_400),
+  });
+}

@@ -1,0 +1,50 @@
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { PayloadTooLargeError, NotFoundError } from "#shared/errors.ts";
+import { randomHex } from "#shared/ids.ts";
+import type { Deps } from "#shared/ports.ts";
+import { bearerAuth, type AuthEnv } from "./auth.ts";
+import { errorBody, errorResponse } from "./error-response.ts";
+import { docsPage, openApiDocument } from "./openapi.ts";
+import { responsesRoutes } from "./routes/responses.ts";
+
+export interface AppOptions {
+  maxBodyBytes: number;
+  log?: (event: Record<string, unknown>) => void;
+}
+
+/**
+ * The relay's HTTP API. The same app serves Lambda (functions/http-api.ts) and the local stack.
+ */
+export function createApp(deps: Deps, options: AppOptions) {
+  const log = options.log ?? ((event) => console.log(JSON.stringify(event)));
+  const app = new Hono<AuthEnv>();
+
+  app.use(async (c, next) => {
+    c.header("x-request-id", `req_${randomHex(12)}`);
+    await next();
+  });
+  app.onError((error, c) => errorResponse(error, c, log));
+  app.notFound((c) => c.json(errorBody(`Unknown request URL: ${c.req.method} ${c.req.path}.`, "invalid_request_error", null, "unknown_url"), 404));
+
+  app.get("/health", (c) => c.json({ status: "ok" }));
+  app.get("/openapi.json", (c) => c.json(openApiDocument()));
+  app.get("/docs", (c) => c.html(docsPage()));
+
+  app.use(
+    "/v1/*",
+    bodyLimit({
+      maxSize: options.maxBodyBytes,
+      onError: () => {
+        throw new PayloadTooLargeError(`The request body is larger than the relay accepts (${options.maxBodyBytes} bytes).`, { code: "request_too_large" });
+      },
+    }),
+  );
+  app.use("/v1/responses", bearerAuth(deps.tenants));
+  app.use("/v1/responses/*", bearerAuth(deps.tenants));
+  app.route("/v1/responses", responsesRoutes(deps));
+  app.all("/v1/*", () => {
+    throw new NotFoundError("Unknown request URL.", { code: "unknown_url" });
+  });
+  return app;
+}

@@ -1,0 +1,48 @@
+import type { Context } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import {
+  AuthenticationError,
+  ConfigError,
+  IdempotencyInProgressError,
+  IdempotencyMismatchError,
+  InvalidRequestError,
+  NotFoundError,
+  PayloadTooLargeError,
+  RateLimitedError,
+  RelayError,
+  UpstreamRejectedError,
+  UpstreamUnavailableError,
+} from "#shared/errors.ts";
+
+/** OpenAI's error body, so the official SDKs raise the right APIError subclass. */
+export function errorBody(message: string, type: string, param: string | null = null, code: string | null = null) {
+  return { error: { message, type, param, code } };
+}
+
+const STATUS_BY_CLASS: [new (...args: never[]) => RelayError, ContentfulStatusCode, string][] = [
+  [InvalidRequestError, 400, "invalid_request_error"],
+  [AuthenticationError, 401, "invalid_request_error"],
+  [NotFoundError, 404, "invalid_request_error"],
+  [IdempotencyInProgressError, 409, "invalid_request_error"],
+  [PayloadTooLargeError, 413, "invalid_request_error"],
+  [IdempotencyMismatchError, 422, "invalid_request_error"],
+  [RateLimitedError, 429, "rate_limit_error"],
+  [UpstreamUnavailableError, 502, "server_error"],
+  [ConfigError, 500, "server_error"],
+];
+
+/** The one place errors become HTTP. Unknown errors are logged and answered without detail. */
+export function errorResponse(error: unknown, c: Context, log: (event: Record<string, unknown>) => void = console.error) {
+  if (error instanceof UpstreamRejectedError) {
+    return c.json(errorBody(error.message, error.type, error.param, error.code), error.status as ContentfulStatusCode);
+  }
+  if (error instanceof RelayError) {
+    const match = STATUS_BY_CLASS.find(([cls]) => error instanceof cls);
+    if (match) {
+      if (error instanceof RateLimitedError) c.header("Retry-After", String(error.retryAfterSeconds));
+      return c.json(errorBody(error.message, match[2], error.param, error.code), match[1]);
+    }
+  }
+  log({ level: "error", msg: "unhandled error", path: c.req.path, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
+  return c.json(errorBody("The relay had an internal error. Try again later.", "server_error"), 500);
+}

@@ -1,0 +1,133 @@
+/**
+ * The OpenAPI document of the relay's HTTP API, written by hand (the surface is small and the
+ * contract is the source of truth), and a readable page rendered from it without any CDN.
+ */
+const errorRef = { $ref: "#/components/schemas/Error" };
+const errors = (...codes: number[]) =>
+  Object.fromEntries(codes.map((code) => [String(code), { description: ERROR_TEXT[code] ?? "Error", content: { "application/json": { schema: errorRef } } }]));
+const ERROR_TEXT: Record<number, string> = {
+  400: "Invalid input",
+  401: "Missing or bad API key",
+  404: "Unknown id (or another tenant's)",
+  413: "Body too large",
+  422: "Idempotency-Key reused with a different body",
+  429: "Rate limited",
+  502: "Upstream unavailable",
+};
+const idParam = { name: "id", in: "path", required: true, schema: { type: "string" } };
+
+export function openApiDocument() {
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "responses-relay",
+      version: "0.1.0",
+      description:
+        "Runs long OpenAI Responses API requests in background mode for callers that cannot hold a connection open. Submit, then poll the status URL or wait for a signed webhook.",
+    },
+    components: {
+      securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
+      schemas: {
+        Error: {
+          type: "object",
+          properties: {
+            error: {
+              type: "object",
+              properties: { message: { type: "string" }, type: { type: "string" }, param: { type: ["string", "null"] }, code: { type: ["string", "null"] } },
+              required: ["message", "type", "param", "code"],
+            },
+          },
+        },
+        Response: {
+          type: "object",
+          description: "An OpenAI Response object plus the relay's `relay` block.",
+          properties: {
+            id: { type: "string" },
+            object: { const: "response" },
+            status: { enum: ["queued", "in_progress", "completed", "failed", "cancelled", "incomplete", "expired"] },
+            created_at: { type: "integer" },
+            completed_at: { type: ["integer", "null"] },
+            model: { type: "string" },
+            output: { type: "array", items: { type: "object" } },
+            output_text: { type: "string" },
+            usage: { type: ["object", "null"] },
+            error: { type: ["object", "null"] },
+            incomplete_details: { type: ["object", "null"] },
+            metadata: { type: "object", additionalProperties: { type: "string" } },
+            relay: {
+              type: "object",
+              properties: {
+                upstream_id: { type: ["string", "null"] },
+                status_label: { type: "string" },
+                cost_usd: { type: ["number", "null"] },
+                deadline_at: { type: "integer" },
+                ended_at: { type: ["integer", "null"] },
+                status_url: { type: "string" },
+                cancel_url: { type: "string" },
+                webhook: { type: ["object", "null"] },
+                last_upstream_error: { type: ["string", "null"] },
+              },
+            },
+          },
+        },
+      },
+    },
+    security: [{ bearer: [] }],
+    paths: {
+      "/v1/responses": {
+        post: {
+          summary: "Submit a request",
+          description:
+            "An OpenAI `responses.create` body, forwarded with `background: true, store: true`, plus the relay's optional `webhook: {url, events}`. Optional `Idempotency-Key` header (kept 24 h).",
+          parameters: [{ name: "Idempotency-Key", in: "header", required: false, schema: { type: "string", maxLength: 255 } }],
+          requestBody: { required: true, content: { "application/json": { schema: { type: "object", required: ["model"] } } } },
+          responses: {
+            "202": { description: "Accepted; `Location` and `Retry-After` headers", content: { "application/json": { schema: { $ref: "#/components/schemas/Response" } } } },
+            ...errors(400, 401, 413, 422, 502),
+          },
+        },
+        get: {
+          summary: "List your jobs, newest first",
+          parameters: [
+            { name: "status", in: "query", schema: { type: "string" } },
+            { name: "limit", in: "query", schema: { type: "integer", minimum: 1, maximum: 100, default: 20 } },
+            { name: "after", in: "query", schema: { type: "string" }, description: "The last id of the previous page" },
+          ],
+          responses: { "200": { description: "A page: {object: list, data, first_id, last_id, has_more}" }, ...errors(400, 401) },
+        },
+      },
+      "/v1/responses/{id}": {
+        get: {
+          summary: "Status and final output",
+          parameters: [idParam],
+          responses: { "200": { description: "The job", content: { "application/json": { schema: { $ref: "#/components/schemas/Response" } } } }, ...errors(401, 404) },
+        },
+      },
+      "/v1/responses/{id}/cancel": {
+        post: {
+          summary: "Cancel (idempotent)",
+          parameters: [idParam],
+          responses: { "200": { description: "The job, cancelled or in the terminal state it already had" }, ...errors(401, 404) },
+        },
+      },
+      "/health": { get: { summary: "Liveness", security: [], responses: { "200": { description: "ok" } } } },
+    },
+  };
+}
+
+const escapeHtml = (text: string) => text.replace(/[&<>"]/g, (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[ch]!);
+
+export function docsPage(): string {
+  const doc = openApiDocument();
+  const rows = Object.entries(doc.paths).flatMap(([path, ops]) =>
+    Object.entries(ops as Record<string, { summary: string; description?: string; responses: Record<string, { description: string }> }>).map(
+      ([method, op]) =>
+        `<section><h2><code>${method.toUpperCase()} ${escapeHtml(path)}</code></h2><p><strong>${escapeHtml(op.summary)}</strong></p>` +
+        (op.description ? `<p>${escapeHtml(op.description)}</p>` : "") +
+        `<ul>${Object.entries(op.responses).map(([code, r]) => `<li><code>${code}</code> ${escapeHtml(r.description)}</li>`).join("")}</ul></section>`,
+    ),
+  );
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>responses-relay API</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem}code{background:#f3f3f3;padding:0 .2em}section{border-top:1px solid #ddd;padding:.5rem 0}</style></head>
+<body><h1>responses-relay API</h1><p>${escapeHtml(doc.info.description)}</p><p>Every <code>/v1</code> call needs <code>Authorization: Bearer &lt;relay key&gt;</code>. Errors use OpenAI's shape. Machine-readable: <a href="/openapi.json">/openapi.json</a>.</p>${rows.join("\n")}</body></html>`;
+}

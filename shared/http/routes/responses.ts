@@ -1,0 +1,78 @@
+import { Hono, type Context } from "hono";
+import { JOB_STATUSES } from "#shared/domain/job.ts";
+import { toResponseObject } from "#shared/domain/response-view.ts";
+import { InvalidRequestError } from "#shared/errors.ts";
+import type { Deps } from "#shared/ports.ts";
+import { cancelJob } from "#shared/use-cases/cancel-job.ts";
+import { getJobWithOutput } from "#shared/use-cases/get-job.ts";
+import { submitJob } from "#shared/use-cases/submit-job.ts";
+import type { AuthEnv } from "../auth.ts";
+import { parseSubmitBody } from "../submit-body.ts";
+import { checkWebhookUrl } from "../webhook-url.ts";
+
+/** Suggested wait before the first status poll (Retry-After on 202). */
+const FIRST_POLL_SECONDS = 2;
+
+export function responsesRoutes(deps: Deps) {
+  const app = new Hono<AuthEnv>();
+  const baseUrl = (c: Context) => deps.settings.publicBaseUrl || new URL(c.req.url).origin;
+
+  app.post("/", async (c) => {
+    const raw = await readJson(c);
+    const idempotencyKey = c.req.header("idempotency-key")?.trim() || null;
+    if (idempotencyKey !== null && (idempotencyKey.length > 255 || /[^\x21-\x7e]/.test(idempotencyKey))) {
+      throw new InvalidRequestError("Idempotency-Key must be 1 to 255 visible ASCII characters.", { param: "Idempotency-Key", code: "invalid_value" });
+    }
+    const parsed = parseSubmitBody(raw);
+    if (parsed.webhook) await checkWebhookUrl(parsed.webhook.url, { allowPrivate: deps.settings.allowPrivateWebhooks });
+    if (parsed.stream) {
+      throw new InvalidRequestError("stream: true is not supported on submit yet; poll GET /v1/responses/{id} instead.", { param: "stream", code: "unsupported_value" });
+    }
+    const { job, replayed } = await submitJob({ tenant: c.get("tenant"), body: parsed.body, webhook: parsed.webhook, idempotencyKey }, deps);
+    c.header("Location", `/v1/responses/${job.id}`);
+    c.header("Retry-After", String(FIRST_POLL_SECONDS));
+    if (replayed) c.header("Idempotent-Replayed", "true");
+    const output = job.output ? await deps.jobs.getOutput(job) : null;
+    return c.json(toResponseObject(job, output, baseUrl(c)), 202);
+  });
+
+  app.get("/", async (c) => {
+    const status = c.req.query("status");
+    if (status !== undefined && !(JOB_STATUSES as readonly string[]).includes(status)) {
+      throw new InvalidRequestError(`Invalid 'status': expected one of ${JOB_STATUSES.join(", ")}.`, { param: "status", code: "invalid_value" });
+    }
+    const limitRaw = c.req.query("limit") ?? "20";
+    const limit = Number(limitRaw);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
+      throw new InvalidRequestError("Invalid 'limit': expected an integer from 1 to 100.", { param: "limit", code: "invalid_value" });
+    }
+    const after = c.req.query("after") || undefined;
+    const page = await deps.jobs.list(c.get("tenant").id, { status, limit, after });
+    // Summaries: a page of full outputs could be megabytes; GET one job for its output.
+    const data = page.jobs.map((job) => toResponseObject(job, null, baseUrl(c)));
+    return c.json({ object: "list", data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: page.hasMore });
+  });
+
+  app.get("/:id", async (c) => {
+    const { job, output } = await getJobWithOutput(c.get("tenant").id, c.req.param("id"), deps);
+    return c.json(toResponseObject(job, output, baseUrl(c)));
+  });
+
+  app.post("/:id/cancel", async (c) => {
+    const job = await cancelJob(c.get("tenant").id, c.req.param("id"), deps);
+    const output = await deps.jobs.getOutput(job);
+    return c.json(toResponseObject(job, output, baseUrl(c)));
+  });
+
+  return app;
+}
+
+async function readJson(c: Context): Promise<unknown> {
+  const text = await c.req.text();
+  if (!text.trim()) throw new InvalidRequestError("The request body is empty; send a JSON object.", { code: "invalid_json" });
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new InvalidRequestError("The request body is not valid JSON.", { code: "invalid_json" });
+  }
+}

@@ -1,0 +1,61 @@
+import { z } from "zod";
+import type { WebhookTarget } from "#shared/domain/job.ts";
+import { InvalidRequestError } from "#shared/errors.ts";
+
+export const WEBHOOK_EVENTS = ["response.completed", "response.failed", "response.cancelled", "response.incomplete", "response.expired"] as const;
+
+/** The relay's own field: checked strictly (unknown keys are mistakes). */
+const webhookSchema = z
+  .object({
+    url: z.string().max(2048).refine((value) => URL.canParse(value), "must be an absolute URL"),
+    events: z.array(z.enum(WEBHOOK_EVENTS)).min(1).optional(),
+  })
+  .strict();
+
+const metadataSchema = z
+  .record(z.string().min(1).max(64), z.string().max(512))
+  // One of OpenAI's 16 metadata slots tags the upstream response with the job id.
+  .refine((m) => Object.keys(m).length <= 15, "may hold at most 15 pairs (the relay uses the 16th to tag the upstream response)")
+  .refine((m) => !Object.keys(m).some((k) => k.startsWith("relay_")), "keys starting with relay_ are reserved for the relay");
+
+/**
+ * A `responses.create` body. The fields the relay relies on are checked; every other field is
+ * passed through to the upstream untouched, which judges it (new OpenAI fields keep working).
+ */
+const submitSchema = z
+  .object({
+    model: z.string().min(1).max(256),
+    input: z.union([z.string(), z.array(z.unknown())]).optional(),
+    instructions: z.string().nullable().optional(),
+    metadata: metadataSchema.nullable().optional(),
+    max_output_tokens: z.number().int().min(16).nullable().optional(),
+    background: z.boolean().nullable().optional(),
+    store: z.boolean().nullable().optional(),
+    stream: z.boolean().nullable().optional(),
+    webhook: webhookSchema.nullable().optional(),
+  })
+  .passthrough();
+
+export interface SubmitBody {
+  body: Record<string, unknown> & { model: string; metadata?: Record<string, string> };
+  webhook: WebhookTarget | null;
+  stream: boolean;
+}
+
+export function parseSubmitBody(raw: unknown): SubmitBody {
+  if (!raw || typeof raw !== "object" || Array.isArray(raw)) {
+    throw new InvalidRequestError("The request body must be a JSON object.", { code: "invalid_json" });
+  }
+  const parsed = submitSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const param = issue.path.map(String).join(".") || null;
+    const message = issue.code === "invalid_type" && issue.input === undefined ? `Missing required parameter: '${param}'.` : `Invalid '${param}': ${issue.message}.`;
+    throw new InvalidRequestError(message, { param, code: issue.code === "invalid_type" && issue.input === undefined ? "missing_required_parameter" : "invalid_value" });
+  }
+  const { webhook, stream, background: _background, store: _store, ...rest } = parsed.data;
+  // background and store are forced on; stream is the relay's to serve, not the upstream's.
+  const body = { ...rest } as SubmitBody["body"];
+  if (rest.metadata === null) delete body.metadata;
+  return { body, webhook: webhook ? { url: webhook.url, ...(webhook.events ? { events: [...webhook.events] } : {}) } : null, stream: stream === true };
+}
