@@ -50,12 +50,19 @@ export function parseSubmitBody(raw: unknown): SubmitBody {
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const param = issue.path.map(String).join(".") || null;
-    const message = issue.code === "invalid_type" && issue.input === undefined ? `Missing required parameter: '${param}'.` : `Invalid '${param}': ${issue.message}.`;
-    throw new InvalidRequestError(message, { param, code: issue.code === "invalid_type" && issue.input === undefined ? "missing_required_parameter" : "invalid_value" });
+    const missing = issue.code === "invalid_type" && valueAt(raw, issue.path) === undefined;
+    const message = missing ? `Missing required parameter: '${param}'.` : `Invalid '${param}': ${issue.message}.`;
+    throw new InvalidRequestError(message, { param, code: missing ? "missing_required_parameter" : "invalid_value" });
   }
   const { webhook, stream, background: _background, store: _store, ...rest } = parsed.data;
   // background and store are forced on; stream is the relay's to serve, not the upstream's.
   const body = { ...rest } as SubmitBody["body"];
   if (rest.metadata === null) delete body.metadata;
   return { body, webhook: webhook ? { url: webhook.url, ...(webhook.events ? { events: [...webhook.events] } : {}) } : null, stream: stream === true };
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let current = root;
+  for (const key of path) current = current && typeof current === "object" ? (current as Record<PropertyKey, unknown>)[key] : undefined;
+  return current;
 }

@@ -1,0 +1,108 @@
+/**
+ * `npm start`: the whole relay on this machine. DynamoDB Local with the table CDK deploys, the
+ * Responses API simulator (unless OPENAI_API_KEY is set), the HTTP API, and the poller on the
+ * schedule EventBridge would run it (an invocation a minute, ticking every few seconds).
+ */
+import { serve } from "@hono/node-server";
+import { loadConfig } from "#shared/config.ts";
+import { createApp } from "#shared/http/app.ts";
+import { Poller } from "#shared/poller/poller.ts";
+import { createDeps } from "#shared/runtime.ts";
+import { createDynamoClients } from "#shared/store/dynamo-client.ts";
+import { createTenant } from "#shared/use-cases/manage-keys.ts";
+import { newApiKey, newWebhookSecret } from "#shared/ids.ts";
+import { ensureTable, startDynamoDbLocal, JavaMissingError } from "./dynamodb-local.ts";
+import { startSimulator, type Simulator } from "./simulator/index.ts";
+
+const TABLE = "responses-relay-local";
+
+async function main() {
+  const port = Number(process.env.PORT ?? 3000);
+  const stopping: (() => Promise<void>)[] = [];
+  let shuttingDown = false;
+  const shutdown = async (code = 0) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    console.log("\nStopping…");
+    for (const stop of stopping.reverse()) await stop().catch((error) => console.error(error));
+    process.exit(code);
+  };
+  process.on("SIGINT", () => void shutdown(0));
+  process.on("SIGTERM", () => void shutdown(0));
+
+  const dynamo = await startDynamoDbLocal();
+  stopping.push(() => dynamo.stop());
+  const { client } = createDynamoClients({ endpoint: dynamo.endpoint });
+  await ensureTable(client, TABLE);
+
+  let simulator: Simulator | undefined;
+  const useOpenAI = Boolean(process.env.OPENAI_API_KEY?.trim());
+  if (!useOpenAI) {
+    simulator = await startSimulator({ port: Number(process.env.SIMULATOR_PORT ?? 0) });
+    stopping.push(() => simulator!.close());
+  }
+
+  const config = loadConfig({
+    ...process.env,
+    RELAY_TABLE_NAME: TABLE,
+    DYNAMODB_ENDPOINT: dynamo.endpoint,
+    RELAY_PUBLIC_URL: process.env.RELAY_PUBLIC_URL ?? `http://127.0.0.1:${port}`,
+    RELAY_ALLOW_PRIVATE_WEBHOOKS: process.env.RELAY_ALLOW_PRIVATE_WEBHOOKS ?? "true",
+    ...(simulator ? { OPENAI_BASE_URL: simulator.url, OPENAI_API_KEY: "sk-simulator" } : {}),
+  });
+  const deps = createDeps(config);
+  const apiKey = process.env.RELAY_DEV_API_KEY?.trim() || newApiKey();
+  const webhookSecret = process.env.RELAY_DEV_WEBHOOK_SECRET?.trim() || newWebhookSecret();
+  await createTenant(deps.tenants, { name: "dev", id: "ten_dev", apiKey, webhookSecret });
+
+  const app = createApp(deps, { maxBodyBytes: config.maxBodyBytes });
+  const server = serve({ fetch: app.fetch, port, hostname: "127.0.0.1" });
+  await new Promise<void>((resolve, reject) => {
+    server.once("listening", resolve);
+    server.once("error", reject);
+  });
+  stopping.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  // EventBridge: one invocation a minute, each ticking until just before the next.
+  const abort = new AbortController();
+  const poller = () =>
+    new Poller(deps, { tickMs: config.pollTickMs, concurrency: config.pollConcurrency, log: (e) => console.error(JSON.stringify(e)) })
+      .run({ budgetMs: 56_000, signal: abort.signal })
+      .catch((error) => console.error("poller invocation failed:", error));
+  let running = poller();
+  const schedule = setInterval(() => void (running = running.then(poller)), 60_000);
+  stopping.push(async () => {
+    clearInterval(schedule);
+    abort.abort();
+    await running;
+  });
+
+  const url = `http://127.0.0.1:${port}`;
+  console.log(`
+responses-relay local stack is running.
+
+  API          ${url}   (docs: ${url}/docs, health: ${url}/health)
+  upstream     ${simulator ? `Responses API simulator at ${simulator.url} (set OPENAI_API_KEY to use OpenAI)` : `OpenAI at ${config.openai.baseUrl}`}
+  DynamoDB     DynamoDB Local at ${dynamo.endpoint}, table ${TABLE}
+  poller       every minute, ticking every ${config.pollTickMs / 1000} s
+
+  dev API key          ${apiKey}
+  dev webhook secret   ${webhookSecret}
+
+Try it:
+
+  curl -s -X POST ${url}/v1/responses \\
+    -H "Authorization: Bearer ${apiKey}" -H "Content-Type: application/json" \\
+    -d '{"model": "gpt-5-pro", "input": "Write a haiku about patience."}'
+
+  curl -s ${url}/v1/responses/<id from above> -H "Authorization: Bearer ${apiKey}"
+
+Ctrl-C stops everything.
+`);
+}
+
+main().catch((error) => {
+  if (error instanceof JavaMissingError) console.error(error.message);
+  else console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,54 @@
+import { describe, expect, it } from "vitest";
+import OpenAI from "openai";
+import { keyHeaderFor, resolveBaseUrl } from "#shared/upstream/base-url.ts";
+import { classifyUpstreamError, retryAfterMs } from "#shared/upstream/classify-error.ts";
+import { UpstreamRejectedError, UpstreamUnavailableError } from "#shared/errors.ts";
+
+describe("upstream base URL", () => {
+  it.each([
+    [undefined, "https://api.openai.com/v1"],
+    ["https://api.openai.com", "https://api.openai.com/v1"],
+    ["https://api.openai.com/v1", "https://api.openai.com/v1"],
+    ["https://api.openai.com/v1/", "https://api.openai.com/v1"],
+    ["https://res.openai.azure.com/openai/v1", "https://res.openai.azure.com/openai/v1"],
+    ["https://res.openai.azure.com/openai/v1/", "https://res.openai.azure.com/openai/v1"],
+    ["https://gateway.example.com/proxy", "https://gateway.example.com/proxy/v1"],
+  ])("%s -> %s (never a second /v1)", (input, expected) => {
+    expect(resolveBaseUrl(input)).toBe(expected);
+  });
+  it("sends Azure keys in api-key, detected from the host or set explicitly", () => {
+    expect(keyHeaderFor("https://res.openai.azure.com/openai/v1")).toBe("api-key");
+    expect(keyHeaderFor("https://res.cognitiveservices.azure.com/openai/v1")).toBe("api-key");
+    expect(keyHeaderFor("https://api.openai.com/v1")).toBe("authorization");
+    expect(keyHeaderFor("https://my-gateway.example.com/openai/v1", "api-key")).toBe("api-key");
+  });
+});
+
+const apiError = (status: number, body: object, headers: Record<string, string> = {}) =>
+  OpenAI.APIError.generate(status, { error: body }, undefined, new Headers(headers));
+
+describe("upstream error classification", () => {
+  it.each([400, 401, 403, 404, 422])("%i is permanent", (status) => {
+    expect(classifyUpstreamError(apiError(status, { message: "no", type: "invalid_request_error" }))).toBeInstanceOf(UpstreamRejectedError);
+  });
+  it.each([408, 409, 429, 500, 502, 503])("%i is transient", (status) => {
+    expect(classifyUpstreamError(apiError(status, { message: "busy" }))).toBeInstanceOf(UpstreamUnavailableError);
+  });
+  it("treats insufficient_quota as permanent even on 429", () => {
+    const error = classifyUpstreamError(apiError(429, { message: "quota", type: "insufficient_quota", code: "insufficient_quota" }));
+    expect(error).toBeInstanceOf(UpstreamRejectedError);
+    expect((error as UpstreamRejectedError).status).toBe(429);
+  });
+  it("reads Retry-After in its three spellings", () => {
+    const error = classifyUpstreamError(apiError(429, { message: "slow down", code: "rate_limit_exceeded" }, { "retry-after": "7" }));
+    expect((error as UpstreamUnavailableError).retryAfterMs).toBe(7000);
+    expect(retryAfterMs(new Headers({ "retry-after-ms": "250" }))).toBe(250);
+    expect(retryAfterMs(new Headers({ "x-ms-retry-after-ms": "1500" }))).toBe(1500);
+    expect(retryAfterMs(new Headers({ "retry-after": new Date(10_000).toUTCString() }), 4000)).toBe(6000);
+  });
+  it("knows a refused connection never carried the request, a timeout might have", () => {
+    const refused = new OpenAI.APIConnectionError({ cause: Object.assign(new TypeError("fetch failed"), { cause: { code: "ECONNREFUSED" } }) });
+    expect((classifyUpstreamError(refused) as UpstreamUnavailableError).ambiguous).toBe(false);
+    expect((classifyUpstreamError(new OpenAI.APIConnectionTimeoutError()) as UpstreamUnavailableError).ambiguous).toBe(true);
+  });
+});
