@@ -1,0 +1,112 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startRelay, type RelayHarness } from "../support/relay.ts";
+
+let relay: RelayHarness;
+beforeAll(async () => {
+  relay = await startRelay({ behaviour: { queuedMs: 2000, runMs: 6000, outputBytes: 800 } });
+});
+afterAll(() => relay.close());
+
+const submit = (body: Record<string, unknown>, headers?: Record<string, string>) => relay.call("POST", "/v1/responses", body, headers);
+
+describe("a job through the relay's HTTP API", () => {
+  it("answers 202 at once with Location, Retry-After and a queued Response", async () => {
+    const res = await submit({ model: "gpt-5-pro", input: "Explain background mode.", metadata: { ticket: "T-1" } });
+    expect(res.status).toBe(202);
+    expect(res.headers.get("location")).toBe(`/v1/responses/${res.body.id}`);
+    expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(res.body).toMatchObject({ object: "response", status: "queued", model: "gpt-5-pro", output: [], usage: null, error: null, metadata: { ticket: "T-1" } });
+    expect(res.body.id).toMatch(/^resp_/);
+    expect(res.body.relay.upstream_id).toMatch(/^resp_/);
+    expect(res.body.relay.upstream_id).not.toBe(res.body.id);
+    expect(res.body.relay.status_label).toBe("background mode (queued)…");
+    // the upstream response is tagged with the job id and forced to background + store
+    const upstream = relay.sim.getResponse(res.body.relay.upstream_id) as any;
+    expect(upstream).toMatchObject({ background: true, store: true, metadata: { ticket: "T-1", relay_job_id: res.body.id } });
+  });
+
+  it("goes queued -> in_progress -> completed with the upstream's output, usage and cost", async () => {
+    const res = await submit({ model: "gpt-5-pro", input: "Write about tides." });
+    const id = res.body.id;
+    const seen = new Set<string>();
+    await relay.runUntil(async () => {
+      const s = await relay.call("GET", `/v1/responses/${id}`);
+      seen.add(s.body.status);
+      return s.body.status === "completed";
+    });
+    expect([...seen]).toEqual(expect.arrayContaining(["queued", "in_progress", "completed"]));
+    const done = (await relay.call("GET", `/v1/responses/${id}`)).body;
+    const upstream = relay.sim.getResponse(done.relay.upstream_id) as any;
+    expect(done.output).toEqual(upstream.output);
+    expect(done.output_text).toBe(upstream.output[0].content[0].text);
+    expect(done.output_text.length).toBe(800);
+    expect(done.usage).toEqual(upstream.usage);
+    const expectedCost = (upstream.usage.input_tokens * 15 + upstream.usage.output_tokens * 120) / 1e6;
+    expect(done.relay.cost_usd).toBeCloseTo(expectedCost, 5);
+    expect(done.completed_at).toBeGreaterThanOrEqual(done.created_at);
+    expect(done.relay.status_label).toBe("completed");
+  });
+
+  it.each([
+    ["failed", { error: expect.objectContaining({ code: "server_error" }) }],
+    ["incomplete", { incomplete_details: { reason: "max_output_tokens" } }],
+  ])("ends %s when the upstream does", async (outcome, expected) => {
+    const res = await submit({ model: "o3-pro", input: `end ${outcome}`, metadata: { sim_outcome: outcome } });
+    const done = await relay.settle(res.body.id);
+    expect(done.status).toBe(outcome);
+    expect(done).toMatchObject(expected);
+    expect(done.completed_at).toBeNull();
+  });
+
+  it("cancels a running job upstream and locally, keeps partial output, and is idempotent", async () => {
+    const res = await submit({ model: "gpt-5-pro", input: "long one", metadata: { sim_run_ms: "600000" } });
+    await relay.runUntil(async () => (await relay.call("GET", `/v1/responses/${res.body.id}`)).body.status === "in_progress");
+    relay.clock.advance(30_000);
+    const cancelled = await relay.call("POST", `/v1/responses/${res.body.id}/cancel`);
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.body.status).toBe("cancelled");
+    expect(cancelled.body.output_text.length).toBeGreaterThan(0);
+    expect((relay.sim.getResponse(res.body.relay.upstream_id) as any).status).toBe("cancelled");
+    const again = await relay.call("POST", `/v1/responses/${res.body.id}/cancel`);
+    expect(again.body.status).toBe("cancelled");
+    expect(again.body.output_text).toBe(cancelled.body.output_text);
+  });
+
+  it("returns a finished job unchanged on cancel", async () => {
+    const res = await submit({ model: "gpt-5-pro", input: "quick" });
+    const done = await relay.settle(res.body.id);
+    const cancelled = await relay.call("POST", `/v1/responses/${res.body.id}/cancel`);
+    expect(cancelled.body.status).toBe("completed");
+    expect(cancelled.body.output_text).toBe(done.output_text);
+  });
+
+  it("expires a job past its deadline and cancels it upstream", async () => {
+    const res = await submit({ model: "gpt-5-pro", input: "never ends", metadata: { sim_run_ms: String(10 * 3600_000) } });
+    await relay.runUntil(async () => (await relay.call("GET", `/v1/responses/${res.body.id}`)).body.status === "in_progress");
+    const done = await relay.settle(res.body.id, { stepMs: 60_000, maxSteps: 120 });
+    expect(done.status).toBe("expired");
+    expect(done.error.code).toBe("deadline_exceeded");
+    expect((relay.sim.getResponse(done.relay.upstream_id) as any).status).toBe("cancelled");
+    // terminal states never change
+    relay.clock.advance(3600_000);
+    await relay.poller.tick();
+    expect((await relay.call("GET", `/v1/responses/${res.body.id}`)).body.status).toBe("expired");
+  });
+
+  it("settles a job stuck in the upstream queue past the model's limit", async () => {
+    const res = await submit({ model: "gpt-5-pro", input: "stuck", metadata: { sim_outcome: "stuck_queued" } });
+    const done = await relay.settle(res.body.id, { stepMs: 30_000, maxSteps: 200 });
+    expect(done.status).toBe("expired");
+    expect(done.error.code).toBe("queued_too_long");
+    expect((relay.sim.getResponse(done.relay.upstream_id) as any).status).toBe("cancelled");
+  });
+
+  it("answers an upstream refusal the way OpenAI would, and records the failed job", async () => {
+    relay.sim.injectFault({ op: "create", status: 400, code: "invalid_value" });
+    const res = await submit({ model: "gpt-5-pro", input: "refused" });
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({ type: "invalid_request_error", code: "invalid_value" });
+    const list = await relay.call("GET", "/v1/responses?status=failed&limit=100");
+    expect(list.body.data.some((j: any) => j.error?.code === "invalid_value")).toBe(true);
+  });
+});

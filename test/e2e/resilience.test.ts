@@ -1,0 +1,211 @@
+import { afterEach, describe, expect, it } from "vitest";
+import type { Job } from "#shared/domain/job.ts";
+import type { Deps, JobStore, Upstream } from "#shared/ports.ts";
+import { startRelay, type RelayHarness } from "../support/relay.ts";
+
+let relay: RelayHarness | undefined;
+afterEach(async () => {
+  await relay?.close();
+  relay = undefined;
+});
+
+const TERMINAL = ["completed", "failed", "cancelled", "incomplete", "expired"];
+
+/** Records every status change the store commits, to prove no transition happens twice. */
+function recordTransitions(deps: Deps): { jobId: string; from: string; to: string }[] {
+  const log: { jobId: string; from: string; to: string }[] = [];
+  const store = deps.jobs as JobStore;
+  const update = store.update.bind(store);
+  store.update = async (job: Job, changes: Partial<Job>, dueAt?: number | null) => {
+    const next = await update(job, changes, dueAt);
+    if (changes.status && changes.status !== job.status) log.push({ jobId: job.id, from: job.status, to: changes.status });
+    return next;
+  };
+  return log;
+}
+
+async function submitMany(h: RelayHarness, n: number, body: (i: number) => Record<string, unknown> = (i) => ({ model: "gpt-5-pro", input: `job ${i}` })) {
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const res = await h.call("POST", "/v1/responses", body(i));
+    expect(res.status).toBe(202);
+    ids.push(res.body.id);
+  }
+  return ids;
+}
+
+async function allTerminal(h: RelayHarness, ids: string[]) {
+  const jobs = await Promise.all(ids.map((id) => h.deps.jobs.get(id)));
+  return jobs.every((job) => job && TERMINAL.includes(job.status));
+}
+
+describe("upstream storms", () => {
+  it("gets every job to completed through 429 and 5xx storms, honouring Retry-After", async () => {
+    relay = await startRelay({ behaviour: { queuedMs: 1000, runMs: 5000 } });
+    const h = relay;
+    const ids = await submitMany(h, 12);
+    h.sim.injectFault({ op: "retrieve", status: 429, retryAfterSeconds: 20, times: 40 });
+    h.sim.injectFault({ op: "retrieve", status: 503, times: 40, probability: 0.5 });
+    h.sim.injectFault({ op: "retrieve", status: 500, times: Infinity, probability: 0.3 });
+    await h.runUntil(() => allTerminal(h, ids), { maxSteps: 600 });
+    for (const id of ids) {
+      const job = (await h.call("GET", `/v1/responses/${id}`)).body;
+      expect(job.status).toBe("completed");
+      expect(job.output_text.length).toBeGreaterThan(0);
+    }
+    h.sim.clearFaults();
+  });
+
+  it("keeps a job pending, not failed, while the upstream is down, and creates it once it is back", async () => {
+    relay = await startRelay({ behaviour: { queuedMs: 1000, runMs: 2000 } });
+    const h = relay;
+    h.sim.injectFault({ op: "create", status: 503, times: Infinity });
+    const res = await h.call("POST", "/v1/responses", { model: "gpt-5-pro", input: "patience" });
+    expect(res.status).toBe(202);
+    expect(res.body.status).toBe("queued");
+    expect(res.body.relay.upstream_id).toBeNull();
+    expect(res.body.relay.last_upstream_error).toMatch(/503/);
+    for (let i = 0; i < 60; i++) {
+      h.clock.advance(5000);
+      await h.poller.tick();
+    }
+    expect((await h.call("GET", `/v1/responses/${res.body.id}`)).body.status).toBe("queued");
+    h.sim.clearFaults();
+    const done = await h.settle(res.body.id);
+    expect(done.status).toBe("completed");
+    expect(h.sim.stats().createdIds).toHaveLength(1);
+  });
+
+  it("fails a job at once on a permanent upstream error while polling", async () => {
+    relay = await startRelay();
+    const h = relay;
+    const res = await h.call("POST", "/v1/responses", { model: "gpt-5-pro", input: "vanishes" });
+    h.sim.injectFault({ op: "retrieve", status: 404, times: Infinity });
+    const done = await h.settle(res.body.id);
+    expect(done.status).toBe("failed");
+    expect(done.error.message).toMatch(/not found/i);
+    h.sim.clearFaults();
+  });
+});
+
+describe("concurrent pollers", () => {
+  it("three pollers at once never double a transition, with a third of upstream calls failing", async () => {
+    relay = await startRelay({ behaviour: { queuedMs: 1500, runMs: 4000 } });
+    const h = relay;
+    const transitions = recordTransitions(h.deps);
+    const ids = await submitMany(h, 30, (i) => ({ model: "gpt-5-pro", input: `p${i}`, metadata: i % 5 === 0 ? { sim_outcome: "failed" } : {} }));
+    h.sim.injectFault({ op: "retrieve", status: 429, retryAfterSeconds: 1, times: Infinity, probability: 0.17 });
+    h.sim.injectFault({ op: "retrieve", status: 502, times: Infinity, probability: 0.2 });
+    // Short leases so the pollers keep trading shards, as overlapping invocations would.
+    const pollers = [h.newPoller({ leaseMs: 3000 }), h.newPoller({ leaseMs: 3000 }), h.newPoller({ leaseMs: 3000 })];
+    await h.runUntil(() => allTerminal(h, ids), { pollers, maxSteps: 600 });
+    h.sim.clearFaults();
+    for (const id of ids) {
+      const forJob = transitions.filter((t) => t.jobId === id);
+      const targets = forJob.map((t) => t.to);
+      expect(new Set(targets).size, `transitions of ${id}: ${targets.join(",")}`).toBe(targets.length);
+      expect(forJob.filter((t) => TERMINAL.includes(t.to))).toHaveLength(1);
+    }
+    expect(new Set(h.sim.stats().createdIds).size).toBe(30);
+    expect(h.sim.stats().createdIds).toHaveLength(30);
+    await Promise.all(pollers.map((p) => p.releaseAll()));
+  });
+
+  it("lets a second poller take over a dead poller's shards after the lease", async () => {
+    relay = await startRelay({ behaviour: { queuedMs: 1000, runMs: 60_000 } });
+    const h = relay;
+    const ids = await submitMany(h, 6);
+    const dead = h.newPoller({ leaseMs: 10_000 });
+    h.clock.advance(1000);
+    await dead.tick(); // takes every shard, then "crashes" (never ticks or releases again)
+    const heir = h.newPoller({ leaseMs: 10_000 });
+    await heir.tick();
+    expect((await heir.tick()).ownedShards).toBe(0);
+    await h.runUntil(() => allTerminal(h, ids), { pollers: [heir], stepMs: 2000, maxSteps: 200 });
+    expect((await heir.tick()).ownedShards).toBe(h.deps.jobs.shards);
+  });
+});
+
+/** A crash: the process stops at this point, so nothing after it runs. */
+class Crash extends Error {}
+
+describe("a crash between two steps loses no job and never creates twice", () => {
+  const crashOnce = (where: "before-create" | "after-create") => {
+    let armed = true;
+    return (upstream: Upstream): Upstream => ({
+      ...upstream,
+      retrieve: (id) => upstream.retrieve(id),
+      cancel: (id) => upstream.cancel(id),
+      create: async (body) => {
+        if (armed && where === "before-create") {
+          armed = false;
+          throw new Crash("stopped before the upstream create");
+        }
+        const response = await upstream.create(body);
+        if (armed && where === "after-create") {
+          armed = false;
+          throw new Crash("stopped after the upstream create, before recording it");
+        }
+        return response;
+      },
+    });
+  };
+
+  it("after the intent is written, before the create is marked sent: the poller creates it once", async () => {
+    relay = await startRelay();
+    const h = relay;
+    const store = h.deps.jobs;
+    const update = store.update.bind(store);
+    let crashed = false;
+    store.update = async (job, changes, dueAt) => {
+      if (!crashed && changes.createState === "sent") {
+        crashed = true;
+        throw new Crash("stopped after the intent");
+      }
+      return update(job, changes, dueAt);
+    };
+    const res = await h.call("POST", "/v1/responses", { model: "gpt-5-pro", input: "intent only" });
+    expect(res.status).toBe(500);
+    const [job] = (await h.call("GET", "/v1/responses")).body.data;
+    expect(job.status).toBe("queued");
+    const done = await h.settle(job.id, { stepMs: 5000 });
+    expect(done.status).toBe("completed");
+    expect(h.sim.stats().createdIds).toHaveLength(1);
+  });
+
+  it.each([
+    ["before-create", 0],
+    ["after-create", 1],
+  ] as const)("%s (upstream creates: %i): the job is settled as failed, never re-sent", async (where, upstreamCreates) => {
+    relay = await startRelay({ wrapUpstream: crashOnce(where) });
+    const h = relay;
+    const res = await h.call("POST", "/v1/responses", { model: "gpt-5-pro", input: where });
+    expect(res.status).toBe(500);
+    const [job] = (await h.call("GET", "/v1/responses")).body.data;
+    expect(job.status).toBe("queued");
+    const done = await h.settle(job.id, { stepMs: 5000 });
+    expect(done.status).toBe("failed");
+    expect(done.error.code).toBe("upstream_create_interrupted");
+    expect(h.sim.stats().createdIds).toHaveLength(upstreamCreates);
+  });
+
+  it("between storing the output and recording the end: the next poll finishes it, output intact", async () => {
+    relay = await startRelay({ behaviour: { queuedMs: 500, runMs: 1000, outputBytes: 50_000 } });
+    const h = relay;
+    const res = await h.call("POST", "/v1/responses", { model: "gpt-5-pro", input: "crash at the end" });
+    const store = h.deps.jobs;
+    const update = store.update.bind(store);
+    let crashed = false;
+    store.update = async (job, changes, dueAt) => {
+      if (!crashed && changes.status === "completed") {
+        crashed = true;
+        throw new Crash("stopped before the terminal write");
+      }
+      return update(job, changes, dueAt);
+    };
+    const done = await h.settle(res.body.id, { pollers: [h.newPoller(), h.newPoller()] });
+    expect(crashed).toBe(true);
+    expect(done.status).toBe("completed");
+    expect(done.output_text).toBe((h.sim.getResponse(done.relay.upstream_id) as any).output[0].content[0].text);
+  });
+});

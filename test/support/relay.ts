@@ -1,0 +1,106 @@
+import type { AddressInfo } from "node:net";
+import { serve } from "@hono/node-server";
+import { ManualClock, type Clock } from "#shared/clock.ts";
+import { loadConfig } from "#shared/config.ts";
+import { createApp } from "#shared/http/app.ts";
+import { Poller, type PollerOptions } from "#shared/poller/poller.ts";
+import type { Deps, Upstream } from "#shared/ports.ts";
+import { createDeps } from "#shared/runtime.ts";
+import { createTenant } from "#shared/use-cases/manage-keys.ts";
+import { startSimulator, type Simulator } from "#local/simulator/index.ts";
+import type { SimBehaviour } from "#local/simulator/types.ts";
+import { createTestTable } from "./dynamo.ts";
+
+export interface RelayHarnessOptions {
+  clock?: Clock;
+  behaviour?: Partial<SimBehaviour>;
+  env?: Record<string, string>;
+  /** Wraps the real upstream adapter (e.g. to inject a crash between two steps). */
+  wrapUpstream?: (upstream: Upstream) => Upstream;
+}
+
+/**
+ * The relay as a user meets it: real HTTP to the Hono app, DynamoDB Local, the simulator upstream.
+ * Time is a ManualClock shared by the relay and the simulator, so hours pass in a loop.
+ */
+export async function startRelay(options: RelayHarnessOptions = {}) {
+  const clock = (options.clock ?? new ManualClock(Date.UTC(2026, 10, 24, 12))) as ManualClock;
+  const table = await createTestTable();
+  const sim = await startSimulator({ clock, behaviour: options.behaviour });
+  const config = loadConfig({
+    RELAY_TABLE_NAME: table.tableName,
+    DYNAMODB_ENDPOINT: table.endpoint,
+    OPENAI_BASE_URL: sim.url,
+    OPENAI_API_KEY: "sk-simulator",
+    RELAY_ALLOW_PRIVATE_WEBHOOKS: "true",
+    RELAY_CREATE_GRACE_MS: "60000",
+    ...options.env,
+  });
+  const base = createDeps(config, { clock });
+  const deps: Deps = options.wrapUpstream ? { ...base, upstream: options.wrapUpstream(base.upstream) } : base;
+  const app = createApp(deps, { maxBodyBytes: config.maxBodyBytes, log: () => {} });
+  const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" });
+  await new Promise<void>((resolve) => server.once("listening", () => resolve()));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const { apiKey, tenant } = await createTenant(deps.tenants, { name: "test" });
+
+  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}, key: string | null = apiKey) => {
+    const response = await fetch(`${url}${path}`, {
+      method,
+      headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(body !== undefined ? { "content-type": "application/json" } : {}), ...headers },
+      body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+    });
+    const text = await response.text();
+    let json: any = null;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = text;
+    }
+    return { status: response.status, headers: response.headers, body: json };
+  };
+
+  const newPoller = (opts: PollerOptions = {}) => new Poller(deps, { tickMs: 1000, ...opts });
+  const poller = newPoller();
+
+  /** Moves time in steps and ticks the poller until `done()` holds (or gives up). */
+  const runUntil = async (done: () => Promise<boolean> | boolean, { stepMs = 1000, maxSteps = 400, pollers = [poller] } = {}) => {
+    for (let i = 0; i < maxSteps; i++) {
+      if (await done()) return i;
+      clock.advance(stepMs);
+      await Promise.all(pollers.map((p) => p.tick()));
+    }
+    throw new Error(`condition not reached after ${maxSteps} steps`);
+  };
+
+  const settle = async (id: string, opts?: Parameters<typeof runUntil>[1]) => {
+    let last: any;
+    await runUntil(async () => {
+      last = (await call("GET", `/v1/responses/${id}`)).body;
+      return ["completed", "failed", "cancelled", "incomplete", "expired"].includes(last.status);
+    }, opts);
+    return last;
+  };
+
+  return {
+    url,
+    apiKey,
+    tenant,
+    deps,
+    sim: sim as Simulator,
+    clock,
+    table,
+    poller,
+    newPoller,
+    call,
+    runUntil,
+    settle,
+    async close() {
+      await poller.releaseAll();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await sim.close();
+    },
+  };
+}
+
+export type RelayHarness = Awaited<ReturnType<typeof startRelay>>;
