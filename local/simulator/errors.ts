@@ -68,8 +68,16 @@ export function unauthorized(presented: string | undefined, azure: boolean): Sim
   );
 }
 
-/** A fault's HTTP reply: 429 rate limit / quota, 5xx server errors, anything else generic. */
-export function faultError(status: number, code: string | undefined, retryAfterSeconds: number | undefined): SimHttpError {
+/**
+ * A fault's HTTP reply, worded as the real API words that status (relays classify on status and code, but
+ * people and tests read the message): 429 rate limit / quota, 5xx server errors, 401/403/404 as usual.
+ */
+export function faultError(
+  status: number,
+  code: string | undefined,
+  retryAfterSeconds: number | undefined,
+  context: { responseId?: string; azure: boolean },
+): SimHttpError {
   if (status === 429) {
     if (code === "insufficient_quota") {
       // Quota needs user action, so the real API sends no Retry-After unless asked to here.
@@ -100,6 +108,18 @@ export function faultError(status: number, code: string | undefined, retryAfterS
         ? "The server is overloaded or not ready yet."
         : "The server had an error while processing your request. Sorry about that!";
     return openAIError(status, message, "server_error", null, code ?? null, headers);
+  }
+  switch (status) {
+    case 401: {
+      const err = unauthorized("sk-simulated-fault", context.azure);
+      return new SimHttpError(401, err.body, headers);
+    }
+    case 403:
+      return openAIError(403, "Country, region, or territory not supported", "request_forbidden", null, code ?? "unsupported_country_region_territory", headers);
+    case 404:
+      return context.responseId
+        ? openAIError(404, `Response with id '${context.responseId}' not found.`, "invalid_request_error", null, code ?? null, headers)
+        : openAIError(404, "The requested resource was not found.", "invalid_request_error", null, code ?? null, headers);
   }
   return openAIError(status, `Simulated error (HTTP ${status}).`, "invalid_request_error", null, code ?? null, headers);
 }

@@ -10,7 +10,8 @@ export interface JobPlan {
   runMs: number;
   outputBytes: number;
   outcome: SimOutcome;
-  streamCutAfter: number | null;
+  /** Only from metadata; undefined = follow the global knob as it is when a stream connects. */
+  streamCutAfter: number | null | undefined;
   cachedTokens: number;
 }
 
@@ -40,7 +41,7 @@ export function planFor(behaviour: SimBehaviour, metadata: Record<string, string
     runMs: nonNegativeInt(metadata, "sim_run_ms") ?? behaviour.runMs,
     outputBytes: nonNegativeInt(metadata, "sim_output_bytes") ?? behaviour.outputBytes,
     outcome: (outcomeRaw as SimOutcome | undefined) ?? behaviour.outcome,
-    streamCutAfter: cut === undefined ? behaviour.streamCutAfter : cut,
+    streamCutAfter: cut,
     cachedTokens: nonNegativeInt(metadata, "sim_cached_tokens") ?? 0,
   };
 }

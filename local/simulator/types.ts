@@ -22,7 +22,10 @@ export interface SimBehaviour {
   latencyMs: number;
   /** After a response finished more than this long ago (clock ms), `?stream=true` is refused with 400. */
   resumeWindowMs: number;
-  /** Cut every stream connection after N events (socket destroyed, no terminal event); null = never. */
+  /**
+   * Cut every stream connection after N events (socket destroyed, no terminal event); null = never. Read when a
+   * connection opens, so it also hits existing jobs; `sim_stream_cut_after` metadata overrides it per job.
+   */
   streamCutAfter: number | null;
   outcome: SimOutcome;
   /** `background: true` with `store: false` -> 400 (2025 docs); false = accept and forget ~10 min after the end (late-2026 docs). */

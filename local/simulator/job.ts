@@ -1,0 +1,101 @@
+/**
+ * One simulated response. Its state is a pure function of the plan, the clock and two facts that can only
+ * be set once: when it was cancelled and whether it was deleted.
+ */
+import type { JobPlan } from "./plan.ts";
+import { hash32, randomId } from "./random.ts";
+import { generateText, TextCache } from "./text.ts";
+import { countAvailable, planTimeline, type Timeline } from "./timeline.ts";
+import type { CreateRequest } from "./validate.ts";
+
+export type ResponseStatus = "queued" | "in_progress" | "completed" | "failed" | "cancelled" | "incomplete";
+export const isTerminal = (s: ResponseStatus) => s !== "queued" && s !== "in_progress";
+
+const textCache = new TextCache();
+
+/** The output depends only on what the model would see, so the same request gives the same text. */
+export function outputSeed(body: CreateRequest["body"]): number {
+  return hash32(JSON.stringify([body.model, body.input ?? null, body.instructions ?? null]));
+}
+
+export class Job {
+  readonly id = randomId("resp_");
+  readonly messageId = randomId("msg_");
+  readonly timeline: Timeline;
+  readonly seed: number;
+  cancelledAt: number | null = null;
+  deleted = false;
+
+  constructor(
+    readonly request: CreateRequest,
+    readonly createdAt: number,
+    readonly plan: JobPlan,
+  ) {
+    this.timeline = planTimeline(createdAt, plan, request.background);
+    this.seed = outputSeed(request.body);
+  }
+
+  get background(): boolean {
+    return this.request.background;
+  }
+
+  /** Status ignoring cancellation: what the run itself reaches by time t. */
+  #runStatusAt(t: number): ResponseStatus {
+    if (t < this.timeline.startAt) return "queued";
+    if (t < this.timeline.endAt) return "in_progress";
+    const outcome = this.plan.outcome;
+    return outcome === "stuck_queued" ? "queued" : outcome;
+  }
+
+  statusAt(t: number): ResponseStatus {
+    if (this.cancelledAt !== null && t >= this.cancelledAt) return "cancelled";
+    return this.#runStatusAt(t);
+  }
+
+  /** When it became (or will become) terminal; Infinity if never (stuck and not cancelled). */
+  get finishedAt(): number {
+    return this.cancelledAt ?? this.timeline.endAt;
+  }
+
+  /** Cancels if still running at t; returns false when it was already terminal (then nothing changes). */
+  cancel(t: number): boolean {
+    if (isTerminal(this.statusAt(t))) return false;
+    this.cancelledAt = t;
+    return true;
+  }
+
+  /** Events a stream may send at time t (a cancel freezes the log at the cancel time). */
+  availableEvents(t: number): number {
+    const horizon = this.cancelledAt === null ? t : Math.min(t, this.cancelledAt);
+    return countAvailable(this.timeline.events, horizon);
+  }
+
+  /** True once no further event will ever become available. */
+  streamFinishedAt(t: number): boolean {
+    if (this.deleted) return true;
+    if (this.cancelledAt !== null && t >= this.cancelledAt) return true;
+    return this.availableEvents(t) === this.timeline.events.length;
+  }
+
+  /** The text the run produces (possibly partial for failed/incomplete outcomes). */
+  text(): string {
+    const bytes = this.timeline.generatedBytes;
+    return textCache.get(`${this.id}:${bytes}`, () => generateText(this.seed, bytes));
+  }
+
+  deltaText(i: number): string {
+    const size = this.timeline.deltaSize;
+    return this.text().slice(i * size, (i + 1) * size);
+  }
+
+  /** Deltas available at t, so partial output always equals what streams have sent. */
+  deltasAvailable(t: number): number {
+    const { firstDelta, deltaCount } = this.timeline;
+    return Math.max(0, Math.min(deltaCount, this.availableEvents(t) - firstDelta));
+  }
+
+  textAt(t: number): string {
+    const n = this.deltasAvailable(t);
+    return n === this.timeline.deltaCount ? this.text() : this.text().slice(0, n * this.timeline.deltaSize);
+  }
+}

@@ -1,0 +1,22 @@
+/** Everything a running simulator holds, passed to the handlers instead of module-level globals. */
+import type { Clock } from "#shared/clock.ts";
+import type { FaultQueue } from "./faults.ts";
+import type { StatsCounter } from "./stats.ts";
+import type { JobStore } from "./store.ts";
+import type { Ticker } from "./ticker.ts";
+import type { SimBehaviour } from "./types.ts";
+import type { WebhookNotifier } from "./webhooks.ts";
+
+export interface SimState {
+  clock: Clock;
+  behaviour: SimBehaviour;
+  azure: boolean;
+  apiKey: string | undefined;
+  store: JobStore;
+  stats: StatsCounter;
+  faults: FaultQueue;
+  webhooks: WebhookNotifier;
+  ticker: Ticker;
+  log: (line: string) => void;
+  closing: boolean;
+}
