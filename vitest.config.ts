@@ -1,5 +1,8 @@
 import { defineConfig } from "vitest/config";
 
+// Tests run on Node 20 here (Lambda runs 22/24): the SDK's Node-version notice is known and only noise.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],

@@ -24,6 +24,7 @@ export interface JobListPage {
 export interface DueEntry {
   id: string;
   dueAt: number;
+  version: number;
 }
 
 export interface JobStore {

@@ -37,6 +37,6 @@ export function costUsd(usage: ResponseUsage | null, info: ModelInfo): number | 
   const uncached = usage.input_tokens - cached;
   const cachedRate = info.cachedInputPerM ?? info.inputPerM;
   const dollars = (uncached * info.inputPerM + cached * cachedRate + usage.output_tokens * info.outputPerM) / 1_000_000;
-  // Round to 1/1000 of a cent: the float noise below that only confuses a reader.
-  return Math.round(dollars * 100_000) / 100_000;
+  // Micro-dollars: exact enough for one cheap job, without float noise in the JSON.
+  return Math.round(dollars * 1_000_000) / 1_000_000;
 }

@@ -21,8 +21,7 @@ export interface PollerOptions {
 interface Scheduled {
   shard: number;
   nextAt: number;
-  /** `dueAt` as last seen in the index; a different value there means "look now" (e.g. a webhook). */
-  indexDueAt: number | null;
+  /** Our copy; null means read it afresh before acting. */
   job: Job | null;
   transientFailures: number;
 }
@@ -57,7 +56,7 @@ export class Poller {
     this.#deps = deps;
     this.owner = options.owner ?? `poller-${randomUUID()}`;
     this.#tickMs = options.tickMs ?? 2_000;
-    this.#leaseMs = options.leaseMs ?? 45_000;
+    this.#leaseMs = options.leaseMs ?? 60_000;
     this.#concurrency = options.concurrency ?? 16;
     this.#overlapMs = options.overlapMs ?? 15_000;
     this.#log = options.log ?? (() => {});
@@ -141,13 +140,12 @@ export class Poller {
     const from = watermark === undefined ? 0 : watermark - this.#overlapMs;
     const entries = await this.#deps.jobs.queryDue(shard, from, now + this.#tickMs);
     this.#watermarks.set(shard, now);
-    for (const { id, dueAt } of entries) {
+    for (const { id, dueAt, version } of entries) {
       const known = this.#schedule.get(id);
       if (!known) {
-        this.#schedule.set(id, { shard, nextAt: dueAt, indexDueAt: dueAt, job: null, transientFailures: 0 });
-      } else if (known.indexDueAt !== dueAt) {
-        // Someone else rescheduled it (an OpenAI webhook, a cancel): read it afresh and look now.
-        known.indexDueAt = dueAt;
+        this.#schedule.set(id, { shard, nextAt: dueAt, job: null, transientFailures: 0 });
+      } else if (known.job && version > known.job.version) {
+        // Someone else wrote it (a cancel, OpenAI's webhook asking for a look now): read it afresh.
         known.job = null;
         known.nextAt = Math.min(known.nextAt, dueAt);
       }
@@ -165,7 +163,6 @@ export class Poller {
       this.#schedule.delete(id);
       return;
     }
-    if (step.job.version !== job.version) entry.indexDueAt = step.nextAt;
     entry.job = step.job;
     entry.nextAt = step.nextAt;
     entry.transientFailures = step.transient ? entry.transientFailures + 1 : 0;

@@ -203,7 +203,7 @@ export class DynamoJobStore implements JobStore {
           ExclusiveStartKey: startKey,
         }),
       );
-      for (const item of page.Items ?? []) entries.push({ id: (item.pk as string).slice(4), dueAt: item.dueAt as number });
+      for (const item of page.Items ?? []) entries.push({ id: (item.pk as string).slice(4), dueAt: item.dueAt as number, version: item.version as number });
       startKey = page.LastEvaluatedKey;
     } while (startKey);
     return entries;

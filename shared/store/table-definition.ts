@@ -22,20 +22,23 @@ export interface IndexDefinition {
   partitionKey: string;
   sortKey: string;
   sortKeyType: "S" | "N";
-  projection: "ALL" | "KEYS_ONLY";
+  projection: "ALL" | "KEYS_ONLY" | "INCLUDE";
+  /** With INCLUDE: the non-key attributes the index carries. */
+  nonKeyAttributes?: string[];
 }
 
 /**
  * Sparse, sharded index of jobs that need the poller: only pending jobs carry `dueShard`, so the
- * index holds just the live work. `dueAt` is epoch ms. Keys-only: the poller needs the key and
- * when it is due, and reads the job itself (strongly) before it acts.
+ * index holds just the live work. `dueAt` is epoch ms. It carries `version` too, so a poller can
+ * tell a job someone else changed (a cancel, OpenAI's webhook) from one it wrote itself.
  */
 export const DUE_INDEX: IndexDefinition = {
   name: "due",
   partitionKey: "dueShard",
   sortKey: "dueAt",
   sortKeyType: "N",
-  projection: "KEYS_ONLY",
+  projection: "INCLUDE",
+  nonKeyAttributes: ["version"],
 };
 
 /** A tenant's jobs, newest first: `tenantPk` = TENANT#<id>, `createdSk` = <created ms, padded>#<job id>. */
@@ -82,7 +85,7 @@ export function createTableInput(tableName: string) {
         { AttributeName: index.partitionKey, KeyType: "HASH" as const },
         { AttributeName: index.sortKey, KeyType: "RANGE" as const },
       ],
-      Projection: { ProjectionType: index.projection },
+      Projection: { ProjectionType: index.projection, ...(index.nonKeyAttributes ? { NonKeyAttributes: index.nonKeyAttributes } : {}) },
     })),
   };
 }

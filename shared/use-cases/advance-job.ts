@@ -53,8 +53,9 @@ async function step(job: Job, deps: Deps, context: AdvanceContext): Promise<Step
       return { job: failed, nextAt: null };
     }
     const nextAt = now + retryDelayMs(context.transientFailures + 1, classified.retryAfterMs);
-    // One write per run of trouble (so the status shows it), none per failed poll.
-    const noted = job.lastUpstreamError ? job : await deps.jobs.update(job, { lastUpstreamError: classified.message });
+    // One write per run of trouble (so the status shows it, and other pollers see the retry
+    // time in the index), none per failed poll.
+    const noted = job.lastUpstreamError ? job : await deps.jobs.update(job, { lastUpstreamError: classified.message }, nextAt);
     return { job: noted, nextAt, transient: true };
   }
   if (response.status === "queued" && now >= job.queuedDeadlineAt) {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { Job } from "#shared/domain/job.ts";
-import type { Deps, JobStore, Upstream } from "#shared/ports.ts";
+import type { Deps, JobStore } from "#shared/ports.ts";
 import { startRelay, type RelayHarness } from "../support/relay.ts";
 
 let relay: RelayHarness | undefined;
@@ -56,6 +56,34 @@ describe("upstream storms", () => {
     h.sim.clearFaults();
   });
 
+  it("waits at least the upstream's Retry-After before polling that job again", async () => {
+    relay = await startRelay({ behaviour: { queuedMs: 1000, runMs: 600_000 } });
+    const h = relay;
+    await h.call("POST", "/v1/responses", { model: "gpt-5-pro", input: "throttled" });
+    h.clock.advance(2000);
+    await h.poller.tick();
+    h.sim.injectFault({ op: "retrieve", status: 429, retryAfterSeconds: 30, times: 1 });
+    // Find the poll that hits the 429, then watch when the next one comes.
+    const retrieves = () => h.sim.stats().ops.retrieve;
+    let throttledAt = 0;
+    for (let i = 0; i < 60 && !throttledAt; i++) {
+      const before = h.sim.stats().faultsApplied;
+      h.clock.advance(1000);
+      await h.poller.tick();
+      if (h.sim.stats().faultsApplied > before) throttledAt = h.clock.now();
+    }
+    expect(throttledAt).toBeGreaterThan(0);
+    const count = retrieves();
+    let nextAt = 0;
+    for (let i = 0; i < 60 && !nextAt; i++) {
+      h.clock.advance(1000);
+      await h.poller.tick();
+      if (retrieves() > count) nextAt = h.clock.now();
+    }
+    expect(nextAt - throttledAt).toBeGreaterThanOrEqual(30_000);
+    expect(nextAt - throttledAt).toBeLessThan(40_000);
+  });
+
   it("keeps a job pending, not failed, while the upstream is down, and creates it once it is back", async () => {
     relay = await startRelay({ behaviour: { queuedMs: 1000, runMs: 2000 } });
     const h = relay;
@@ -80,11 +108,13 @@ describe("upstream storms", () => {
     relay = await startRelay();
     const h = relay;
     const res = await h.call("POST", "/v1/responses", { model: "gpt-5-pro", input: "vanishes" });
-    h.sim.injectFault({ op: "retrieve", status: 404, times: Infinity });
+    // The upstream forgets the response (deleted, or past retention): its GET answers 404.
+    const upstreamId = res.body.relay.upstream_id;
+    const deleted = await fetch(`${h.sim.url}/responses/${upstreamId}`, { method: "DELETE", headers: { authorization: "Bearer sk-simulator" } });
+    expect(deleted.status).toBe(200);
     const done = await h.settle(res.body.id);
     expect(done.status).toBe("failed");
-    expect(done.error.message).toMatch(/not found/i);
-    h.sim.clearFaults();
+    expect(done.error.message).toBe(`Response with id '${upstreamId}' not found.`);
   });
 });
 
@@ -130,81 +160,50 @@ describe("concurrent pollers", () => {
 class Crash extends Error {}
 
 describe("a crash between two steps loses no job and never creates twice", () => {
-  const crashOnce = (where: "before-create" | "after-create") => {
-    let armed = true;
-    return (upstream: Upstream): Upstream => ({
-      ...upstream,
-      retrieve: (id) => upstream.retrieve(id),
-      cancel: (id) => upstream.cancel(id),
-      create: async (body) => {
-        if (armed && where === "before-create") {
-          armed = false;
-          throw new Crash("stopped before the upstream create");
-        }
-        const response = await upstream.create(body);
-        if (armed && where === "after-create") {
-          armed = false;
-          throw new Crash("stopped after the upstream create, before recording it");
-        }
-        return response;
-      },
-    });
+  /** Stops "the process" the first time the store is asked to do `what`: nothing after it runs. */
+  const crashOnce = (h: RelayHarness, method: "update" | "getRequest", when: (changes: Partial<Job>) => boolean = () => true) => {
+    const store = h.deps.jobs as any;
+    const original = store[method].bind(store);
+    const state = { crashed: false };
+    store[method] = async (job: Job, changes: Partial<Job> = {}, dueAt?: number | null) => {
+      if (!state.crashed && when(changes)) {
+        state.crashed = true;
+        throw new Crash(`stopped at ${method}`);
+      }
+      return original(job, changes, dueAt);
+    };
+    return state;
   };
 
-  it("after the intent is written, before the create is marked sent: the poller creates it once", async () => {
+  it.each([
+    { where: "after the intent, before the create is marked sent", method: "update", when: (c: Partial<Job>) => c.createState === "sent", outcome: "completed", creates: 1 },
+    { where: "after marking it sent, before the upstream call", method: "getRequest", when: () => true, outcome: "failed", creates: 0 },
+    { where: "after the upstream create, before recording its id", method: "update", when: (c: Partial<Job>) => c.createState === "done", outcome: "failed", creates: 1 },
+  ] as const)("$where: ends $outcome with $creates upstream create(s)", async ({ method, when, outcome, creates }) => {
     relay = await startRelay();
     const h = relay;
-    const store = h.deps.jobs;
-    const update = store.update.bind(store);
-    let crashed = false;
-    store.update = async (job, changes, dueAt) => {
-      if (!crashed && changes.createState === "sent") {
-        crashed = true;
-        throw new Crash("stopped after the intent");
-      }
-      return update(job, changes, dueAt);
-    };
-    const res = await h.call("POST", "/v1/responses", { model: "gpt-5-pro", input: "intent only" });
+    const crash = crashOnce(h, method, when);
+    const res = await h.call("POST", "/v1/responses", { model: "gpt-5-pro", input: "crash in submit" });
+    expect(crash.crashed).toBe(true);
     expect(res.status).toBe(500);
+    expect(JSON.stringify(res.body)).not.toContain("stopped at");
     const [job] = (await h.call("GET", "/v1/responses")).body.data;
     expect(job.status).toBe("queued");
-    const done = await h.settle(job.id, { stepMs: 5000 });
-    expect(done.status).toBe("completed");
-    expect(h.sim.stats().createdIds).toHaveLength(1);
-  });
-
-  it.each([
-    ["before-create", 0],
-    ["after-create", 1],
-  ] as const)("%s (upstream creates: %i): the job is settled as failed, never re-sent", async (where, upstreamCreates) => {
-    relay = await startRelay({ wrapUpstream: crashOnce(where) });
-    const h = relay;
-    const res = await h.call("POST", "/v1/responses", { model: "gpt-5-pro", input: where });
-    expect(res.status).toBe(500);
-    const [job] = (await h.call("GET", "/v1/responses")).body.data;
-    expect(job.status).toBe("queued");
-    const done = await h.settle(job.id, { stepMs: 5000 });
-    expect(done.status).toBe("failed");
-    expect(done.error.code).toBe("upstream_create_interrupted");
-    expect(h.sim.stats().createdIds).toHaveLength(upstreamCreates);
+    // a fresh poller, as after a restart
+    const done = await h.settle(job.id, { stepMs: 5000, pollers: [h.newPoller()] });
+    expect(done.status).toBe(outcome);
+    if (outcome === "failed") expect(done.error.code).toBe("upstream_create_interrupted");
+    else expect(done.output_text.length).toBeGreaterThan(0);
+    expect(h.sim.stats().createdIds).toHaveLength(creates);
   });
 
   it("between storing the output and recording the end: the next poll finishes it, output intact", async () => {
     relay = await startRelay({ behaviour: { queuedMs: 500, runMs: 1000, outputBytes: 50_000 } });
     const h = relay;
     const res = await h.call("POST", "/v1/responses", { model: "gpt-5-pro", input: "crash at the end" });
-    const store = h.deps.jobs;
-    const update = store.update.bind(store);
-    let crashed = false;
-    store.update = async (job, changes, dueAt) => {
-      if (!crashed && changes.status === "completed") {
-        crashed = true;
-        throw new Crash("stopped before the terminal write");
-      }
-      return update(job, changes, dueAt);
-    };
+    const crash = crashOnce(h, "update", (c) => c.status === "completed");
     const done = await h.settle(res.body.id, { pollers: [h.newPoller(), h.newPoller()] });
-    expect(crashed).toBe(true);
+    expect(crash.crashed).toBe(true);
     expect(done.status).toBe("completed");
     expect(done.output_text).toBe((h.sim.getResponse(done.relay.upstream_id) as any).output[0].content[0].text);
   });

@@ -4,7 +4,7 @@ import { ManualClock, type Clock } from "#shared/clock.ts";
 import { loadConfig } from "#shared/config.ts";
 import { createApp } from "#shared/http/app.ts";
 import { Poller, type PollerOptions } from "#shared/poller/poller.ts";
-import type { Deps, Upstream } from "#shared/ports.ts";
+import type { Deps } from "#shared/ports.ts";
 import { createDeps } from "#shared/runtime.ts";
 import { createTenant } from "#shared/use-cases/manage-keys.ts";
 import { startSimulator, type Simulator } from "#local/simulator/index.ts";
@@ -15,8 +15,6 @@ export interface RelayHarnessOptions {
   clock?: Clock;
   behaviour?: Partial<SimBehaviour>;
   env?: Record<string, string>;
-  /** Wraps the real upstream adapter (e.g. to inject a crash between two steps). */
-  wrapUpstream?: (upstream: Upstream) => Upstream;
 }
 
 /**
@@ -36,8 +34,7 @@ export async function startRelay(options: RelayHarnessOptions = {}) {
     RELAY_CREATE_GRACE_MS: "60000",
     ...options.env,
   });
-  const base = createDeps(config, { clock });
-  const deps: Deps = options.wrapUpstream ? { ...base, upstream: options.wrapUpstream(base.upstream) } : base;
+  const deps: Deps = createDeps(config, { clock });
   const app = createApp(deps, { maxBodyBytes: config.maxBodyBytes, log: () => {} });
   const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" });
   await new Promise<void>((resolve) => server.once("listening", () => resolve()));
