@@ -17,6 +17,8 @@ import { startSimulator, type Simulator } from "./simulator/index.ts";
 const TABLE = "responses-relay-local";
 
 async function main() {
+  // Node 20 is fine for the local stack (Lambda runs 22/24): skip the SDK's upgrade notice.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   const port = Number(process.env.PORT ?? 3000);
   const stopping: (() => Promise<void>)[] = [];
   let shuttingDown = false;
