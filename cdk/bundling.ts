@@ -1,0 +1,75 @@
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { BuildOptions } from "esbuild";
+
+/**
+ * How every Lambda bundle is built, in one place. CDK's NodejsFunction turns these into esbuild CLI
+ * flags (cdk/constructs/relay-function.ts); the bundle test and the benchmark call the esbuild API
+ * with the same values (cdk/bundle-functions.ts), so what is tested is what is deployed.
+ * No aws-cdk-lib import here: the benchmark can load this without the CDK.
+ */
+
+/** The repository root (NodejsFunction's projectRoot; esbuild's working directory). */
+export const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+/**
+ * Pinned, never NODEJS_LATEST (aws-cdk-lib 2.259 silently moved "latest" to nodejs24.x). Node 24 is
+ * supported until 2028-04-30; the relay's handlers are all async, which is all Node 24 accepts.
+ */
+export const LAMBDA_NODE_MAJOR = 24;
+
+/** The Lambda entry points, by function name. Adding a function: one line here, one in the stack. */
+export const FUNCTION_ENTRIES = {
+  "http-api": "functions/http-api.ts",
+  poller: "functions/poller.ts",
+} as const;
+
+export type FunctionName = keyof typeof FUNCTION_ENTRIES;
+
+export function entryPath(name: FunctionName): string {
+  return join(REPO_ROOT, FUNCTION_ENTRIES[name]);
+}
+
+/**
+ * The esbuild settings. ESM output because the handlers use top-level await (config and secrets
+ * are read once at cold start). The banner gives bundled CommonJS dependencies a working
+ * `require` (esbuild's ESM output has none); the alias avoids clashing with a bundled identifier.
+ * `module` before `main` picks the ESM builds of dual packages, which tree-shake better.
+ * Everything is bundled, the AWS SDK included: the version is the one in package-lock.json (not
+ * whatever the runtime ships), and the bundle test can run a bundle with no node_modules beside it.
+ */
+export const RELAY_BUNDLING = {
+  platform: "node",
+  target: `node${LAMBDA_NODE_MAJOR}`,
+  format: "esm",
+  minify: true,
+  /** External `.map` files; NODE_OPTIONS=--enable-source-maps makes stack traces use them. */
+  sourcemap: true,
+  /** The map only needs names and positions; sources would double the asset for nothing. */
+  sourcesContent: false,
+  mainFields: ["module", "main"],
+  banner: "import{createRequire as __relayCreateRequire}from'node:module';const require=__relayCreateRequire(import.meta.url);",
+  external: [] as string[],
+  /** NodejsFunction names an ESM bundle `index.mjs`; the bundle test uses the same name. */
+  outFile: "index.mjs",
+} as const;
+
+/** The esbuild API options equal to what NodejsFunction passes on the command line. */
+export function esbuildOptions(entry: string, outdir: string): BuildOptions {
+  return {
+    entryPoints: [entry],
+    bundle: true,
+    outfile: join(outdir, RELAY_BUNDLING.outFile),
+    absWorkingDir: REPO_ROOT,
+    platform: RELAY_BUNDLING.platform,
+    target: RELAY_BUNDLING.target,
+    format: RELAY_BUNDLING.format,
+    minify: RELAY_BUNDLING.minify,
+    sourcemap: RELAY_BUNDLING.sourcemap,
+    sourcesContent: RELAY_BUNDLING.sourcesContent,
+    mainFields: [...RELAY_BUNDLING.mainFields],
+    banner: { js: RELAY_BUNDLING.banner },
+    external: [...RELAY_BUNDLING.external],
+    logLevel: "warning",
+  };
+}

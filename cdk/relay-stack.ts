@@ -1,0 +1,189 @@
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
+import { HttpApi, HttpRoute, HttpRouteKey, HttpStage, LogGroupLogDestination, PayloadFormatVersion } from "aws-cdk-lib/aws-apigatewayv2";
+import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations";
+import { AccessLogFormat } from "aws-cdk-lib/aws-apigateway";
+import { EventBus, Rule, Schedule } from "aws-cdk-lib/aws-events";
+import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
+import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
+import { NagSuppressions } from "cdk-nag";
+import type { Construct } from "constructs";
+import { OperatorSecret } from "./constructs/operator-secret.ts";
+import { RELAY_METRICS, RelayAlarms } from "./constructs/relay-alarms.ts";
+import { RelayFunction, type RelayFunctionProps } from "./constructs/relay-function.ts";
+import { RelayTable } from "./constructs/relay-table.ts";
+import { API_THROTTLE, DUE_SHARDS, POLL_TICK_MS } from "./relay-settings.ts";
+
+export type Stage = "dev" | "prod";
+
+export interface RelayStackProps extends StackProps {
+  stage: Stage;
+  /** Keep the data when the stack goes: table deletion protection + RETAIN, secrets and logs RETAIN. */
+  retain: boolean;
+  /** Subscribed to the alarm topic. */
+  alarmEmail?: string;
+  /** The upstream (e.g. an Azure OpenAI `…/openai/v1` base). */
+  openaiBaseUrl?: string;
+  /** The public URL callers use (a custom domain); default: the API's execute-api URL. */
+  publicUrl?: string;
+}
+
+/**
+ * The whole relay in one stack: table, bus, secrets, the HTTP API function behind API Gateway, the
+ * poller on a one-minute schedule, alarms. Environment-agnostic: nothing is looked up in an
+ * account at synth time.
+ */
+export class RelayStack extends Stack {
+  readonly table: RelayTable;
+  readonly bus: EventBus;
+  readonly httpApiFunction: RelayFunction;
+  readonly pollerFunction: RelayFunction;
+  readonly httpApi: HttpApi;
+  readonly alarms: RelayAlarms;
+  readonly #removalPolicy: RemovalPolicy;
+  readonly #commonEnv: Record<string, string>;
+
+  constructor(scope: Construct, id: string, props: RelayStackProps) {
+    super(scope, id, { terminationProtection: props.retain, ...props });
+    this.#removalPolicy = props.retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+
+    this.table = new RelayTable(this, "Table", { retain: props.retain });
+    this.bus = new EventBus(this, "Bus", { description: `responses-relay ${props.stage}: job lifecycle events` });
+    const openaiApiKey = new OperatorSecret(this, "OpenAiApiKey", {
+      description: `responses-relay ${props.stage}: the OpenAI API key (plain string, sk-...). Fill in after deploy.`,
+      removalPolicy: this.#removalPolicy,
+    });
+    const openaiWebhookSecret = new OperatorSecret(this, "OpenAiWebhookSecret", {
+      description: `responses-relay ${props.stage}: OpenAI's webhook signing secret (whsec_...). Fill in after deploy.`,
+      removalPolicy: this.#removalPolicy,
+    });
+    this.alarms = new RelayAlarms(this, "Alarms", { stage: props.stage, alarmEmail: props.alarmEmail });
+
+    // API Gateway HTTP API rather than a function URL for the REST surface: stage throttling (a
+    // function URL has none, and authentication happens in the app, after Lambda is billed),
+    // access logs, custom domains, and a 5xx metric. Its fixed 30 s limit is fine: submit answers
+    // 202 at once and the poller does the long work. Streaming (`?stream=true`) cannot go through
+    // it; that is the stream function's RESPONSE_STREAM function URL (below).
+    const accessLogs = new LogGroup(this, "HttpApiAccessLogs", { retention: RetentionDays.ONE_MONTH, removalPolicy: this.#removalPolicy });
+    this.httpApi = new HttpApi(this, "HttpApi", {
+      description: `responses-relay ${props.stage}: REST API (submit, status, cancel, list)`,
+      createDefaultStage: false,
+    });
+    const stage = new HttpStage(this, "HttpApiStage", {
+      httpApi: this.httpApi,
+      stageName: "$default",
+      autoDeploy: true,
+      throttle: { ...API_THROTTLE },
+      accessLogSettings: { destination: new LogGroupLogDestination(accessLogs), format: accessLogFormat() },
+    });
+    const publicUrl = props.publicUrl ?? stage.url;
+
+    this.#commonEnv = {
+      OPENAI_BASE_URL: props.openaiBaseUrl ?? "https://api.openai.com/v1",
+      RELAY_PUBLIC_URL: publicUrl,
+      RELAY_ALLOW_PRIVATE_WEBHOOKS: "false",
+      RELAY_DUE_SHARDS: String(DUE_SHARDS),
+      RELAY_STAGE: props.stage,
+      RELAY_METRICS_NAMESPACE: RELAY_METRICS.namespace,
+    };
+
+    // 29 s: API Gateway stops waiting at 30 s, so time after that is billed with nobody listening.
+    this.httpApiFunction = this.#relayFunction("HttpApiFunction", {
+      name: "http-api",
+      description: "responses-relay HTTP API: submit, status, cancel, list, OpenAI webhooks",
+      timeout: Duration.seconds(29),
+    })
+      .bindTable(this.table, "readWrite")
+      .bindSecret(openaiApiKey, "OPENAI_API_KEY_SECRET_ARN")
+      .bindSecret(openaiWebhookSecret, "OPENAI_WEBHOOK_SECRET_ARN")
+      .bindBus(this.bus);
+    // One catch-all route: the Hono app routes, answers unknown paths in OpenAI's error shape, and
+    // checks the bearer key itself.
+    const route = new HttpRoute(this, "HttpApiDefaultRoute", {
+      httpApi: this.httpApi,
+      routeKey: HttpRouteKey.DEFAULT,
+      integration: new HttpLambdaIntegration("HttpApiIntegration", this.httpApiFunction.fn, {
+        payloadFormatVersion: PayloadFormatVersion.VERSION_2_0,
+      }),
+    });
+    NagSuppressions.addResourceSuppressions(route, [
+      {
+        id: "AwsSolutions-APIG4",
+        reason:
+          "Authorization happens in the function, by contract: every /v1 request needs the relay's own bearer API key " +
+          "(stored as a SHA-256 hash per tenant in DynamoDB, checked by shared/http/auth.ts); /health, /openapi.json and " +
+          "/docs are public by design, and /v1/webhooks/openai is authenticated by OpenAI's Standard Webhooks signature. " +
+          "An API Gateway authorizer would repeat the same key lookup on every request.",
+      },
+    ]);
+    this.alarms.watchFunction("HttpApiFunction", this.httpApiFunction).watchHttpApi("HttpApi", this.httpApi);
+
+    // The poller runs ~56 s per invocation (functions/poller.ts: min(56 s, remaining − 5 s)), ticking
+    // every RELAY_POLL_TICK_MS. 90 s leaves room for a last tick whose upstream call hits the SDK's
+    // 30 s timeout, plus releasing the shard leases. Reserved concurrency 2: the steady one plus one
+    // overlapping at the minute boundary (shard leases keep them off each other's jobs); it also
+    // caps what a retry storm could start. 512 MB: it waits on I/O most of the minute and runs
+    // 1440 times a day, so memory is its cost.
+    this.pollerFunction = this.#relayFunction("PollerFunction", {
+      name: "poller",
+      description: "responses-relay poller: advances due jobs, ticking every few seconds for a minute",
+      timeout: Duration.seconds(90),
+      memorySize: 512,
+      reservedConcurrentExecutions: 2,
+    })
+      .bindTable(this.table, "readWrite")
+      .bindSecret(openaiApiKey, "OPENAI_API_KEY_SECRET_ARN")
+      .bindBus(this.bus)
+      .setEnv("RELAY_POLL_TICK_MS", String(POLL_TICK_MS));
+    // A failed or late minute is not retried: the next scheduled invocation is the retry, and a
+    // retry would only overlap it.
+    this.pollerFunction.fn.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(1) });
+    new Rule(this, "PollerSchedule", {
+      description: "Starts the responses-relay poller every minute (the invocation ticks every few seconds).",
+      schedule: Schedule.rate(Duration.minutes(1)),
+      targets: [new LambdaFunction(this.pollerFunction.fn, { retryAttempts: 2, maxEventAge: Duration.minutes(1) })],
+    });
+    this.alarms.watchFunction("PollerFunction", this.pollerFunction).watchHeartbeat("PollerFunction", this.pollerFunction);
+
+    new CfnOutput(this, "ApiUrl", { value: publicUrl, description: "Base URL of the relay API; clients use <ApiUrl>/v1" });
+    new CfnOutput(this, "EventBusName", { value: this.bus.eventBusName, description: "Bus the relay publishes job lifecycle events to" });
+    new CfnOutput(this, "TableName", { value: this.table.tableName });
+    new CfnOutput(this, "OpenAiApiKeySecretArn", { value: openaiApiKey.secretArn, description: "Put the OpenAI API key here" });
+    new CfnOutput(this, "OpenAiWebhookSecretArn", { value: openaiWebhookSecret.secretArn, description: "Put OpenAI's whsec_ webhook secret here" });
+    new CfnOutput(this, "AlarmTopicArn", { value: this.alarms.topic.topicArn });
+    // Stream function (functions/stream.ts), once it exists: add `stream: "functions/stream.ts"` to
+    // FUNCTION_ENTRIES in cdk/bundling.ts, then
+    //   const stream = this.#relayFunction("StreamFunction", { name: "stream", description: "…", timeout: Duration.minutes(15) })
+    //     .bindTable(this.table, "read").bindSecret(openaiApiKey, "OPENAI_API_KEY_SECRET_ARN");
+    //   const streamUrl = stream.fn.addFunctionUrl({ authType: FunctionUrlAuthType.NONE, invokeMode: InvokeMode.RESPONSE_STREAM });
+    //   this.alarms.watchFunction("StreamFunction", stream);
+    //   new CfnOutput(this, "StreamUrl", { value: streamUrl.url });
+  }
+
+  /** A RelayFunction with this stack's removal policy and the environment every relay function reads. */
+  #relayFunction(id: string, props: Omit<RelayFunctionProps, "removalPolicy">): RelayFunction {
+    return new RelayFunction(this, id, {
+      ...props,
+      removalPolicy: this.#removalPolicy,
+      environment: { ...this.#commonEnv, ...props.environment },
+    });
+  }
+}
+
+/** JSON access log lines with the HTTP API's own context variables (the CDK default is CLF). */
+function accessLogFormat(): AccessLogFormat {
+  return AccessLogFormat.custom(
+    JSON.stringify({
+      requestId: "$context.requestId",
+      time: "$context.requestTime",
+      method: "$context.httpMethod",
+      path: "$context.path",
+      status: "$context.status",
+      responseLength: "$context.responseLength",
+      latencyMs: "$context.responseLatency",
+      integrationLatencyMs: "$context.integrationLatency",
+      integrationError: "$context.integrationErrorMessage",
+      sourceIp: "$context.identity.sourceIp",
+      userAgent: "$context.identity.userAgent",
+    }),
+  );
+}
