@@ -1,5 +1,6 @@
 import type { Context } from "aws-lambda";
 import { loadConfig } from "#shared/config.ts";
+import { jsonLog } from "#shared/log.ts";
 import { Poller } from "#shared/poller/poller.ts";
 import { createDeps } from "#shared/runtime.ts";
 import { readSecrets } from "./secrets.ts";
@@ -7,7 +8,7 @@ import { readSecrets } from "./secrets.ts";
 const config = loadConfig();
 const secrets = await readSecrets(config);
 const deps = createDeps(config, { openaiApiKey: secrets.openaiApiKey });
-const log = (event: Record<string, unknown>) => console.log(JSON.stringify(event));
+const log = jsonLog;
 
 /** Leaves this much of the Lambda's time unused, so leases are released before a timeout. */
 const SAFETY_MS = 5_000;

@@ -10,7 +10,14 @@ export async function readSecrets(config: RelayConfig): Promise<{ openaiApiKey?:
   }
   const { SecretsManagerClient, GetSecretValueCommand } = await import("@aws-sdk/client-secrets-manager");
   const client = new SecretsManagerClient({ region: config.region });
-  const read = async (arn: string | undefined) => (arn ? (await client.send(new GetSecretValueCommand({ SecretId: arn }))).SecretString?.trim() : undefined);
-  const [openaiApiKey, openaiWebhookSecret] = await Promise.all([read(config.openai.apiKeySecretArn), read(config.openaiWebhookSecretArn)]);
+  const read = async (arn: string | undefined) => (arn ? (await client.send(new GetSecretValueCommand({ SecretId: arn }))).SecretString?.trim() || undefined : undefined);
+  // The OpenAI webhook secret is optional: a secret the operator never filled in means "disabled",
+  // not a failed cold start. The API key is required and its absence fails loudly.
+  const optional = (arn: string | undefined) =>
+    read(arn).catch((error: { name?: string }) => {
+      if (error?.name === "ResourceNotFoundException") return undefined;
+      throw error;
+    });
+  const [openaiApiKey, openaiWebhookSecret] = await Promise.all([read(config.openai.apiKeySecretArn), optional(config.openaiWebhookSecretArn)]);
   return { openaiApiKey: openaiApiKey ?? config.openai.apiKey, openaiWebhookSecret: openaiWebhookSecret ?? config.openaiWebhookSecret };
 }

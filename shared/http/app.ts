@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { PayloadTooLargeError, NotFoundError } from "#shared/errors.ts";
 import { randomHex } from "#shared/ids.ts";
+import { jsonLog } from "#shared/log.ts";
 import type { Deps } from "#shared/ports.ts";
 import { bearerAuth, type AuthEnv } from "./auth.ts";
 import { errorBody, errorResponse } from "./error-response.ts";
@@ -17,7 +18,7 @@ export interface AppOptions {
  * The relay's HTTP API. The same app serves Lambda (functions/http-api.ts) and the local stack.
  */
 export function createApp(deps: Deps, options: AppOptions) {
-  const log = options.log ?? ((event) => console.log(JSON.stringify(event)));
+  const log = options.log ?? jsonLog;
   const app = new Hono<AuthEnv>();
 
   app.use(async (c, next) => {

@@ -7,7 +7,10 @@ export interface OpenAIUpstreamOptions {
   apiKey: string;
   baseUrl?: string;
   keyHeader?: KeyHeader;
-  /** Per-call timeout; a background create or a retrieve answers in well under this. */
+  /**
+   * Per-call timeout. A background create or a retrieve answers in well under this, and it must
+   * stay below the HTTP front door's 30 s so a slow upstream still gets the caller a clean answer.
+   */
   timeoutMs?: number;
   fetch?: typeof fetch;
 }
@@ -27,7 +30,7 @@ export class OpenAIUpstream implements Upstream {
       baseURL: this.baseUrl,
       apiKey: options.apiKey,
       maxRetries: 0,
-      timeout: options.timeoutMs ?? 30_000,
+      timeout: options.timeoutMs ?? 20_000,
       fetch: options.fetch,
       // Azure keys go in `api-key`; the bearer header is cleared so no key travels twice.
       defaultHeaders: header === "api-key" ? { "api-key": options.apiKey, Authorization: null } : undefined,
