@@ -8,7 +8,7 @@ import { readSecrets } from "./secrets.ts";
 const config = loadConfig();
 const secrets = await readSecrets(config);
 const deps = createDeps(config, { openaiApiKey: secrets.openaiApiKey });
-const app = createApp(deps, { maxBodyBytes: config.maxBodyBytes });
+const app = createApp(deps, { maxBodyBytes: config.maxBodyBytes, openaiWebhookSecret: secrets.openaiWebhookSecret });
 
 /** The relay's HTTP API (submit, status, cancel, list) behind API Gateway or a function URL. */
 export const handler = handle(app);

@@ -57,7 +57,7 @@ async function main() {
   const webhookSecret = process.env.RELAY_DEV_WEBHOOK_SECRET?.trim() || newWebhookSecret();
   await createTenant(deps.tenants, { name: "dev", id: "ten_dev", apiKey, webhookSecret });
 
-  const app = createApp(deps, { maxBodyBytes: config.maxBodyBytes });
+  const app = createApp(deps, { maxBodyBytes: config.maxBodyBytes, openaiWebhookSecret: config.openaiWebhookSecret });
   const server = serve({ fetch: app.fetch, port, hostname: "127.0.0.1" });
   await new Promise<void>((resolve, reject) => {
     server.once("listening", resolve);

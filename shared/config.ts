@@ -22,6 +22,8 @@ export interface RelayConfig {
   /** Absolute public URL of the API (webhook payloads need absolute links); else taken per request. */
   publicBaseUrl: string | undefined;
   allowPrivateWebhooks: boolean;
+  /** The relay's EventBridge bus; unset locally (events are logged instead). */
+  eventBusName: string | undefined;
   maxBodyBytes: number;
   dueShards: number;
   pollTickMs: number;
@@ -90,6 +92,7 @@ export function loadConfig(env: Env = process.env): Readonly<RelayConfig> {
     openaiWebhookSecretArn: read(env, "OPENAI_WEBHOOK_SECRET_ARN"),
     publicBaseUrl: url(env, "RELAY_PUBLIC_URL"),
     allowPrivateWebhooks: boolean(env, "RELAY_ALLOW_PRIVATE_WEBHOOKS", false),
+    eventBusName: read(env, "RELAY_EVENT_BUS_NAME"),
     maxBodyBytes: integer(env, "RELAY_MAX_BODY_BYTES", 5 * 1024 * 1024, 1024, 6 * 1024 * 1024),
     dueShards: integer(env, "RELAY_DUE_SHARDS", 8, 1, 64),
     pollTickMs: integer(env, "RELAY_POLL_TICK_MS", 2000, 100, 30_000),

@@ -82,11 +82,78 @@ export interface Upstream {
   cancel(id: string): Promise<UpstreamResponse>;
 }
 
+export interface WebhookRequest {
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export interface WebhookResult {
+  /** HTTP status, or null when no answer came (refused address, timeout, connection error). */
+  status: number | null;
+  latencyMs: number;
+  error: string | null;
+  retryAfterMs: number | null;
+}
+
+/** Sends one webhook attempt: never follows redirects, never reaches a refused address. */
+export interface WebhookSender {
+  send(request: WebhookRequest): Promise<WebhookResult>;
+  /** Why this URL may not receive webhooks (scheme, or an address that is not public), or null. */
+  refusal(url: string): Promise<string | null>;
+}
+
+export interface DeliveryAttempt {
+  attempt: number;
+  webhookId: string;
+  eventType: string;
+  url: string;
+  at: number;
+  status: number | null;
+  latencyMs: number;
+  error: string | null;
+  nextRetryAt: number | null;
+  manual: boolean;
+}
+
+export interface DeliveryLog {
+  record(jobId: string, attempt: DeliveryAttempt): Promise<void>;
+  list(jobId: string): Promise<DeliveryAttempt[]>;
+}
+
+/** A job's status change, as published to the relay's event bus. */
+export interface LifecycleEvent {
+  jobId: string;
+  tenantId: string;
+  status: string;
+  previousStatus: string | null;
+  upstreamId: string | null;
+  model: string;
+  at: number;
+  costUsd: number | null;
+  error: { code: string | null; message: string } | null;
+}
+
+export interface EventPublisher {
+  /** Best effort: a failure is logged by the adapter, never thrown into a transition. */
+  publish(events: LifecycleEvent[]): Promise<void>;
+}
+
+/** Remembers ids already handled (OpenAI webhook deliveries) so a repeat is recognised. */
+export interface Inbox {
+  /** True the first time an id is claimed, false for a repeat. */
+  claim(id: string, expiresAtSeconds: number): Promise<boolean>;
+}
+
 export interface Deps {
   jobs: JobStore;
   tenants: TenantStore;
   leases: LeaseStore;
   upstream: Upstream;
+  webhooks: WebhookSender;
+  deliveries: DeliveryLog;
+  events: EventPublisher;
+  inbox: Inbox;
   clock: Clock;
   settings: RelaySettings;
 }

@@ -1,7 +1,14 @@
 import { systemClock, type Clock } from "./clock.ts";
 import type { RelayConfig } from "./config.ts";
 import { ConfigError } from "./errors.ts";
-import type { Deps, Upstream } from "./ports.ts";
+import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
+import { EventBridgePublisher, LoggingEventPublisher } from "./events/eventbridge-publisher.ts";
+import { jsonLog, type Log } from "./log.ts";
+import type { Deps, EventPublisher, Upstream, WebhookSender } from "./ports.ts";
+import { DynamoDeliveryLog } from "./store/dynamo-delivery-log.ts";
+import { DynamoInbox } from "./store/dynamo-inbox.ts";
+import { HttpWebhookSender } from "./webhooks/http-sender.ts";
+import type { Resolver } from "./webhooks/address-policy.ts";
 import { createDynamoClients, type CapacityMeter } from "./store/dynamo-client.ts";
 import { DynamoJobStore } from "./store/dynamo-job-store.ts";
 import { DynamoLeaseStore } from "./store/dynamo-lease-store.ts";
@@ -14,6 +21,11 @@ export interface RuntimeOverrides {
   openaiApiKey?: string;
   clock?: Clock;
   meter?: CapacityMeter;
+  events?: EventPublisher;
+  webhooks?: WebhookSender;
+  /** DNS for webhook hosts (tests inject one; no network needed). */
+  resolve?: Resolver;
+  log?: Log;
 }
 
 /**
@@ -29,10 +41,20 @@ export function createDeps(config: RelayConfig, overrides: RuntimeOverrides = {}
     if (!apiKey) throw new ConfigError("No upstream key: set OPENAI_API_KEY (locally) or OPENAI_API_KEY_SECRET_ARN (in AWS).");
     upstream = new OpenAIUpstream({ apiKey, baseUrl: config.openai.baseUrl, keyHeader: config.openai.keyHeader });
   }
+  const log = overrides.log ?? jsonLog;
+  const events =
+    overrides.events ??
+    (config.eventBusName
+      ? new EventBridgePublisher({ client: new EventBridgeClient({ region: config.region }), busName: config.eventBusName, log })
+      : new LoggingEventPublisher(log));
   return {
     jobs: new DynamoJobStore({ doc, tableName, shards: config.dueShards, retentionDays: config.retentionDays }),
     tenants: new DynamoTenantStore({ doc, tableName }),
     leases: new DynamoLeaseStore({ doc, tableName }),
+    deliveries: new DynamoDeliveryLog({ doc, tableName, retentionDays: config.retentionDays }),
+    inbox: new DynamoInbox({ doc, tableName }),
+    webhooks: overrides.webhooks ?? new HttpWebhookSender({ allowPrivate: config.allowPrivateWebhooks, resolve: overrides.resolve }),
+    events,
     upstream,
     clock: overrides.clock ?? systemClock,
     settings: {

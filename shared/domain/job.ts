@@ -53,6 +53,33 @@ export interface WebhookTarget {
   events?: string[];
 }
 
+/**
+ * Where the final webhook stands. `sending` is a claimed attempt (a crash leaves it to be retried
+ * after `nextAttemptAt`); `exhausted`: every scheduled attempt failed; `gone`: the receiver said 410.
+ */
+export type DeliveryState = "pending" | "sending" | "delivered" | "exhausted" | "gone";
+
+export interface Delivery {
+  /** Stable across every retry and redelivery: the receiver's idempotency key. */
+  webhookId: string;
+  eventType: string;
+  state: DeliveryState;
+  attempts: number;
+  /** Attempts made before the current round (a manual redelivery starts a new round). */
+  roundStart: number;
+  nextAttemptAt: number | null;
+  lastStatus: number | null;
+  lastError: string | null;
+  deliveredAt: number | null;
+}
+
+export const isDeliveryActive = (delivery: Delivery | null): boolean => delivery?.state === "pending" || delivery?.state === "sending";
+
+/** Whether the poller still has something to do for this job. */
+export function needsAttention(job: Pick<Job, "status" | "upstreamCancelPending" | "delivery">): boolean {
+  return !isTerminal(job.status) || job.upstreamCancelPending || isDeliveryActive(job.delivery);
+}
+
 export interface StoredBlobRef {
   /** Number of chunk items. */
   chunks: number;
@@ -88,6 +115,8 @@ export interface Job {
   /** The upstream still has to be told to cancel (a cancel that failed transiently). */
   upstreamCancelPending: boolean;
   webhook: WebhookTarget | null;
+  /** The final webhook, once the job has ended (null: no webhook, or its event not subscribed). */
+  delivery: Delivery | null;
   idempotencyKey: string | null;
   request: StoredBlobRef;
   output: StoredBlobRef | null;

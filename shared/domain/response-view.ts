@@ -11,7 +11,11 @@ export interface RelayBlock {
   ended_at: number | null;
   status_url: string;
   cancel_url: string;
-  webhook: { url: string; events: string[] | null } | null;
+  webhook: {
+    url: string;
+    events: string[] | null;
+    delivery: { webhook_id: string; state: string; attempts: number; last_status: number | null; last_error: string | null; next_attempt_at: number | null; delivered_at: number | null } | null;
+  } | null;
   last_upstream_error: string | null;
 }
 
@@ -31,7 +35,23 @@ export function toResponseObject(job: Job, final: Record<string, unknown> | null
     ended_at: isTerminal(job.status) && job.completedAt !== null ? toUnixSeconds(job.completedAt) : null,
     status_url: statusUrl,
     cancel_url: `${statusUrl}/cancel`,
-    webhook: job.webhook ? { url: job.webhook.url, events: job.webhook.events ?? null } : null,
+    webhook: job.webhook
+      ? {
+          url: job.webhook.url,
+          events: job.webhook.events ?? null,
+          delivery: job.delivery
+            ? {
+                webhook_id: job.delivery.webhookId,
+                state: job.delivery.state,
+                attempts: job.delivery.attempts,
+                last_status: job.delivery.lastStatus,
+                last_error: job.delivery.lastError,
+                next_attempt_at: job.delivery.nextAttemptAt === null ? null : toUnixSeconds(job.delivery.nextAttemptAt),
+                delivered_at: job.delivery.deliveredAt === null ? null : toUnixSeconds(job.delivery.deliveredAt),
+              }
+            : null,
+        }
+      : null,
     last_upstream_error: job.lastUpstreamError,
   };
   return {

@@ -7,10 +7,14 @@ import type { Deps } from "#shared/ports.ts";
 import { bearerAuth, type AuthEnv } from "./auth.ts";
 import { errorBody, errorResponse } from "./error-response.ts";
 import { docsPage, openApiDocument } from "./openapi.ts";
+import { deliveriesRoutes } from "./routes/deliveries.ts";
+import { openaiWebhookRoutes } from "./routes/openai-webhooks.ts";
 import { responsesRoutes } from "./routes/responses.ts";
 
 export interface AppOptions {
   maxBodyBytes: number;
+  /** `whsec_…` for OpenAI's own webhooks; unset disables the endpoint. */
+  openaiWebhookSecret?: string;
   log?: (event: Record<string, unknown>) => void;
 }
 
@@ -41,8 +45,11 @@ export function createApp(deps: Deps, options: AppOptions) {
       },
     }),
   );
+  // Verified by signature, not by a relay key.
+  app.route("/v1/webhooks/openai", openaiWebhookRoutes(deps, { secret: options.openaiWebhookSecret, log }));
   app.use("/v1/responses", bearerAuth(deps.tenants));
   app.use("/v1/responses/*", bearerAuth(deps.tenants));
+  app.route("/v1/responses", deliveriesRoutes(deps));
   app.route("/v1/responses", responsesRoutes(deps));
   app.all("/v1/*", () => {
     throw new NotFoundError("Unknown request URL.", { code: "unknown_url" });

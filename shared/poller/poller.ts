@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { isTerminal, type Job } from "#shared/domain/job.ts";
+import { needsAttention, type Job } from "#shared/domain/job.ts";
 import type { Deps } from "#shared/ports.ts";
 import { advanceJob } from "#shared/use-cases/advance-job.ts";
 import { forEachLimited } from "./concurrency.ts";
@@ -154,7 +154,7 @@ export class Poller {
 
   async #advance(id: string, entry: Scheduled): Promise<void> {
     const job = entry.job ?? (await this.#deps.jobs.get(id));
-    if (!job || (isTerminal(job.status) && !job.upstreamCancelPending)) {
+    if (!job || !needsAttention(job)) {
       this.#schedule.delete(id);
       return;
     }

@@ -272,6 +272,7 @@ const JOB_DEFAULTS: Omit<Job, "id" | "tenantId" | "status" | "version" | "model"
   upstreamStatus: null,
   upstreamCancelPending: false,
   webhook: null,
+  delivery: null,
   idempotencyKey: null,
   output: null,
   usage: null,

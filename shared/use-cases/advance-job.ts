@@ -1,9 +1,10 @@
-import { isTerminal, type Job } from "#shared/domain/job.ts";
+import { isDeliveryActive, isTerminal, type Job } from "#shared/domain/job.ts";
 import { retryDelayMs } from "#shared/domain/polling.ts";
 import { UpstreamRejectedError, VersionConflictError } from "#shared/errors.ts";
 import type { Deps } from "#shared/ports.ts";
 import { classifyUpstreamError } from "#shared/upstream/classify-error.ts";
-import { applyUpstream, failInterrupted, finishLocally, reread, sendCreate, stopUpstream, type Step } from "./job-transitions.ts";
+import { deliverWebhook } from "./deliver-webhook.ts";
+import { applyUpstream, failInterrupted, finishLocally, reread, sendCreate, stopUpstream, updateJob, type Step } from "./job-transitions.ts";
 
 export interface AdvanceContext {
   /** Consecutive transient failures seen for this job by the caller (the poller keeps it in memory). */
@@ -27,10 +28,7 @@ export async function advanceJob(job: Job, deps: Deps, context: AdvanceContext =
 
 async function step(job: Job, deps: Deps, context: AdvanceContext): Promise<Step & { transient?: boolean }> {
   const now = deps.clock.now();
-  if (isTerminal(job.status)) {
-    if (!job.upstreamCancelPending || !job.upstreamId) return { job, nextAt: null };
-    return retryOwedCancel(job, deps, context);
-  }
+  if (isTerminal(job.status)) return afterTheEnd(job, deps, context);
   if (job.createState === "pending") {
     if (now >= job.deadlineAt) return { job: await finishLocally(job, "expired", deps, { error: deadlineError(job) }), nextAt: null };
     return sendCreate(job, deps);
@@ -55,7 +53,7 @@ async function step(job: Job, deps: Deps, context: AdvanceContext): Promise<Step
     const nextAt = now + retryDelayMs(context.transientFailures + 1, classified.retryAfterMs);
     // One write per run of trouble (so the status shows it, and other pollers see the retry
     // time in the index), none per failed poll.
-    const noted = job.lastUpstreamError ? job : await deps.jobs.update(job, { lastUpstreamError: classified.message }, nextAt);
+    const noted = job.lastUpstreamError ? job : await updateJob(job, { lastUpstreamError: classified.message }, nextAt, deps);
     return { job: noted, nextAt, transient: true };
   }
   if (response.status === "queued" && now >= job.queuedDeadlineAt) {
@@ -71,6 +69,18 @@ async function step(job: Job, deps: Deps, context: AdvanceContext): Promise<Step
   return applyUpstream(job, response, deps);
 }
 
+/** What an ended job may still owe: an upstream cancel that failed, and the final webhook. */
+async function afterTheEnd(job: Job, deps: Deps, context: AdvanceContext): Promise<Step & { transient?: boolean }> {
+  let cancelStep: (Step & { transient?: boolean }) | null = null;
+  if (job.upstreamCancelPending && job.upstreamId) {
+    cancelStep = await retryOwedCancel(job, deps, context);
+    job = cancelStep.job;
+  }
+  const deliveryStep = isDeliveryActive(job.delivery) ? await deliverWebhook(job, deps) : { job, nextAt: null };
+  const times = [cancelStep?.nextAt, deliveryStep.nextAt].filter((t): t is number => typeof t === "number");
+  return { job: deliveryStep.job, nextAt: times.length ? Math.min(...times) : null, transient: cancelStep?.transient };
+}
+
 async function retryOwedCancel(job: Job, deps: Deps, context: AdvanceContext): Promise<Step & { transient?: boolean }> {
   const now = deps.clock.now();
   try {
@@ -81,7 +91,8 @@ async function retryOwedCancel(job: Job, deps: Deps, context: AdvanceContext): P
       return { job, nextAt: now + retryDelayMs(context.transientFailures + 1, classified.retryAfterMs), transient: true };
     }
   }
-  return { job: await deps.jobs.update(job, { upstreamCancelPending: false, lastUpstreamError: null }, null), nextAt: null };
+  const settled = await updateJob(job, { upstreamCancelPending: false, lastUpstreamError: null }, isDeliveryActive(job.delivery) ? now : null, deps);
+  return { job: settled, nextAt: null };
 }
 
 function deadlineError(job: Job) {

@@ -2,7 +2,7 @@
  * The moves a job makes, shared by submit, the poller, cancel and OpenAI's webhook. Each move is
  * one conditional write fenced by the job's version; a lost race re-reads and lets the winner be.
  */
-import { canTransition, isTerminal, type Job, type JobError, type JobStatus, type ResponseUsage } from "#shared/domain/job.ts";
+import { canTransition, isTerminal, needsAttention, type Delivery, type Job, type JobError, type JobStatus, type ResponseUsage } from "#shared/domain/job.ts";
 import { costUsd, modelInfo } from "#shared/domain/models.ts";
 import { pollIntervalMs, retryDelayMs } from "#shared/domain/polling.ts";
 import { UpstreamRejectedError, UpstreamUnavailableError, VersionConflictError } from "#shared/errors.ts";
@@ -17,6 +17,35 @@ export interface Step {
   rejected?: UpstreamRejectedError;
 }
 
+/**
+ * Every job write goes through here: the conditional update, then (for a status change) the
+ * lifecycle event. Publishing is best effort and after the write, so an event never announces a
+ * state that was not stored.
+ */
+export async function updateJob(job: Job, changes: Partial<Job>, dueAt: number | null | undefined, deps: Deps): Promise<Job> {
+  const next = await deps.jobs.update(job, changes, dueAt);
+  if (changes.status && changes.status !== job.status) await publishStatus(next, job.status, deps);
+  return next;
+}
+
+export async function publishStatus(job: Job, previousStatus: JobStatus | null, deps: Deps): Promise<void> {
+  await deps.events
+    .publish([
+      {
+        jobId: job.id,
+        tenantId: job.tenantId,
+        status: job.status,
+        previousStatus,
+        upstreamId: job.upstreamId,
+        model: job.model,
+        at: deps.clock.now(),
+        costUsd: job.costUsd,
+        error: job.error,
+      },
+    ])
+    .catch(() => undefined);
+}
+
 const UPSTREAM_STATUSES: ReadonlySet<string> = new Set(["queued", "in_progress", "completed", "failed", "cancelled", "incomplete"]);
 
 /** Marks the create as sent, sends it, and records the upstream id (or the failure). */
@@ -24,7 +53,7 @@ export async function sendCreate(job: Job, deps: Deps): Promise<Step> {
   const now = deps.clock.now();
   let claimed: Job;
   try {
-    claimed = await deps.jobs.update(job, { createState: "sent", createSentAt: now, createAttempts: job.createAttempts + 1 }, now + deps.settings.createGraceMs);
+    claimed = await updateJob(job, { createState: "sent", createSentAt: now, createAttempts: job.createAttempts + 1 }, now + deps.settings.createGraceMs, deps);
   } catch (error) {
     if (error instanceof VersionConflictError) return reread(job, deps);
     throw error;
@@ -47,7 +76,7 @@ export async function sendCreate(job: Job, deps: Deps): Promise<Step> {
       await deps.upstream.cancel(response.id).catch(() => undefined);
     }
     if (current && !current.upstreamId) {
-      return { job: await deps.jobs.update(current, { upstreamId: response.id, createState: "done" }, isTerminal(current.status) ? null : now), nextAt: null };
+      return { job: await updateJob(current, { upstreamId: response.id, createState: "done" }, needsAttention(current) ? now : null, deps), nextAt: null };
     }
     return { job: current ?? claimed, nextAt: current && !isTerminal(current.status) ? now : null };
   }
@@ -65,7 +94,7 @@ async function createFailed(job: Job, error: UpstreamRejectedError | UpstreamUna
     return { job: await failInterrupted(job, deps, error.message), nextAt: null };
   }
   const nextAt = now + retryDelayMs(job.createAttempts + 1, error.retryAfterMs);
-  const pending = await deps.jobs.update(job, { createState: "pending", createSentAt: null, lastUpstreamError: error.message }, nextAt);
+  const pending = await updateJob(job, { createState: "pending", createSentAt: null, lastUpstreamError: error.message }, nextAt, deps);
   return { job: pending, nextAt };
 }
 
@@ -96,10 +125,11 @@ export async function applyUpstream(job: Job, response: UpstreamResponse, deps: 
   }
   if (changed && !canTransition(job.status, status)) return { job, nextAt: now + pollIntervalMs(0) };
   const nextAt = now + pollIntervalMs(changed ? 0 : now - job.statusChangedAt);
-  const updated = await deps.jobs.update(
+  const updated = await updateJob(
     job,
     { ...extra, status, upstreamStatus: response.status, lastUpstreamError: null, ...(changed ? { statusChangedAt: now } : {}) },
     nextAt,
+    deps,
   );
   return { job: updated, nextAt };
 }
@@ -122,16 +152,41 @@ export async function finishWithResponse(job: Job, status: JobStatus, response: 
   });
 }
 
-/** The terminal write. Takes the job out of the due index unless an upstream cancel is still owed. */
+/**
+ * The terminal write. In the same write it schedules the final webhook (if the caller asked for
+ * this event), so a crash right after can lose no delivery. The job leaves the due index unless a
+ * webhook or an upstream cancel is still owed.
+ */
 export async function finishLocally(job: Job, status: JobStatus, deps: Deps, changes: Partial<Job> = {}): Promise<Job> {
   if (!canTransition(job.status, status)) throw new VersionConflictError(`job ${job.id} cannot move from ${job.status} to ${status}`);
   const now = deps.clock.now();
   const owesCancel = changes.upstreamCancelPending ?? false;
-  return deps.jobs.update(
+  const delivery = firstDelivery(job, status);
+  const dueAt = delivery ? now : owesCancel ? now + retryDelayMs(1, null) : null;
+  return updateJob(
     job,
-    { completedAt: now, lastUpstreamError: null, ...changes, status, statusChangedAt: now, upstreamCancelPending: owesCancel },
-    owesCancel ? now + retryDelayMs(1, null) : null,
+    { completedAt: now, lastUpstreamError: null, ...changes, status, statusChangedAt: now, upstreamCancelPending: owesCancel, delivery },
+    dueAt,
+    deps,
   );
+}
+
+/** The caller's webhook for this end state, or null when there is none or it is not subscribed. */
+function firstDelivery(job: Job, status: JobStatus): Delivery | null {
+  const eventType = `response.${status}`;
+  if (!job.webhook || (job.webhook.events && !job.webhook.events.includes(eventType))) return null;
+  return {
+    // One id per job's final event: every retry and redelivery carries the same one.
+    webhookId: `msg_${job.id.slice("resp_".length)}`,
+    eventType,
+    state: "pending",
+    attempts: 0,
+    roundStart: 0,
+    nextAttemptAt: null,
+    lastStatus: null,
+    lastError: null,
+    deliveredAt: null,
+  };
 }
 
 /**
@@ -157,5 +212,5 @@ export async function stopUpstream(job: Job, status: "cancelled" | "expired", de
 export async function reread(job: Job, deps: Deps): Promise<Step> {
   const current = await deps.jobs.get(job.id);
   if (!current) return { job, nextAt: null };
-  return { job: current, nextAt: isTerminal(current.status) && !current.upstreamCancelPending ? null : deps.clock.now() };
+  return { job: current, nextAt: needsAttention(current) ? deps.clock.now() : null };
 }

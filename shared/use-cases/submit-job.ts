@@ -3,7 +3,7 @@ import { modelInfo } from "#shared/domain/models.ts";
 import { IdempotencyMismatchError, NotFoundError } from "#shared/errors.ts";
 import { canonicalJson, newJobId, sha256Hex } from "#shared/ids.ts";
 import type { Deps, Tenant } from "#shared/ports.ts";
-import { sendCreate } from "./job-transitions.ts";
+import { publishStatus, sendCreate } from "./job-transitions.ts";
 
 /** The metadata key that ties an upstream response back to its job (crash recovery, webhooks). */
 export const JOB_ID_METADATA_KEY = "relay_job_id";
@@ -52,6 +52,7 @@ export async function submitJob(input: SubmitInput, deps: Deps): Promise<SubmitR
     upstreamStatus: null,
     upstreamCancelPending: false,
     webhook: input.webhook,
+    delivery: null,
     idempotencyKey: input.idempotencyKey,
     request: { chunks: 0, bytes: 0, sha256: "" },
     output: null,
@@ -82,6 +83,7 @@ export async function submitJob(input: SubmitInput, deps: Deps): Promise<SubmitR
     return { job: existing, replayed: true };
   }
 
+  await publishStatus(created.job, null, deps);
   const step = await sendCreate(created.job, deps);
   // The upstream refused the request outright (bad model, bad parameter, no quota): answer the
   // way OpenAI would have. The failed job stays on record.

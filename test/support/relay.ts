@@ -4,7 +4,8 @@ import { ManualClock, type Clock } from "#shared/clock.ts";
 import { loadConfig } from "#shared/config.ts";
 import { createApp } from "#shared/http/app.ts";
 import { Poller, type PollerOptions } from "#shared/poller/poller.ts";
-import type { Deps } from "#shared/ports.ts";
+import type { Deps, LifecycleEvent } from "#shared/ports.ts";
+import type { Resolver } from "#shared/webhooks/address-policy.ts";
 import { createDeps } from "#shared/runtime.ts";
 import { createTenant } from "#shared/use-cases/manage-keys.ts";
 import { startSimulator, type Simulator } from "#local/simulator/index.ts";
@@ -15,6 +16,8 @@ export interface RelayHarnessOptions {
   clock?: Clock;
   behaviour?: Partial<SimBehaviour>;
   env?: Record<string, string>;
+  /** DNS for webhook hosts (a rebinding resolver, a name that resolves private…). */
+  resolve?: Resolver;
 }
 
 /**
@@ -34,8 +37,15 @@ export async function startRelay(options: RelayHarnessOptions = {}) {
     RELAY_CREATE_GRACE_MS: "60000",
     ...options.env,
   });
-  const deps: Deps = createDeps(config, { clock });
-  const app = createApp(deps, { maxBodyBytes: config.maxBodyBytes, log: () => {} });
+  // Lifecycle events are kept in memory so tests can read what the bus would have received.
+  const events: LifecycleEvent[] = [];
+  const deps: Deps = createDeps(config, {
+    clock,
+    log: () => {},
+    events: { publish: async (batch) => void events.push(...batch) },
+    resolve: options.resolve,
+  });
+  const app = createApp(deps, { maxBodyBytes: config.maxBodyBytes, log: () => {}, openaiWebhookSecret: config.openaiWebhookSecret });
   const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" });
   await new Promise<void>((resolve) => server.once("listening", () => resolve()));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -81,6 +91,7 @@ export async function startRelay(options: RelayHarnessOptions = {}) {
 
   return {
     url,
+    events,
     apiKey,
     tenant,
     deps,

@@ -24,7 +24,7 @@ export function responsesRoutes(deps: Deps) {
       throw new InvalidRequestError("Idempotency-Key must be 1 to 255 visible ASCII characters.", { param: "Idempotency-Key", code: "invalid_value" });
     }
     const parsed = parseSubmitBody(raw);
-    if (parsed.webhook) await checkWebhookUrl(parsed.webhook.url, { allowPrivate: deps.settings.allowPrivateWebhooks });
+    if (parsed.webhook) await checkWebhookUrl(parsed.webhook.url, deps.webhooks);
     if (parsed.stream) {
       throw new InvalidRequestError("stream: true is not supported on submit yet; poll GET /v1/responses/{id} instead.", { param: "stream", code: "unsupported_value" });
     }

@@ -1,0 +1,29 @@
+import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
+import { PutCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import type { Inbox } from "#shared/ports.ts";
+
+/** Seen-ids for incoming webhooks (`INBOX#<id>`), claimed with one conditional put. */
+export class DynamoInbox implements Inbox {
+  readonly #doc: DynamoDBDocumentClient;
+  readonly #table: string;
+  constructor(options: { doc: DynamoDBDocumentClient; tableName: string }) {
+    this.#doc = options.doc;
+    this.#table = options.tableName;
+  }
+
+  async claim(id: string, expiresAtSeconds: number): Promise<boolean> {
+    try {
+      await this.#doc.send(
+        new PutCommand({
+          TableName: this.#table,
+          Item: { pk: `INBOX#${id}`, sk: "INBOX", expiresAt: expiresAtSeconds },
+          ConditionExpression: "attribute_not_exists(pk)",
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,84 @@
+import type { Delivery, Job } from "#shared/domain/job.ts";
+import { toResponseObject } from "#shared/domain/response-view.ts";
+import { InvalidRequestError } from "#shared/errors.ts";
+import type { Log } from "#shared/log.ts";
+import type { Deps } from "#shared/ports.ts";
+import { eventBody } from "#shared/webhooks/event-payload.ts";
+import { nextRetryDelayMs } from "#shared/webhooks/retry-schedule.ts";
+import { signedHeaders } from "#shared/webhooks/signing.ts";
+import { updateJob, type Step } from "./job-transitions.ts";
+
+/** How long a claimed attempt may take before another poller may try again (send timeout + slack). */
+export const ATTEMPT_CLAIM_MS = 75_000;
+
+/**
+ * One attempt at the job's final webhook. The attempt is claimed first with a fenced write, so two
+ * pollers never send the same attempt; a crash after the claim only delays a retry (at least once,
+ * always the same webhook-id). Signing uses the wall clock: receivers compare `webhook-timestamp`
+ * with their own clock.
+ */
+export async function deliverWebhook(job: Job, deps: Deps, options: { log?: Log } = {}): Promise<Step> {
+  const delivery = job.delivery;
+  if (!delivery || !job.webhook || (delivery.state !== "pending" && delivery.state !== "sending")) return { job, nextAt: null };
+  const now = deps.clock.now();
+  if (delivery.nextAttemptAt !== null && delivery.nextAttemptAt > now) return { job, nextAt: delivery.nextAttemptAt };
+
+  const attempt = delivery.attempts + 1;
+  const claimedUntil = now + ATTEMPT_CLAIM_MS;
+  const claimed = await updateJob(job, { delivery: { ...delivery, state: "sending", attempts: attempt, nextAttemptAt: claimedUntil } }, claimedUntil, deps);
+
+  const tenant = await deps.tenants.getTenant(job.tenantId);
+  if (!tenant) return { job: await updateJob(claimed, { delivery: { ...claimed.delivery!, state: "exhausted", lastError: "tenant no longer exists", nextAttemptAt: null } }, null, deps), nextAt: null };
+  const output = await deps.jobs.getOutput(claimed);
+  const body = eventBody(delivery.eventType, claimed, toResponseObject(claimed, output, deps.settings.publicBaseUrl), claimed.completedAt ?? now);
+  const headers = signedHeaders(delivery.webhookId, body, tenant.webhookSecrets, new Date());
+  const result = await deps.webhooks.send({ url: job.webhook.url, headers, body });
+
+  const after = deps.clock.now();
+  const ok = result.status !== null && result.status >= 200 && result.status < 300;
+  let next: Delivery;
+  if (ok) next = { ...claimed.delivery!, state: "delivered", deliveredAt: after, nextAttemptAt: null, lastStatus: result.status, lastError: null };
+  else if (result.status === 410) next = { ...claimed.delivery!, state: "gone", nextAttemptAt: null, lastStatus: 410, lastError: "the receiver answered 410 Gone; no more retries" };
+  else {
+    const delay = nextRetryDelayMs(attempt - delivery.roundStart, result.retryAfterMs);
+    next = {
+      ...claimed.delivery!,
+      state: delay === null ? "exhausted" : "pending",
+      nextAttemptAt: delay === null ? null : after + delay,
+      lastStatus: result.status,
+      lastError: result.error,
+    };
+    if (delay === null) options.log?.({ level: "error", msg: "webhook retries exhausted", jobId: job.id, attempts: attempt });
+  }
+  await deps.deliveries.record(job.id, {
+    attempt,
+    webhookId: delivery.webhookId,
+    eventType: delivery.eventType,
+    url: job.webhook.url,
+    at: now,
+    status: result.status,
+    latencyMs: result.latencyMs,
+    error: result.error,
+    nextRetryAt: next.nextAttemptAt,
+    manual: delivery.roundStart > 0 && attempt === delivery.roundStart + 1,
+  });
+  const updated = await updateJob(claimed, { delivery: next }, next.nextAttemptAt ?? (claimed.upstreamCancelPending ? after : null), deps);
+  return { job: updated, nextAt: next.nextAttemptAt };
+}
+
+/**
+ * "Send the final event again": a new round of attempts with the same webhook-id, the first one
+ * right now (the caller waits for its outcome).
+ */
+export async function redeliverWebhook(job: Job, deps: Deps): Promise<Job> {
+  if (!job.webhook) throw new InvalidRequestError("This job has no webhook to deliver.", { param: "webhook", code: "no_webhook" });
+  if (!job.delivery) {
+    throw new InvalidRequestError(
+      job.webhook.events ? "This job's end state is not among the webhook's events." : "The job has not ended yet; its webhook is sent when it does.",
+      { code: "nothing_to_deliver" },
+    );
+  }
+  const now = deps.clock.now();
+  const reset = await updateJob(job, { delivery: { ...job.delivery, state: "pending", roundStart: job.delivery.attempts, nextAttemptAt: now } }, now, deps);
+  return (await deliverWebhook(reset, deps)).job;
+}
