@@ -24,6 +24,9 @@ export interface RelayConfig {
   allowPrivateWebhooks: boolean;
   /** The relay's EventBridge bus; unset locally (events are logged instead). */
   eventBusName: string | undefined;
+  /** CloudWatch namespace for EMF metrics and the stage dimension; unset: no metrics. */
+  metricsNamespace: string | undefined;
+  stage: string;
   maxBodyBytes: number;
   dueShards: number;
   pollTickMs: number;
@@ -93,6 +96,8 @@ export function loadConfig(env: Env = process.env): Readonly<RelayConfig> {
     publicBaseUrl: url(env, "RELAY_PUBLIC_URL"),
     allowPrivateWebhooks: boolean(env, "RELAY_ALLOW_PRIVATE_WEBHOOKS", false),
     eventBusName: read(env, "RELAY_EVENT_BUS_NAME"),
+    metricsNamespace: read(env, "RELAY_METRICS_NAMESPACE"),
+    stage: read(env, "RELAY_STAGE") ?? "local",
     maxBodyBytes: integer(env, "RELAY_MAX_BODY_BYTES", 5 * 1024 * 1024, 1024, 6 * 1024 * 1024),
     dueShards: integer(env, "RELAY_DUE_SHARDS", 8, 1, 64),
     pollTickMs: integer(env, "RELAY_POLL_TICK_MS", 2000, 100, 30_000),

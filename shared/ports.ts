@@ -4,6 +4,7 @@
  */
 import type { Job, StoredBlobRef } from "./domain/job.ts";
 import type { Clock } from "./clock.ts";
+import type { Metrics } from "./metrics.ts";
 
 export interface IdempotencyClaim {
   tenantId: string;
@@ -154,6 +155,7 @@ export interface Deps {
   deliveries: DeliveryLog;
   events: EventPublisher;
   inbox: Inbox;
+  metrics: Metrics;
   clock: Clock;
   settings: RelaySettings;
 }

@@ -4,6 +4,7 @@ import { ConfigError } from "./errors.ts";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { EventBridgePublisher, LoggingEventPublisher } from "./events/eventbridge-publisher.ts";
 import { jsonLog, type Log } from "./log.ts";
+import { EmfMetrics, noMetrics, type Metrics } from "./metrics.ts";
 import type { Deps, EventPublisher, Upstream, WebhookSender } from "./ports.ts";
 import { DynamoDeliveryLog } from "./store/dynamo-delivery-log.ts";
 import { DynamoInbox } from "./store/dynamo-inbox.ts";
@@ -26,6 +27,7 @@ export interface RuntimeOverrides {
   /** DNS for webhook hosts (tests inject one; no network needed). */
   resolve?: Resolver;
   log?: Log;
+  metrics?: Metrics;
 }
 
 /**
@@ -55,6 +57,7 @@ export function createDeps(config: RelayConfig, overrides: RuntimeOverrides = {}
     inbox: new DynamoInbox({ doc, tableName }),
     webhooks: overrides.webhooks ?? new HttpWebhookSender({ allowPrivate: config.allowPrivateWebhooks, resolve: overrides.resolve }),
     events,
+    metrics: overrides.metrics ?? (config.metricsNamespace ? new EmfMetrics(config.metricsNamespace, config.stage) : noMetrics),
     upstream,
     clock: overrides.clock ?? systemClock,
     settings: {

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { needsAttention, type Job } from "#shared/domain/job.ts";
 import type { Deps } from "#shared/ports.ts";
+import { METRIC_OLDEST_DUE_AGE } from "#shared/metrics.ts";
 import { advanceJob } from "#shared/use-cases/advance-job.ts";
 import { forEachLimited } from "./concurrency.ts";
 
@@ -72,6 +73,8 @@ export class Poller {
     await Promise.all([...this.#leases.keys()].map((shard) => this.#load(shard, now)));
 
     const due = [...this.#schedule].filter(([, entry]) => entry.nextAt <= now).sort(([, a], [, b]) => a.nextAt - b.nextAt);
+    // Poller lag: how long the most overdue job has waited past its time (alarmed on in AWS).
+    this.#deps.metrics.emit(METRIC_OLDEST_DUE_AGE, due.length ? Math.round((now - due[0]![1].nextAt) / 1000) : 0, "Seconds");
     let advanced = 0;
     let errors = 0;
     await forEachLimited(due, this.#concurrency, async ([id, entry]) => {

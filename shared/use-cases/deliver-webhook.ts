@@ -1,7 +1,7 @@
 import type { Delivery, Job } from "#shared/domain/job.ts";
 import { toResponseObject } from "#shared/domain/response-view.ts";
 import { InvalidRequestError } from "#shared/errors.ts";
-import type { Log } from "#shared/log.ts";
+import { METRIC_WEBHOOKS_EXHAUSTED } from "#shared/metrics.ts";
 import type { Deps } from "#shared/ports.ts";
 import { eventBody } from "#shared/webhooks/event-payload.ts";
 import { nextRetryDelayMs } from "#shared/webhooks/retry-schedule.ts";
@@ -17,7 +17,7 @@ export const ATTEMPT_CLAIM_MS = 75_000;
  * always the same webhook-id). Signing uses the wall clock: receivers compare `webhook-timestamp`
  * with their own clock.
  */
-export async function deliverWebhook(job: Job, deps: Deps, options: { log?: Log } = {}): Promise<Step> {
+export async function deliverWebhook(job: Job, deps: Deps): Promise<Step> {
   const delivery = job.delivery;
   if (!delivery || !job.webhook || (delivery.state !== "pending" && delivery.state !== "sending")) return { job, nextAt: null };
   const now = deps.clock.now();
@@ -48,7 +48,7 @@ export async function deliverWebhook(job: Job, deps: Deps, options: { log?: Log 
       lastStatus: result.status,
       lastError: result.error,
     };
-    if (delay === null) options.log?.({ level: "error", msg: "webhook retries exhausted", jobId: job.id, attempts: attempt });
+    if (delay === null) deps.metrics.emit(METRIC_WEBHOOKS_EXHAUSTED, 1, "Count");
   }
   await deps.deliveries.record(job.id, {
     attempt,

@@ -39,10 +39,12 @@ export async function startRelay(options: RelayHarnessOptions = {}) {
   });
   // Lifecycle events are kept in memory so tests can read what the bus would have received.
   const events: LifecycleEvent[] = [];
+  const metrics: { name: string; value: number }[] = [];
   const deps: Deps = createDeps(config, {
     clock,
     log: () => {},
     events: { publish: async (batch) => void events.push(...batch) },
+    metrics: { emit: (name, value) => void (name !== "OldestPendingJobAgeSeconds" && metrics.push({ name, value })) },
     resolve: options.resolve,
   });
   const app = createApp(deps, { maxBodyBytes: config.maxBodyBytes, log: () => {}, openaiWebhookSecret: config.openaiWebhookSecret });
@@ -92,6 +94,7 @@ export async function startRelay(options: RelayHarnessOptions = {}) {
   return {
     url,
     events,
+    metrics,
     apiKey,
     tenant,
     deps,

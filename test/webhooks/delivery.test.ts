@@ -20,7 +20,7 @@ afterEach(async () => {
 const submit = (extra: Record<string, unknown> = {}, webhook: Record<string, unknown> = {}) =>
   relay.call("POST", "/v1/responses", { model: "gpt-5-pro", input: `job ${Math.random()}`, webhook: { url: receiver.url, ...webhook }, ...extra });
 const event = (r: { body: string }) => JSON.parse(r.body);
-const until = (done: () => boolean | Promise<boolean>, opts?: { stepMs?: number; maxSteps?: number }) => relay.runUntil(done, opts);
+const until = (done: () => boolean | Promise<boolean>, opts?: Parameters<RelayHarness["runUntil"]>[1]) => relay.runUntil(done, opts);
 
 describe("signed webhook delivery", () => {
   it("delivers exactly one verified event per ended job, the full Response inline", async () => {
@@ -103,6 +103,7 @@ describe("signed webhook delivery", () => {
     const res = await submit();
     await until(async () => (await relay.call("GET", `/v1/responses/${res.body.id}`)).body.relay.webhook.delivery?.state === "exhausted", { stepMs: 30 * 60_000, maxSteps: 200 });
     expect(receiver.received).toHaveLength(8);
+    expect(relay.metrics.filter((m) => m.name === "WebhookDeliveriesExhausted")).toEqual([{ name: "WebhookDeliveriesExhausted", value: 1 }]);
     relay.clock.advance(48 * 3600_000);
     await relay.poller.tick();
     expect(receiver.received).toHaveLength(8);

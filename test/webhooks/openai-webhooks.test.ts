@@ -41,7 +41,7 @@ describe("POST /v1/webhooks/openai", () => {
     vi.setSystemTime((VECTOR.timestamp + 10) * 1000);
     const res = await post(body, vectorHeaders(headers as Record<string, string>));
     expect(res.status).toBe(400);
-    expect((await res.json()).error.code).toBe("invalid_signature");
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("invalid_signature");
   });
 
   it.each([
