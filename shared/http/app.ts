@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { compress } from "hono/compress";
 import { PayloadTooLargeError, NotFoundError } from "#shared/errors.ts";
 import { randomHex } from "#shared/ids.ts";
 import { jsonLog } from "#shared/log.ts";
@@ -36,6 +37,9 @@ export function createApp(deps: Deps, options: AppOptions) {
   app.get("/openapi.json", (c) => c.json(openApiDocument()));
   app.get("/docs", (c) => c.html(docsPage()));
 
+  // A buffered Lambda reply stops at 6 MB: gzip (which the SDKs and fetch accept by default)
+  // brings multi-megabyte outputs far below it. JSON only: event streams must flush as they go.
+  app.use("/v1/*", compress({ contentTypeFilter: /^application\/json/ }));
   app.use(
     "/v1/*",
     bodyLimit({
