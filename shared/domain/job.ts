@@ -127,3 +127,23 @@ export interface Job {
   /** The last transient upstream problem, for the status object; cleared on progress. */
   lastUpstreamError: string | null;
 }
+
+/** The fields every job starts with empty; also what a stored item lacks when a field is null. */
+export const EMPTY_JOB_FIELDS = {
+  metadata: {},
+  completedAt: null,
+  createAttempts: 0,
+  createSentAt: null,
+  upstreamId: null,
+  upstreamStatus: null,
+  upstreamCancelPending: false,
+  webhook: null,
+  delivery: null,
+  idempotencyKey: null,
+  output: null,
+  usage: null,
+  costUsd: null,
+  error: null,
+  incompleteDetails: null,
+  lastUpstreamError: null,
+} satisfies Partial<Job>;

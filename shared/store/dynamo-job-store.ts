@@ -7,7 +7,7 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from "@aws-sdk/lib-dynamodb";
-import type { Job, StoredBlobRef } from "#shared/domain/job.ts";
+import { EMPTY_JOB_FIELDS, type Job, type StoredBlobRef } from "#shared/domain/job.ts";
 import { VersionConflictError } from "#shared/errors.ts";
 import type { CreateJobResult, DueEntry, IdempotencyClaim, JobListPage, JobStore } from "#shared/ports.ts";
 import { chunkPrefix, chunkSortKey, decodeBlob, encodeBlob } from "./blob-chunks.ts";
@@ -263,27 +263,8 @@ function withoutNulls(job: Job): Record<string, unknown> {
   return Object.fromEntries(Object.entries(job).filter(([, value]) => value !== null && value !== undefined));
 }
 
-const JOB_DEFAULTS: Omit<Job, "id" | "tenantId" | "status" | "version" | "model" | "createdAt" | "updatedAt" | "statusChangedAt" | "deadlineAt" | "queuedDeadlineAt" | "createState" | "request"> = {
-  metadata: {},
-  completedAt: null,
-  createAttempts: 0,
-  createSentAt: null,
-  upstreamId: null,
-  upstreamStatus: null,
-  upstreamCancelPending: false,
-  webhook: null,
-  delivery: null,
-  idempotencyKey: null,
-  output: null,
-  usage: null,
-  costUsd: null,
-  error: null,
-  incompleteDetails: null,
-  lastUpstreamError: null,
-};
-
 function toJob(item: Record<string, unknown>): Job {
-  const job: Record<string, unknown> = { ...JOB_DEFAULTS, ...item };
+  const job: Record<string, unknown> = { ...EMPTY_JOB_FIELDS, ...item };
   for (const key of STORE_ATTRIBUTES) delete job[key];
   return job as unknown as Job;
 }

@@ -1,4 +1,4 @@
-import type { Job, WebhookTarget } from "#shared/domain/job.ts";
+import { EMPTY_JOB_FIELDS, type Job, type WebhookTarget } from "#shared/domain/job.ts";
 import { modelInfo } from "#shared/domain/models.ts";
 import { IdempotencyMismatchError, NotFoundError } from "#shared/errors.ts";
 import { canonicalJson, newJobId, sha256Hex } from "#shared/ids.ts";
@@ -33,6 +33,7 @@ export async function submitJob(input: SubmitInput, deps: Deps): Promise<SubmitR
   const metadata = input.body.metadata ?? {};
   const forwarded = { ...input.body, background: true, store: true, metadata: { ...metadata, [JOB_ID_METADATA_KEY]: id } };
   const job: Job = {
+    ...EMPTY_JOB_FIELDS,
     id,
     tenantId: input.tenant.id,
     status: "queued",
@@ -42,26 +43,14 @@ export async function submitJob(input: SubmitInput, deps: Deps): Promise<SubmitR
     createdAt: now,
     updatedAt: now,
     statusChangedAt: now,
-    completedAt: null,
     deadlineAt: now + info.deadlineSeconds * 1000,
     queuedDeadlineAt: now + info.queuedLimitSeconds * 1000,
     createState: "pending",
-    createAttempts: 0,
-    createSentAt: null,
-    upstreamId: null,
-    upstreamStatus: null,
-    upstreamCancelPending: false,
     webhook: input.webhook,
-    delivery: null,
     idempotencyKey: input.idempotencyKey,
     request: { chunks: 0, bytes: 0, sha256: "" },
-    output: null,
-    usage: null,
-    costUsd: null,
-    error: null,
-    incompleteDetails: null,
-    lastUpstreamError: null,
   };
+
 
   const claim = input.idempotencyKey
     ? {
