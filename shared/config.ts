@@ -73,8 +73,15 @@ function url(env: Env, name: string): string | undefined {
     if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new Error("scheme");
     return raw.replace(/\/+$/, "");
   } catch {
-    throw new ConfigError(`${name} must be an http(s) URL, got "${raw}".`);
+    // The value is not echoed: a URL may carry credentials.
+    throw new ConfigError(`${name} must be an http(s) URL.`);
   }
+}
+
+function oneOf(env: Env, name: string, allowed: string[]): string | undefined {
+  const raw = read(env, name)?.toLowerCase();
+  if (raw !== undefined && !allowed.includes(raw)) throw new ConfigError(`${name} must be one of ${allowed.join(", ")}.`);
+  return raw;
 }
 
 export function loadConfig(env: Env = process.env): Readonly<RelayConfig> {
@@ -89,7 +96,7 @@ export function loadConfig(env: Env = process.env): Readonly<RelayConfig> {
       apiKey: read(env, "OPENAI_API_KEY"),
       apiKeySecretArn: read(env, "OPENAI_API_KEY_SECRET_ARN"),
       baseUrl,
-      keyHeader: keyHeaderFor(baseUrl, read(env, "OPENAI_API_KEY_HEADER")),
+      keyHeader: keyHeaderFor(baseUrl, oneOf(env, "OPENAI_API_KEY_HEADER", ["api-key", "authorization"])),
     }),
     openaiWebhookSecret: webhookSecret,
     openaiWebhookSecretArn: read(env, "OPENAI_WEBHOOK_SECRET_ARN"),
@@ -102,8 +109,10 @@ export function loadConfig(env: Env = process.env): Readonly<RelayConfig> {
     dueShards: integer(env, "RELAY_DUE_SHARDS", 8, 1, 64),
     pollTickMs: integer(env, "RELAY_POLL_TICK_MS", 2000, 100, 30_000),
     pollConcurrency: integer(env, "RELAY_POLL_CONCURRENCY", 16, 1, 256),
-    retentionDays: integer(env, "RELAY_RETENTION_DAYS", 30, 1, 3650),
-    createGraceMs: integer(env, "RELAY_CREATE_GRACE_MS", 120_000, 1000, 3_600_000),
+    // Long enough to outlive a job's deadline plus the webhook retry schedule (~28 h, Retry-After up to a day).
+    retentionDays: integer(env, "RELAY_RETENTION_DAYS", 30, 4, 3650),
+    // Above the upstream call timeout (20 s): a slow create must not be taken for a lost one.
+    createGraceMs: integer(env, "RELAY_CREATE_GRACE_MS", 120_000, 30_000, 3_600_000),
     idempotencyTtlSeconds: integer(env, "RELAY_IDEMPOTENCY_TTL_SECONDS", 86_400, 86_400, 30 * 86_400),
   });
 }

@@ -24,13 +24,6 @@ export class PayloadTooLargeError extends RelayError {}
 export class IdempotencyInProgressError extends RelayError {}
 /** The same Idempotency-Key was used with a different body. */
 export class IdempotencyMismatchError extends RelayError {}
-export class RateLimitedError extends RelayError {
-  readonly retryAfterSeconds: number;
-  constructor(message: string, retryAfterSeconds: number) {
-    super(message, { code: "rate_limit_exceeded" });
-    this.retryAfterSeconds = retryAfterSeconds;
-  }
-}
 
 /**
  * The upstream refused a request for good (4xx other than 408/409/429, or insufficient quota).
@@ -60,6 +53,19 @@ export class UpstreamUnavailableError extends RelayError {
     this.status = options.status ?? null;
     this.retryAfterMs = options.retryAfterMs ?? null;
     this.ambiguous = options.ambiguous ?? false;
+  }
+}
+
+/**
+ * The upstream refused the relay's own credentials (401/403). Not the job's fault nor the caller's:
+ * running jobs stay pending, submits fail with a server error, and the upstream's message (which
+ * names part of the relay's key) is never passed on.
+ */
+export class UpstreamAuthError extends RelayError {
+  readonly status: number;
+  constructor(status: number, options: { cause?: unknown } = {}) {
+    super(`The upstream refused the relay's credentials (HTTP ${status}). The relay's operator must fix its upstream key.`, { code: "upstream_auth_failed", cause: options.cause });
+    this.status = status;
   }
 }
 

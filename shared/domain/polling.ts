@@ -1,7 +1,8 @@
 /**
- * How often to look at a pending job. Derived from how long its status has stayed the same, so the
- * schedule needs no per-poll writes: a poller that takes over a shard recomputes the same interval
- * from `statusChangedAt`.
+ * How often to look at a pending job. Derived from how long its status has stayed the same
+ * (`statusChangedAt`), so the schedule needs no per-poll writes. The cost: a poller that takes a
+ * shard over does not know when each job was last polled, so it looks at each once at the start
+ * (one extra GET per job per minute at most) and follows the derived interval from there.
  */
 export interface PollPolicy {
   /** First interval after a change. */

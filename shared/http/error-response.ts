@@ -8,10 +8,11 @@ import {
   InvalidRequestError,
   NotFoundError,
   PayloadTooLargeError,
-  RateLimitedError,
   RelayError,
+  UpstreamAuthError,
   UpstreamRejectedError,
   UpstreamUnavailableError,
+  VersionConflictError,
 } from "#shared/errors.ts";
 
 /** OpenAI's error body, so the official SDKs raise the right APIError subclass. */
@@ -26,7 +27,8 @@ const STATUS_BY_CLASS: [new (...args: never[]) => RelayError, ContentfulStatusCo
   [IdempotencyInProgressError, 409, "invalid_request_error"],
   [PayloadTooLargeError, 413, "invalid_request_error"],
   [IdempotencyMismatchError, 422, "invalid_request_error"],
-  [RateLimitedError, 429, "rate_limit_error"],
+  [VersionConflictError, 409, "invalid_request_error"],
+  [UpstreamAuthError, 502, "server_error"],
   [UpstreamUnavailableError, 502, "server_error"],
   [ConfigError, 500, "server_error"],
 ];
@@ -39,7 +41,6 @@ export function errorResponse(error: unknown, c: Context, log: (event: Record<st
   if (error instanceof RelayError) {
     const match = STATUS_BY_CLASS.find(([cls]) => error instanceof cls);
     if (match) {
-      if (error instanceof RateLimitedError) c.header("Retry-After", String(error.retryAfterSeconds));
       return c.json(errorBody(error.message, match[2], error.param, error.code), match[1]);
     }
   }

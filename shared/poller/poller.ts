@@ -22,6 +22,11 @@ export interface PollerOptions {
 interface Scheduled {
   shard: number;
   nextAt: number;
+  /**
+   * When this poller took the job on. An index `dueAt` can be long past (polls that change
+   * nothing write nothing), so lag is counted from here, not from it.
+   */
+  loadedAt: number;
   /** Our copy; null means read it afresh before acting. */
   job: Job | null;
   transientFailures: number;
@@ -67,17 +72,20 @@ export class Poller {
     return this.#schedule.size;
   }
 
-  async tick(): Promise<TickReport> {
+  /** One pass. With `deadline` (real ms), no new job is started after it: the rest waits for the next tick. */
+  async tick(options: { deadline?: number } = {}): Promise<TickReport> {
     const now = this.#deps.clock.now();
     await this.#renewLeases(now);
     await Promise.all([...this.#leases.keys()].map((shard) => this.#load(shard, now)));
 
     const due = [...this.#schedule].filter(([, entry]) => entry.nextAt <= now).sort(([, a], [, b]) => a.nextAt - b.nextAt);
-    // Poller lag: how long the most overdue job has waited past its time (alarmed on in AWS).
-    this.#deps.metrics.emit(METRIC_OLDEST_DUE_AGE, due.length ? Math.round((now - due[0]![1].nextAt) / 1000) : 0, "Seconds");
+    // Poller lag: how long the most overdue job has waited past its time here (alarmed on in AWS).
+    const lag = due.reduce((worst, [, entry]) => Math.max(worst, now - Math.max(entry.nextAt, entry.loadedAt)), 0);
+    this.#deps.metrics.emit(METRIC_OLDEST_DUE_AGE, Math.round(lag / 1000), "Seconds");
     let advanced = 0;
     let errors = 0;
     await forEachLimited(due, this.#concurrency, async ([id, entry]) => {
+      if (options.deadline !== undefined && Date.now() >= options.deadline) return;
       try {
         await this.#advance(id, entry);
         advanced++;
@@ -100,7 +108,8 @@ export class Poller {
     try {
       while (!options.signal?.aborted) {
         const tickStarted = Date.now();
-        await this.tick();
+        // Leave room for the last jobs in flight (an upstream call can take up to its timeout).
+        await this.tick({ deadline: started + options.budgetMs - this.#tickMs });
         ticks++;
         const wait = Math.max(0, this.#tickMs - (Date.now() - tickStarted));
         // Stop when another full tick would not fit: the next invocation takes over cleanly.
@@ -146,7 +155,7 @@ export class Poller {
     for (const { id, dueAt, version } of entries) {
       const known = this.#schedule.get(id);
       if (!known) {
-        this.#schedule.set(id, { shard, nextAt: dueAt, job: null, transientFailures: 0 });
+        this.#schedule.set(id, { shard, nextAt: dueAt, loadedAt: now, job: null, transientFailures: 0 });
       } else if (known.job && version > known.job.version) {
         // Someone else wrote it (a cancel, OpenAI's webhook asking for a look now): read it afresh.
         known.job = null;

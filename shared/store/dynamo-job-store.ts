@@ -8,7 +8,8 @@ import {
   type DynamoDBDocumentClient,
 } from "@aws-sdk/lib-dynamodb";
 import { EMPTY_JOB_FIELDS, type Job, type StoredBlobRef } from "#shared/domain/job.ts";
-import { VersionConflictError } from "#shared/errors.ts";
+import { IdempotencyInProgressError, VersionConflictError } from "#shared/errors.ts";
+import { sha256Hex } from "#shared/ids.ts";
 import type { CreateJobResult, DueEntry, IdempotencyClaim, JobListPage, JobStore } from "#shared/ports.ts";
 import { chunkPrefix, chunkSortKey, decodeBlob, encodeBlob } from "./blob-chunks.ts";
 import { DUE_INDEX, TENANT_INDEX, UPSTREAM_INDEX } from "./table-definition.ts";
@@ -68,33 +69,56 @@ export class DynamoJobStore implements JobStore {
       expiresAt,
     };
     const putJob = { Put: { TableName: this.#table, Item: jobItem, ConditionExpression: "attribute_not_exists(pk)" } };
+    // The token makes the SDK's own retry of a transaction whose reply was lost a no-op, instead
+    // of a condition failure on our own writes.
+    const ClientRequestToken = sha256Hex(job.id).slice(0, 36);
     if (!claim) {
-      await this.#doc.send(new TransactWriteCommand({ TransactItems: [putJob] }));
+      await this.#doc.send(new TransactWriteCommand({ TransactItems: [putJob], ClientRequestToken }));
       return { created: true, job: stored };
     }
     const idemKey = { pk: `IDEM#${claim.tenantId}#${claim.key}`, sk: "IDEM" };
+    // Real DynamoDB cancels a transaction that races another on the same item
+    // (TransactionConflict) before the winner is readable: look a few times, then say "in progress".
+    for (let attempt = 0; ; attempt++) {
+      // A fresh token per try: each try is a new request; the SDK's retries of one try share it.
+      const outcome = await this.#claimOnce(idemKey, claim, putJob, sha256Hex(`${job.id}#${attempt}`).slice(0, 36), job.createdAt);
+      if (outcome) return outcome.created ? { created: true, job: stored } : outcome;
+      if (attempt >= 3) throw new IdempotencyInProgressError("A request with this Idempotency-Key is still being processed; retry shortly.", { param: "Idempotency-Key", code: "idempotency_key_in_use" });
+      await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
+    }
+  }
+
+  /** One try at the job + claim transaction; null when it lost a race whose winner is not visible yet. */
+  async #claimOnce(
+    idemKey: { pk: string; sk: string },
+    claim: IdempotencyClaim,
+    putJob: { Put: Record<string, unknown> },
+    ClientRequestToken: string,
+    createdAt: number,
+  ): Promise<{ created: true } | { created: false; existingJobId: string; bodyHash: string } | null> {
     try {
       await this.#doc.send(
         new TransactWriteCommand({
+          ClientRequestToken,
           TransactItems: [
             {
               Put: {
                 TableName: this.#table,
-                Item: { ...idemKey, jobId: job.id, bodyHash: claim.bodyHash, expiresAt: claim.expiresAt },
+                Item: { ...idemKey, jobId: (putJob.Put.Item as { id: string }).id, bodyHash: claim.bodyHash, expiresAt: claim.expiresAt },
                 // TTL deletion is lazy (up to days): an expired claim is free to take again.
                 ConditionExpression: "attribute_not_exists(pk) OR expiresAt < :now",
-                ExpressionAttributeValues: { ":now": Math.floor(job.createdAt / 1000) },
+                ExpressionAttributeValues: { ":now": Math.floor(createdAt / 1000) },
               },
             },
-            putJob,
+            putJob as never,
           ],
         }),
       );
-      return { created: true, job: stored };
+      return { created: true };
     } catch (error) {
       if (!(error instanceof TransactionCanceledException)) throw error;
       const existing = await this.#doc.send(new GetCommand({ TableName: this.#table, Key: idemKey, ConsistentRead: true }));
-      if (!existing.Item) throw error; // cancelled for another reason (conflict): let the caller retry
+      if (!existing.Item || existing.Item.expiresAt < Math.floor(createdAt / 1000)) return null;
       return { created: false, existingJobId: existing.Item.jobId as string, bodyHash: existing.Item.bodyHash as string };
     }
   }

@@ -1,15 +1,21 @@
 import OpenAI from "openai";
-import { UpstreamRejectedError, UpstreamUnavailableError } from "#shared/errors.ts";
+import { UpstreamAuthError, UpstreamRejectedError, UpstreamUnavailableError } from "#shared/errors.ts";
 
 /** Errors that mean the connection never carried the request: a retried create cannot double. */
-const NEVER_SENT = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "ECONNRESET_BEFORE_SEND"]);
+const NEVER_SENT = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
+/** Gateway answers: the request may have reached OpenAI behind the gateway. */
+const GATEWAY_STATUSES = new Set([502, 504]);
+
+export type ClassifiedUpstreamError = UpstreamRejectedError | UpstreamUnavailableError | UpstreamAuthError;
 
 /**
- * The one place upstream failures are sorted: 400/401/403/404/422 and `insufficient_quota` are
- * permanent; 408/409/429/5xx and network faults are transient.
+ * The one place upstream failures are sorted: 400/404/422 and `insufficient_quota` are permanent;
+ * 401/403 are the relay's own credentials failing (never the job's fault); 408/409/429/5xx and
+ * network faults are transient. A create is "ambiguous" when it may have been carried out anyway
+ * (timeouts, resets, gateway 502/504): resending it could start a second billed response.
  */
-export function classifyUpstreamError(error: unknown): UpstreamRejectedError | UpstreamUnavailableError {
-  if (error instanceof UpstreamRejectedError || error instanceof UpstreamUnavailableError) return error;
+export function classifyUpstreamError(error: unknown): ClassifiedUpstreamError {
+  if (error instanceof UpstreamRejectedError || error instanceof UpstreamUnavailableError || error instanceof UpstreamAuthError) return error;
   if (error instanceof OpenAI.APIConnectionTimeoutError) {
     return new UpstreamUnavailableError("The upstream did not answer in time.", { ambiguous: true, cause: error });
   }
@@ -25,10 +31,16 @@ export function classifyUpstreamError(error: unknown): UpstreamRejectedError | U
     const message = body.message ?? error.message;
     const code = error.code ?? body.code ?? null;
     const status = error.status;
+    if (status === 401 || status === 403) return new UpstreamAuthError(status, { cause: error });
     if (code === "insufficient_quota" || !(status === 408 || status === 409 || status === 429 || status >= 500)) {
       return new UpstreamRejectedError(message, { status, type: error.type ?? body.type ?? "invalid_request_error", code, param: error.param ?? body.param ?? null, cause: error });
     }
-    return new UpstreamUnavailableError(`Upstream answered ${status}: ${message}`, { status, retryAfterMs: retryAfterMs(error.headers), cause: error });
+    return new UpstreamUnavailableError(`Upstream answered ${status}: ${message}`, {
+      status,
+      retryAfterMs: retryAfterMs(error.headers),
+      ambiguous: GATEWAY_STATUSES.has(status),
+      cause: error,
+    });
   }
   return new UpstreamUnavailableError(`Upstream call failed: ${error instanceof Error ? error.message : String(error)}`, { ambiguous: true, cause: error });
 }

@@ -1,10 +1,12 @@
 import { isDeliveryActive, isTerminal, type Job } from "#shared/domain/job.ts";
 import { retryDelayMs } from "#shared/domain/polling.ts";
-import { UpstreamRejectedError, VersionConflictError } from "#shared/errors.ts";
+import { UpstreamAuthError, UpstreamRejectedError, VersionConflictError } from "#shared/errors.ts";
 import type { Deps } from "#shared/ports.ts";
 import { classifyUpstreamError } from "#shared/upstream/classify-error.ts";
 import { deliverWebhook } from "./deliver-webhook.ts";
 import { applyUpstream, failInterrupted, finishLocally, reread, sendCreate, stopUpstream, updateJob, type Step } from "./job-transitions.ts";
+
+const AUTH_RETRY_MS = 60_000;
 
 export interface AdvanceContext {
   /** Consecutive transient failures seen for this job by the caller (the poller keeps it in memory). */
@@ -50,7 +52,11 @@ async function step(job: Job, deps: Deps, context: AdvanceContext): Promise<Step
       const failed = await finishLocally(job, "failed", deps, { error: { code: classified.code ?? `upstream_${classified.status}`, message: classified.message } });
       return { job: failed, nextAt: null };
     }
-    const nextAt = now + retryDelayMs(context.transientFailures + 1, classified.retryAfterMs);
+    // A refused relay key is the operator's to fix, not the job's end: wait at least a minute.
+    const nextAt =
+      classified instanceof UpstreamAuthError
+        ? now + Math.max(AUTH_RETRY_MS, retryDelayMs(context.transientFailures + 1, null))
+        : now + retryDelayMs(context.transientFailures + 1, classified.retryAfterMs);
     // One write per run of trouble (so the status shows it, and other pollers see the retry
     // time in the index), none per failed poll.
     const noted = job.lastUpstreamError ? job : await updateJob(job, { lastUpstreamError: classified.message }, nextAt, deps);
@@ -88,7 +94,8 @@ async function retryOwedCancel(job: Job, deps: Deps, context: AdvanceContext): P
   } catch (error) {
     const classified = classifyUpstreamError(error);
     if (!(classified instanceof UpstreamRejectedError)) {
-      return { job, nextAt: now + retryDelayMs(context.transientFailures + 1, classified.retryAfterMs), transient: true };
+      const retryAfter = classified instanceof UpstreamAuthError ? AUTH_RETRY_MS : classified.retryAfterMs;
+      return { job, nextAt: now + retryDelayMs(context.transientFailures + 1, retryAfter), transient: true };
     }
   }
   const settled = await updateJob(job, { upstreamCancelPending: false, lastUpstreamError: null }, isDeliveryActive(job.delivery) ? now : null, deps);

@@ -1,6 +1,7 @@
-import type { Delivery, Job } from "#shared/domain/job.ts";
+import { isTerminal, type Delivery, type Job } from "#shared/domain/job.ts";
+import { retryDelayMs } from "#shared/domain/polling.ts";
 import { toResponseObject } from "#shared/domain/response-view.ts";
-import { InvalidRequestError } from "#shared/errors.ts";
+import { InvalidRequestError, VersionConflictError } from "#shared/errors.ts";
 import { METRIC_WEBHOOKS_EXHAUSTED } from "#shared/metrics.ts";
 import type { Deps } from "#shared/ports.ts";
 import { eventBody } from "#shared/webhooks/event-payload.ts";
@@ -28,9 +29,11 @@ export async function deliverWebhook(job: Job, deps: Deps): Promise<Step> {
   const claimed = await updateJob(job, { delivery: { ...delivery, state: "sending", attempts: attempt, nextAttemptAt: claimedUntil } }, claimedUntil, deps);
 
   const tenant = await deps.tenants.getTenant(job.tenantId);
-  if (!tenant) return { job: await updateJob(claimed, { delivery: { ...claimed.delivery!, state: "exhausted", lastError: "tenant no longer exists", nextAttemptAt: null } }, null, deps), nextAt: null };
+  if (!tenant) return settle(claimed, { ...claimed.delivery!, state: "exhausted", lastError: "tenant no longer exists", nextAttemptAt: null }, deps);
   const output = await deps.jobs.getOutput(claimed);
-  const body = eventBody(delivery.eventType, claimed, toResponseObject(claimed, output, deps.settings.publicBaseUrl), claimed.completedAt ?? now);
+  // The payload is built from the job as it ended (no per-attempt delivery state), so every retry
+  // carries the same body.
+  const body = eventBody(delivery.eventType, job, toResponseObject({ ...job, delivery: null }, output, deps.settings.publicBaseUrl), job.completedAt ?? now);
   const headers = signedHeaders(delivery.webhookId, body, tenant.webhookSecrets, new Date());
   const result = await deps.webhooks.send({ url: job.webhook.url, headers, body });
 
@@ -62,8 +65,30 @@ export async function deliverWebhook(job: Job, deps: Deps): Promise<Step> {
     nextRetryAt: next.nextAttemptAt,
     manual: delivery.roundStart > 0 && attempt === delivery.roundStart + 1,
   });
-  const updated = await updateJob(claimed, { delivery: next }, next.nextAttemptAt ?? (claimed.upstreamCancelPending ? after : null), deps);
-  return { job: updated, nextAt: next.nextAttemptAt };
+  return settle(claimed, next, deps);
+}
+
+/**
+ * Records an attempt's outcome. If the job was written meanwhile (an owed cancel settled, say),
+ * the outcome still belongs to it as long as no later attempt was claimed: re-read and apply.
+ * An owed upstream cancel keeps its own, shorter schedule in the index.
+ */
+async function settle(claimed: Job, next: Delivery, deps: Deps): Promise<Step> {
+  let job = claimed;
+  for (let tries = 0; ; tries++) {
+    const now = deps.clock.now();
+    const cancelDue = job.upstreamCancelPending ? now + retryDelayMs(1, null) : null;
+    const dueAt = [next.nextAttemptAt, cancelDue].filter((t): t is number => t !== null);
+    try {
+      const updated = await updateJob(job, { delivery: next }, dueAt.length ? Math.min(...dueAt) : null, deps);
+      return { job: updated, nextAt: next.nextAttemptAt };
+    } catch (error) {
+      if (!(error instanceof VersionConflictError) || tries >= 4) throw error;
+      const current = await deps.jobs.get(claimed.id);
+      if (!current || current.delivery?.attempts !== next.attempts) return { job: current ?? claimed, nextAt: null };
+      job = current;
+    }
+  }
 }
 
 /**
@@ -71,14 +96,18 @@ export async function deliverWebhook(job: Job, deps: Deps): Promise<Step> {
  * right now (the caller waits for its outcome).
  */
 export async function redeliverWebhook(job: Job, deps: Deps): Promise<Job> {
-  if (!job.webhook) throw new InvalidRequestError("This job has no webhook to deliver.", { param: "webhook", code: "no_webhook" });
-  if (!job.delivery) {
-    throw new InvalidRequestError(
-      job.webhook.events ? "This job's end state is not among the webhook's events." : "The job has not ended yet; its webhook is sent when it does.",
-      { code: "nothing_to_deliver" },
-    );
+  for (let tries = 0; ; tries++) {
+    if (!job.webhook) throw new InvalidRequestError("This job has no webhook to deliver.", { param: "webhook", code: "no_webhook" });
+    if (!isTerminal(job.status)) throw new InvalidRequestError("The job has not ended yet; its webhook is sent when it does.", { code: "nothing_to_deliver" });
+    if (!job.delivery) throw new InvalidRequestError(`This job ended ${job.status}, which is not among the webhook's events.`, { code: "nothing_to_deliver" });
+    const now = deps.clock.now();
+    try {
+      const reset = await updateJob(job, { delivery: { ...job.delivery, state: "pending", roundStart: job.delivery.attempts, nextAttemptAt: now } }, now, deps);
+      return (await deliverWebhook(reset, deps)).job;
+    } catch (error) {
+      // A poller touched the job at the same moment: look again (it may have sent it already).
+      if (!(error instanceof VersionConflictError) || tries >= 2) throw error;
+      job = (await deps.jobs.get(job.id)) ?? job;
+    }
   }
-  const now = deps.clock.now();
-  const reset = await updateJob(job, { delivery: { ...job.delivery, state: "pending", roundStart: job.delivery.attempts, nextAttemptAt: now } }, now, deps);
-  return (await deliverWebhook(reset, deps)).job;
 }

@@ -2,19 +2,19 @@
  * The moves a job makes, shared by submit, the poller, cancel and OpenAI's webhook. Each move is
  * one conditional write fenced by the job's version; a lost race re-reads and lets the winner be.
  */
-import { canTransition, isTerminal, needsAttention, type Delivery, type Job, type JobError, type JobStatus, type ResponseUsage } from "#shared/domain/job.ts";
+import { canTransition, isDeliveryActive, isTerminal, needsAttention, type Delivery, type Job, type JobError, type JobStatus, type ResponseUsage } from "#shared/domain/job.ts";
 import { costUsd, modelInfo } from "#shared/domain/models.ts";
 import { pollIntervalMs, retryDelayMs } from "#shared/domain/polling.ts";
-import { UpstreamRejectedError, UpstreamUnavailableError, VersionConflictError } from "#shared/errors.ts";
+import { UpstreamAuthError, UpstreamRejectedError, VersionConflictError } from "#shared/errors.ts";
 import type { Deps, UpstreamResponse } from "#shared/ports.ts";
-import { classifyUpstreamError } from "#shared/upstream/classify-error.ts";
+import { classifyUpstreamError, type ClassifiedUpstreamError } from "#shared/upstream/classify-error.ts";
 
 /** What the caller should do next with a job: look again at `nextAt`, or nothing (null). */
 export interface Step {
   job: Job;
   nextAt: number | null;
   /** Set when the upstream refused the create for good (submit answers with it). */
-  rejected?: UpstreamRejectedError;
+  rejected?: UpstreamRejectedError | UpstreamAuthError;
 }
 
 /**
@@ -23,7 +23,7 @@ export interface Step {
  * state that was not stored.
  */
 export async function updateJob(job: Job, changes: Partial<Job>, dueAt: number | null | undefined, deps: Deps): Promise<Job> {
-  const next = await deps.jobs.update(job, changes, dueAt);
+  const next = await deps.jobs.update(job, { ...changes, updatedAt: deps.clock.now() }, dueAt);
   if (changes.status && changes.status !== job.status) await publishStatus(next, job.status, deps);
   return next;
 }
@@ -69,23 +69,44 @@ export async function sendCreate(job: Job, deps: Deps): Promise<Step> {
     return await applyUpstream(claimed, response, deps, { upstreamId: response.id, createState: "done", createSentAt: null });
   } catch (error) {
     if (!(error instanceof VersionConflictError)) throw error;
-    // Cancelled (or otherwise settled) while the create was in flight: the upstream response must
-    // not run on unwatched, so stop it and remember which one it was.
-    const current = await deps.jobs.get(job.id);
-    if (current && isTerminal(current.status) && !isTerminal(response.status as JobStatus)) {
-      await deps.upstream.cancel(response.id).catch(() => undefined);
-    }
-    if (current && !current.upstreamId) {
-      return { job: await updateJob(current, { upstreamId: response.id, createState: "done" }, needsAttention(current) ? now : null, deps), nextAt: null };
-    }
-    return { job: current ?? claimed, nextAt: current && !isTerminal(current.status) ? now : null };
+    return recordLateCreate(job.id, response, deps);
   }
 }
 
-async function createFailed(job: Job, error: UpstreamRejectedError | UpstreamUnavailableError, deps: Deps): Promise<Step> {
+/**
+ * The job changed while its create was in flight (a cancel, most likely). The upstream response
+ * exists now and must not run on unwatched: record its id, and if the job has already ended, stop
+ * it upstream, or owe that cancel when the upstream cannot take it now.
+ */
+async function recordLateCreate(jobId: string, response: UpstreamResponse, deps: Deps): Promise<Step> {
+  for (let attempt = 0; ; attempt++) {
+    const current = await deps.jobs.get(jobId);
+    if (!current) return { job: current!, nextAt: null };
+    if (current.upstreamId) return { job: current, nextAt: needsAttention(current) ? deps.clock.now() : null };
+    const ended = isTerminal(current.status);
+    let owesCancel = false;
+    if (ended && !isTerminal(response.status as JobStatus)) {
+      owesCancel = await deps.upstream.cancel(response.id).then(
+        () => false,
+        (error) => !(classifyUpstreamError(error) instanceof UpstreamRejectedError),
+      );
+    }
+    const now = deps.clock.now();
+    const changes: Partial<Job> = { upstreamId: response.id, createState: "done", createSentAt: null, ...(owesCancel ? { upstreamCancelPending: true } : {}) };
+    try {
+      const recorded = await updateJob(current, changes, !ended || owesCancel || isDeliveryActive(current.delivery) ? now : null, deps);
+      return { job: recorded, nextAt: needsAttention(recorded) ? now : null };
+    } catch (error) {
+      if (!(error instanceof VersionConflictError) || attempt >= 4) throw error;
+    }
+  }
+}
+
+async function createFailed(job: Job, error: ClassifiedUpstreamError, deps: Deps): Promise<Step> {
   const now = deps.clock.now();
-  if (error instanceof UpstreamRejectedError) {
-    const failed = await finishLocally(job, "failed", deps, { error: { code: error.code ?? `upstream_${error.status}`, message: error.message } });
+  if (error instanceof UpstreamRejectedError || error instanceof UpstreamAuthError) {
+    const code = error instanceof UpstreamRejectedError ? (error.code ?? `upstream_${error.status}`) : error.code;
+    const failed = await finishLocally(job, "failed", deps, { error: { code, message: error.message } });
     return { job: failed, nextAt: null, rejected: error };
   }
   if (error.ambiguous) {
@@ -119,7 +140,8 @@ export async function applyUpstream(job: Job, response: UpstreamResponse, deps: 
   const status = UPSTREAM_STATUSES.has(response.status) ? (response.status as JobStatus) : job.status;
   if (isTerminal(status)) return { job: await finishWithResponse(job, status, response, deps, extra), nextAt: null };
   const changed = status !== job.status;
-  if (!changed && Object.keys(extra).length === 0) {
+  // Nothing new (and no stale trouble note to clear): no write.
+  if (!changed && Object.keys(extra).length === 0 && job.lastUpstreamError === null) {
     const unchangedFor = now - job.statusChangedAt;
     return { job, nextAt: now + pollIntervalMs(unchangedFor) };
   }

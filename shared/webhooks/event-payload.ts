@@ -24,7 +24,7 @@ export function eventBody(eventType: string, job: Job, response: Record<string, 
     metadata: job.metadata,
     // The output is too large to inline: GET the status URL for it.
     output_omitted: true,
-    relay: { ...relay, status_url: relay.status_url },
+    relay,
   };
   return JSON.stringify({ type: eventType, timestamp: new Date(timestampMs).toISOString(), data: thin });
 }

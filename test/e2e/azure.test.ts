@@ -7,6 +7,7 @@ import { submitJob } from "#shared/use-cases/submit-job.ts";
 import { advanceJob } from "#shared/use-cases/advance-job.ts";
 import { createTenant } from "#shared/use-cases/manage-keys.ts";
 import { createTestTable } from "../support/dynamo.ts";
+import { UpstreamAuthError } from "#shared/errors.ts";
 
 let sim: Simulator;
 const clock = new ManualClock(Date.UTC(2026, 10, 24));
@@ -37,13 +38,15 @@ describe("Azure OpenAI", () => {
     expect(step.job.status).toBe("completed");
   });
 
-  it("treats Azure refusing a wrong key (401) as a permanent refusal at submit", async () => {
+  it("treats Azure refusing the relay's key (401) as the relay's fault, without echoing the key", async () => {
     const table = await createTestTable();
     const deps = createDeps(
       loadConfig({ RELAY_TABLE_NAME: table.tableName, DYNAMODB_ENDPOINT: table.endpoint, OPENAI_BASE_URL: sim.url, OPENAI_API_KEY: "wrong-key", OPENAI_API_KEY_HEADER: "api-key" }),
       { clock },
     );
     const { tenant } = await createTenant(deps.tenants, { name: "azure-bad" });
-    await expect(submitJob({ tenant, body: { model: "m", input: "hi" }, webhook: null, idempotencyKey: null }, deps)).rejects.toMatchObject({ status: 401 });
+    const error = await submitJob({ tenant, body: { model: "m", input: "hi" }, webhook: null, idempotencyKey: null }, deps).catch((e) => e);
+    expect(error).toBeInstanceOf(UpstreamAuthError);
+    expect(error.message).not.toContain("wrong-key");
   });
 });

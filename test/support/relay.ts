@@ -44,7 +44,7 @@ export async function startRelay(options: RelayHarnessOptions = {}) {
     clock,
     log: () => {},
     events: { publish: async (batch) => void events.push(...batch) },
-    metrics: { emit: (name, value) => void (name !== "OldestPendingJobAgeSeconds" && metrics.push({ name, value })) },
+    metrics: { emit: (name, value) => void metrics.push({ name, value }) },
     resolve: options.resolve,
   });
   const app = createApp(deps, { maxBodyBytes: config.maxBodyBytes, log: () => {}, openaiWebhookSecret: config.openaiWebhookSecret });

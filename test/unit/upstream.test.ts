@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import OpenAI from "openai";
 import { keyHeaderFor, resolveBaseUrl } from "#shared/upstream/base-url.ts";
 import { classifyUpstreamError, retryAfterMs } from "#shared/upstream/classify-error.ts";
-import { UpstreamRejectedError, UpstreamUnavailableError } from "#shared/errors.ts";
+import { UpstreamAuthError, UpstreamRejectedError, UpstreamUnavailableError } from "#shared/errors.ts";
 
 describe("upstream base URL", () => {
   it.each([
@@ -28,11 +28,22 @@ const apiError = (status: number, body: object, headers: Record<string, string> 
   OpenAI.APIError.generate(status, { error: body }, undefined, new Headers(headers));
 
 describe("upstream error classification", () => {
-  it.each([400, 401, 403, 404, 422])("%i is permanent", (status) => {
+  it.each([400, 404, 422])("%i is permanent", (status) => {
     expect(classifyUpstreamError(apiError(status, { message: "no", type: "invalid_request_error" }))).toBeInstanceOf(UpstreamRejectedError);
   });
-  it.each([408, 409, 429, 500, 502, 503])("%i is transient", (status) => {
+  it.each([408, 409, 429, 500, 502, 503, 504])("%i is transient", (status) => {
     expect(classifyUpstreamError(apiError(status, { message: "busy" }))).toBeInstanceOf(UpstreamUnavailableError);
+  });
+  it.each([401, 403])("%i is the relay's own credentials failing, never passed on as the upstream said it", (status) => {
+    const error = classifyUpstreamError(apiError(status, { message: "Incorrect API key provided: sk-...abcd", type: "invalid_request_error" }));
+    expect(error).toBeInstanceOf(UpstreamAuthError);
+    expect(error.message).not.toContain("abcd");
+  });
+  it("treats a gateway's 502/504 on create as ambiguous (the request may have gone through), 500/503 as not", () => {
+    expect((classifyUpstreamError(apiError(502, { message: "bad gateway" })) as UpstreamUnavailableError).ambiguous).toBe(true);
+    expect((classifyUpstreamError(apiError(504, { message: "gateway timeout" })) as UpstreamUnavailableError).ambiguous).toBe(true);
+    expect((classifyUpstreamError(apiError(500, { message: "oops" })) as UpstreamUnavailableError).ambiguous).toBe(false);
+    expect((classifyUpstreamError(apiError(503, { message: "busy" })) as UpstreamUnavailableError).ambiguous).toBe(false);
   });
   it("treats insufficient_quota as permanent even on 429", () => {
     const error = classifyUpstreamError(apiError(429, { message: "quota", type: "insufficient_quota", code: "insufficient_quota" }));

@@ -28,6 +28,9 @@ const BLOCKED_URLS = [
   "https://[2001::1]/h",
   "https://[fe80::1]/h",
   "https://127.0.0.1:9001/2018-06-01/runtime/invocation/next",
+  "https://[::127.0.0.1]/h",
+  "https://[::169.254.169.254]/h",
+  "https://[::ffff:a9fe:a9fe]/h",
 ];
 
 /** A resolver for names that do not exist: no network is needed. */

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { Webhook, WebhookVerificationError } from "standardwebhooks";
-import { needsAttention } from "#shared/domain/job.ts";
+import { isTerminal } from "#shared/domain/job.ts";
 import { InvalidRequestError, NotFoundError } from "#shared/errors.ts";
 import type { Log } from "#shared/log.ts";
 import type { Deps } from "#shared/ports.ts";
@@ -34,14 +34,14 @@ export function openaiWebhookRoutes(deps: Deps, options: { secret: string | unde
       return c.json({ received: true, duplicate: true });
     }
     const upstreamId = event.type?.startsWith("response.") ? event.data?.id : undefined;
-    const job = upstreamId ? await deps.jobs.findByUpstreamId(upstreamId) : null;
-    if (job && needsAttention(job)) {
-      try {
-        await advanceJob(job, deps);
-      } catch (error) {
-        // The poller will get there; OpenAI need not retry for our sake.
-        options.log({ level: "error", msg: "advancing a job from an OpenAI webhook failed", jobId: job.id, error: (error as Error).message });
-      }
+    try {
+      const job = upstreamId ? await deps.jobs.findByUpstreamId(upstreamId) : null;
+      // Only a running job is advanced here (one upstream GET and a write); the caller's own
+      // webhook is then sent by the poller, not from this request, so OpenAI gets its 200 at once.
+      if (job && !isTerminal(job.status)) await advanceJob(job, deps);
+    } catch (error) {
+      // Already claimed in the inbox, so OpenAI's retry would be a no-op: the poller is the backstop.
+      options.log({ level: "error", msg: "advancing a job from an OpenAI webhook failed", upstreamId, error: (error as Error).message });
     }
     return c.json({ received: true });
   });
