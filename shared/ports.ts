@@ -81,6 +81,60 @@ export interface Upstream {
   create(body: Record<string, unknown>): Promise<UpstreamResponse>;
   retrieve(id: string): Promise<UpstreamResponse>;
   cancel(id: string): Promise<UpstreamResponse>;
+  /**
+   * `GET /responses/{id}?stream=true[&starting_after=N]`. Opening throws like the calls above (a
+   * refused resume, e.g. 400 "more than 5 minutes old", is an UpstreamRejectedError); the events
+   * then arrive in order, and a connection that breaks mid-way throws UpstreamUnavailableError
+   * from the iterator. The iterator just ends when the upstream closes the stream.
+   */
+  stream(id: string, options?: UpstreamStreamOptions): Promise<AsyncIterable<StreamEvent>>;
+}
+
+/** One Responses API stream event: `type`, `sequence_number` and the type's own fields. */
+export interface StreamEvent {
+  type: string;
+  sequence_number: number;
+  [key: string]: unknown;
+}
+
+export interface UpstreamStreamOptions {
+  /** Only events after this sequence number. */
+  startingAfter?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * A run of consecutive events of one job's stream, as the relay stored them. Sequence numbers are
+ * the relay's (contiguous from 0); `upstreamCursor` is the upstream's number of the last upstream
+ * event consumed up to here, where a resume of the upstream stream continues.
+ */
+export interface EventBatch {
+  first: number;
+  events: StreamEvent[];
+  /** null for events the relay wrote itself (the log then ends with this batch). */
+  upstreamCursor: number | null;
+  /** On the last batch: the stream is complete, and how the job ended. */
+  end: { status: string } | null;
+}
+
+/**
+ * The relay's own copy of each job's stream, the single source of truth every caller is served
+ * from (replays stay identical for the job's whole retention, long after the upstream forgets).
+ */
+export interface EventLog {
+  /** The batch holding the newest event, or null for an empty log. Strongly consistent. */
+  last(jobId: string): Promise<EventBatch | null>;
+  /**
+   * Batches in order, starting with the one holding event `afterSeq + 1` (which may also hold
+   * earlier events), up to a page; an empty list when there is nothing after `afterSeq`.
+   */
+  read(jobId: string, afterSeq: number): Promise<EventBatch[]>;
+  /**
+   * Stores `batch` unless a batch already starts at `batch.first` (another writer was first):
+   * then false, and nothing is written. Every writer appends right after the newest batch it
+   * knows, so two writers can never store different events under one sequence number.
+   */
+  append(jobId: string, batch: EventBatch): Promise<boolean>;
 }
 
 export interface WebhookRequest {
@@ -151,6 +205,7 @@ export interface Deps {
   tenants: TenantStore;
   leases: LeaseStore;
   upstream: Upstream;
+  eventLog: EventLog;
   webhooks: WebhookSender;
   deliveries: DeliveryLog;
   events: EventPublisher;

@@ -7,6 +7,7 @@ import { jsonLog, type Log } from "./log.ts";
 import { EmfMetrics, noMetrics, type Metrics } from "./metrics.ts";
 import type { Deps, EventPublisher, Upstream, WebhookSender } from "./ports.ts";
 import { DynamoDeliveryLog } from "./store/dynamo-delivery-log.ts";
+import { DynamoEventLog } from "./store/dynamo-event-store.ts";
 import { DynamoInbox } from "./store/dynamo-inbox.ts";
 import { HttpWebhookSender } from "./webhooks/http-sender.ts";
 import type { Resolver } from "./webhooks/address-policy.ts";
@@ -49,7 +50,9 @@ export function createDeps(config: RelayConfig, overrides: RuntimeOverrides = {}
     (config.eventBusName
       ? new EventBridgePublisher({ client: new EventBridgeClient({ region: config.region }), busName: config.eventBusName, log })
       : new LoggingEventPublisher(log));
+  const clock = overrides.clock ?? systemClock;
   return {
+    eventLog: new DynamoEventLog({ doc, tableName, retentionDays: config.retentionDays, now: () => clock.now() }),
     jobs: new DynamoJobStore({ doc, tableName, shards: config.dueShards, retentionDays: config.retentionDays }),
     tenants: new DynamoTenantStore({ doc, tableName }),
     leases: new DynamoLeaseStore({ doc, tableName }),
@@ -59,7 +62,7 @@ export function createDeps(config: RelayConfig, overrides: RuntimeOverrides = {}
     events,
     metrics: overrides.metrics ?? (config.metricsNamespace ? new EmfMetrics(config.metricsNamespace, config.stage) : noMetrics),
     upstream,
-    clock: overrides.clock ?? systemClock,
+    clock,
     settings: {
       publicBaseUrl: config.publicBaseUrl ?? "",
       retentionDays: config.retentionDays,

@@ -1,4 +1,4 @@
-import type { Job } from "./job.ts";
+import type { Job, JobStatus } from "./job.ts";
 
 /** Human status labels, from one mapping, for the status object and the stream. */
 export function statusLabel(job: Pick<Job, "status" | "createState" | "lastUpstreamError" | "upstreamCancelPending">): string {
@@ -19,4 +19,25 @@ export function statusLabel(job: Pick<Job, "status" | "createState" | "lastUpstr
     case "expired":
       return "expired (deadline passed, cancelled upstream)";
   }
+}
+
+/**
+ * What a live stream is doing besides the job's own status: `live` (relaying the upstream's
+ * stream), `reconnecting` (the upstream stream dropped; resuming from the last sequence number),
+ * `polling` (resume refused or failing; polling until the end, then the relay writes the final
+ * events itself), `paused` (this connection ends before its host's time limit; resume it).
+ */
+export type StreamPhase = "live" | "reconnecting" | "polling" | "paused";
+
+const STREAM_PHASE_LABELS: Record<Exclude<StreamPhase, "live">, string> = {
+  reconnecting: "reconnecting…",
+  polling: "polling…",
+  paused: "stream paused: reconnect with Last-Event-ID or starting_after to resume",
+};
+
+/** The label a stream shows: the job's status label while live, else what the stream is doing. */
+export function streamLabel(status: JobStatus, phase: StreamPhase = "live"): string {
+  if (phase !== "live") return STREAM_PHASE_LABELS[phase];
+  // Inside a stream the upstream create is done and nothing is being retried: the plain label.
+  return statusLabel({ status, createState: "done", lastUpstreamError: null, upstreamCancelPending: false });
 }

@@ -1,5 +1,7 @@
 import OpenAI from "openai";
-import type { Upstream, UpstreamResponse } from "#shared/ports.ts";
+import { UpstreamUnavailableError } from "#shared/errors.ts";
+import type { StreamEvent, Upstream, UpstreamResponse, UpstreamStreamOptions } from "#shared/ports.ts";
+import { readUpstreamEvents } from "#shared/streaming/upstream-events.ts";
 import { classifyUpstreamError } from "./classify-error.ts";
 import { keyHeaderFor, resolveBaseUrl, type KeyHeader } from "./base-url.ts";
 
@@ -13,7 +15,27 @@ export interface OpenAIUpstreamOptions {
    */
   timeoutMs?: number;
   fetch?: typeof fetch;
+  /** A stream that sends nothing for this long (real ms) counts as dropped and is resumed. */
+  streamIdleMs?: number;
+  /**
+   * How long the rest of a streaming create waits to be picked up by `stream()` before it is
+   * closed. Never shorter than a few seconds: a client that dropped a background stream at its
+   * very first event has been seen to leave the response stuck in `queued` (reference §9.1).
+   */
+  streamHandoffMs?: number;
 }
+
+/** The rest of a `stream: true` create, parked until this process's stream reader claims it. */
+interface ParkedStream {
+  first: StreamEvent;
+  rest: AsyncGenerator<StreamEvent>;
+  controller: AbortController;
+  timer: NodeJS.Timeout;
+  openedAt: number;
+}
+
+/** A streaming create is never dropped sooner than this after it opened (see `streamHandoffMs`). */
+const MIN_CREATE_STREAM_MS = 3_000;
 
 /**
  * The Responses API through the official SDK. The SDK's own retries are off: a retried POST could
@@ -22,23 +44,62 @@ export interface OpenAIUpstreamOptions {
 export class OpenAIUpstream implements Upstream {
   readonly client: OpenAI;
   readonly baseUrl: string;
+  readonly #timeoutMs: number;
+  readonly #streamIdleMs: number;
+  readonly #handoffMs: number;
+  readonly #parked = new Map<string, ParkedStream>();
 
   constructor(options: OpenAIUpstreamOptions) {
+    this.#timeoutMs = options.timeoutMs ?? 20_000;
+    this.#streamIdleMs = options.streamIdleMs ?? 120_000;
+    this.#handoffMs = Math.max(5_000, options.streamHandoffMs ?? 15_000);
     this.baseUrl = resolveBaseUrl(options.baseUrl);
     const header = options.keyHeader ?? keyHeaderFor(this.baseUrl);
     this.client = new OpenAI({
       baseURL: this.baseUrl,
       apiKey: options.apiKey,
       maxRetries: 0,
-      timeout: options.timeoutMs ?? 20_000,
+      timeout: this.#timeoutMs,
       fetch: options.fetch,
       // Azure keys go in `api-key`; the bearer header is cleared so no key travels twice.
       defaultHeaders: header === "api-key" ? { "api-key": options.apiKey, Authorization: null } : undefined,
     });
   }
 
+  /**
+   * With `stream: true` in the body (a caller asked the relay for a live stream), the upstream
+   * response is created streaming, which is what the background guide requires for streaming it
+   * later: the `response.created` event is the answer, and the rest of the stream is parked for
+   * `stream()` to pick up.
+   */
   async create(body: Record<string, unknown>): Promise<UpstreamResponse> {
-    return this.#call(() => this.client.responses.create(body as never));
+    if (body.stream !== true) return this.#call(() => this.client.responses.create(body as never));
+    const controller = new AbortController();
+    const response = await this.#call(() => this.client.responses.create(body as never, { signal: controller.signal }).asResponse());
+    const events = readUpstreamEvents((response as unknown as Response).body, { idleMs: this.#streamIdleMs, signal: controller.signal });
+    let first: IteratorResult<StreamEvent>;
+    // response.created comes at once; waiting longer than a plain call would is pointless.
+    const giveUp = setTimeout(() => controller.abort(), this.#timeoutMs);
+    try {
+      first = await events.next();
+    } catch (error) {
+      // The request reached the upstream: whether a response exists is unknown.
+      throw new UpstreamUnavailableError(`The upstream create stream broke off before response.created (${(error as Error).message}).`, { ambiguous: true, cause: error });
+    } finally {
+      clearTimeout(giveUp);
+    }
+    const created = first.done ? undefined : (first.value.response as UpstreamResponse | undefined);
+    if (first.done || first.value.type !== "response.created" || !created?.id) {
+      controller.abort();
+      throw new UpstreamUnavailableError(`The upstream create stream did not open with response.created${first.done ? "" : ` (got ${first.value.type})`}.`, { ambiguous: true });
+    }
+    const timer = setTimeout(() => {
+      this.#parked.delete(created.id);
+      controller.abort();
+    }, this.#handoffMs);
+    timer.unref();
+    this.#parked.set(created.id, { first: first.value, rest: events, controller, timer, openedAt: Date.now() });
+    return created;
   }
 
   async retrieve(id: string): Promise<UpstreamResponse> {
@@ -49,11 +110,42 @@ export class OpenAIUpstream implements Upstream {
     return this.#call(() => this.client.responses.cancel(id));
   }
 
+  async stream(id: string, options: UpstreamStreamOptions = {}): Promise<AsyncIterable<StreamEvent>> {
+    const parked = this.#parked.get(id);
+    if (parked) {
+      // The rest of this process's own streaming create: it starts at event 0, and the reader
+      // drops whatever it already has.
+      this.#parked.delete(id);
+      clearTimeout(parked.timer);
+      return prepend(parked, options.signal);
+    }
+    const query: Record<string, unknown> = { stream: true };
+    if (options.startingAfter !== undefined && options.startingAfter >= 0) query.starting_after = options.startingAfter;
+    const response = await this.#call(() => this.client.responses.retrieve(id, query as never, { signal: options.signal }).asResponse());
+    return readUpstreamEvents((response as unknown as Response).body, { idleMs: this.#streamIdleMs, signal: options.signal });
+  }
+
   async #call(run: () => Promise<unknown>): Promise<UpstreamResponse> {
     try {
       return (await run()) as UpstreamResponse;
     } catch (error) {
       throw classifyUpstreamError(error);
     }
+  }
+}
+
+async function* prepend(parked: ParkedStream, signal?: AbortSignal): AsyncGenerator<StreamEvent> {
+  const close = () => {
+    const wait = parked.openedAt + MIN_CREATE_STREAM_MS - Date.now();
+    if (wait <= 0) return parked.controller.abort();
+    setTimeout(() => parked.controller.abort(), wait).unref();
+  };
+  signal?.addEventListener("abort", close, { once: true });
+  try {
+    yield parked.first;
+    yield* parked.rest;
+  } finally {
+    signal?.removeEventListener("abort", close);
+    close();
   }
 }

@@ -44,11 +44,15 @@ describe("work a job still owes after it ended", () => {
   it("cancels the upstream response of a create that was in flight when the caller cancelled, even if the first cancel fails", async () => {
     relay = await startRelay({ behaviour: { queuedMs: 500, runMs: 3_600_000 } });
     const h = relay;
-    // Slow create: the caller's cancel lands while it is in flight.
-    h.sim.injectFault({ op: "create", delayMs: 400 });
+    // Slow create: the caller's cancel lands while it is in flight (the job exists before the call).
+    h.sim.injectFault({ op: "create", delayMs: 3000 });
     const submitting = h.call("POST", "/v1/responses", { model: "gpt-5-pro", input: "race" });
-    await new Promise((r) => setTimeout(r, 150));
-    const [job] = (await h.call("GET", "/v1/responses")).body.data;
+    let job: any;
+    while (!job) {
+      await new Promise((r) => setTimeout(r, 20));
+      [job] = (await h.call("GET", "/v1/responses")).body.data;
+    }
+    expect(h.sim.stats().createdIds).toHaveLength(0);
     h.sim.injectFault({ op: "cancel", status: 503, times: 1 });
     expect((await h.call("POST", `/v1/responses/${job.id}/cancel`)).body.status).toBe("cancelled");
     const submitted = await submitting;

@@ -4,7 +4,8 @@ import { toResponseObject } from "#shared/domain/response-view.ts";
 import { InvalidRequestError } from "#shared/errors.ts";
 import type { Deps } from "#shared/ports.ts";
 import { cancelJob } from "#shared/use-cases/cancel-job.ts";
-import { getJobWithOutput } from "#shared/use-cases/get-job.ts";
+import { streamCursor, streamJob } from "#shared/streaming/http-stream.ts";
+import { getJobWithOutput, getOwnedJob } from "#shared/use-cases/get-job.ts";
 import { submitJob } from "#shared/use-cases/submit-job.ts";
 import type { AuthEnv } from "../auth.ts";
 import { parseSubmitBody } from "../submit-body.ts";
@@ -25,10 +26,13 @@ export function responsesRoutes(deps: Deps) {
     }
     const parsed = parseSubmitBody(raw);
     if (parsed.webhook) await checkWebhookUrl(parsed.webhook.url, deps.webhooks);
+    // stream: true also goes upstream: only a response created streaming can be streamed later.
+    const body = parsed.stream ? { ...parsed.body, stream: true } : parsed.body;
+    const { job, replayed } = await submitJob({ tenant: c.get("tenant"), body, webhook: parsed.webhook, idempotencyKey }, deps);
     if (parsed.stream) {
-      throw new InvalidRequestError("stream: true is not supported on submit yet; poll GET /v1/responses/{id} instead.", { param: "stream", code: "unsupported_value" });
+      // As OpenAI answers a streaming create: 200 and the stream, from response.created on.
+      return streamJob(c, deps, job, -1, { headers: { Location: `/v1/responses/${job.id}`, ...(replayed ? { "Idempotent-Replayed": "true" } : {}) } });
     }
-    const { job, replayed } = await submitJob({ tenant: c.get("tenant"), body: parsed.body, webhook: parsed.webhook, idempotencyKey }, deps);
     c.header("Location", `/v1/responses/${job.id}`);
     c.header("Retry-After", String(FIRST_POLL_SECONDS));
     if (replayed) c.header("Idempotent-Replayed", "true");
@@ -54,6 +58,10 @@ export function responsesRoutes(deps: Deps) {
   });
 
   app.get("/:id", async (c) => {
+    if (c.req.query("stream") === "true") {
+      const afterSeq = streamCursor(c);
+      return streamJob(c, deps, await getOwnedJob(c.get("tenant").id, c.req.param("id"), deps), afterSeq);
+    }
     const { job, output } = await getJobWithOutput(c.get("tenant").id, c.req.param("id"), deps);
     return c.json(toResponseObject(job, output, baseUrl(c)));
   });
