@@ -46,7 +46,10 @@ export interface InitTiming {
 }
 
 // Runs in the child: time the import, report it, and leave (clients built at import keep no sockets open).
+// The Lambda Node.js runtime defines \`awslambda\` (streamifyResponse, HttpResponseStream) before a
+// handler module loads; the stream handler calls it at import, so the timer provides the same.
 const IMPORT_TIMER = `
+globalThis.awslambda ??= { streamifyResponse: (fn) => fn, HttpResponseStream: { from: (stream) => stream } };
 const started = performance.now();
 await import(process.argv[1]);
 process.stdout.write(JSON.stringify({ initMs: performance.now() - started }));

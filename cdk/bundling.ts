@@ -22,6 +22,7 @@ export const LAMBDA_NODE_MAJOR = 24;
 export const FUNCTION_ENTRIES = {
   "http-api": "functions/http-api.ts",
   poller: "functions/poller.ts",
+  stream: "functions/stream.ts",
 } as const;
 
 export type FunctionName = keyof typeof FUNCTION_ENTRIES;

@@ -12,6 +12,7 @@ import { RELAY_METRICS, RelayAlarms } from "./constructs/relay-alarms.ts";
 import { RelayFunction, type RelayFunctionProps } from "./constructs/relay-function.ts";
 import { RelayTable } from "./constructs/relay-table.ts";
 import { API_THROTTLE, DUE_SHARDS, POLL_TICK_MS } from "./relay-settings.ts";
+import { FunctionUrlAuthType, InvokeMode } from "aws-cdk-lib/aws-lambda";
 
 export type Stage = "dev" | "prod";
 
@@ -37,6 +38,7 @@ export class RelayStack extends Stack {
   readonly bus: EventBus;
   readonly httpApiFunction: RelayFunction;
   readonly pollerFunction: RelayFunction;
+  readonly streamFunction: RelayFunction;
   readonly httpApi: HttpApi;
   readonly alarms: RelayAlarms;
   readonly #removalPolicy: RemovalPolicy;
@@ -150,13 +152,26 @@ export class RelayStack extends Stack {
     new CfnOutput(this, "OpenAiApiKeySecretArn", { value: openaiApiKey.secretArn, description: "Put the OpenAI API key here" });
     new CfnOutput(this, "OpenAiWebhookSecretArn", { value: openaiWebhookSecret.secretArn, description: "Put OpenAI's whsec_ webhook secret here" });
     new CfnOutput(this, "AlarmTopicArn", { value: this.alarms.topic.topicArn });
-    // Stream function (functions/stream.ts), once it exists: add `stream: "functions/stream.ts"` to
-    // FUNCTION_ENTRIES in cdk/bundling.ts, then
-    //   const stream = this.#relayFunction("StreamFunction", { name: "stream", description: "…", timeout: Duration.minutes(15) })
-    //     .bindTable(this.table, "read").bindSecret(openaiApiKey, "OPENAI_API_KEY_SECRET_ARN");
-    //   const streamUrl = stream.fn.addFunctionUrl({ authType: FunctionUrlAuthType.NONE, invokeMode: InvokeMode.RESPONSE_STREAM });
-    //   this.alarms.watchFunction("StreamFunction", stream);
-    //   new CfnOutput(this, "StreamUrl", { value: streamUrl.url });
+
+    // Live streams (and any reply too large for a buffered Lambda): the same Hono app through
+    // Hono's streamHandle, behind a function URL in RESPONSE_STREAM mode (API Gateway HTTP APIs
+    // cannot stream). Authentication is the app's bearer key, as on the HTTP API. It writes the
+    // event log, stream leases and, for `stream: true` submits, jobs: read-write on the table.
+    // 15 min is Lambda's ceiling; a stream ends cleanly a few seconds before it and the caller
+    // resumes with Last-Event-ID. 1024 MB: a multi-MB output's closing events are held in memory.
+    this.streamFunction = this.#relayFunction("StreamFunction", {
+      name: "stream",
+      description: "responses-relay streams: SSE for GET /v1/responses/{id}?stream=true and streaming submits",
+      timeout: Duration.minutes(15),
+      memorySize: 1024,
+    })
+      .bindTable(this.table, "readWrite")
+      .bindSecret(openaiApiKey, "OPENAI_API_KEY_SECRET_ARN")
+      .bindSecret(openaiWebhookSecret, "OPENAI_WEBHOOK_SECRET_ARN")
+      .bindBus(this.bus);
+    const streamUrl = this.streamFunction.fn.addFunctionUrl({ authType: FunctionUrlAuthType.NONE, invokeMode: InvokeMode.RESPONSE_STREAM });
+    this.alarms.watchFunction("StreamFunction", this.streamFunction);
+    new CfnOutput(this, "StreamUrl", { value: streamUrl.url, description: "Streaming base URL: <StreamUrl>v1/responses/{id}?stream=true" });
   }
 
   /** A RelayFunction with this stack's removal policy and the environment every relay function reads. */

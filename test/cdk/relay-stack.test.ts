@@ -71,12 +71,12 @@ function byPath(json: Json, type: string, path: string): [string, Json] {
   return found[0];
 }
 
-const fn = (s: Synthesized, name: "HttpApiFunction" | "PollerFunction") => byPath(s.json, "AWS::Lambda::Function", `${name}/Function/Resource`);
-const env = (s: Synthesized, name: "HttpApiFunction" | "PollerFunction"): Record<string, unknown> => fn(s, name)[1].Properties.Environment.Variables;
+const fn = (s: Synthesized, name: "HttpApiFunction" | "PollerFunction" | "StreamFunction") => byPath(s.json, "AWS::Lambda::Function", `${name}/Function/Resource`);
+const env = (s: Synthesized, name: "HttpApiFunction" | "PollerFunction" | "StreamFunction"): Record<string, unknown> => fn(s, name)[1].Properties.Environment.Variables;
 const logicalId = (s: Synthesized, type: string, path: string) => byPath(s.json, type, path)[0];
 
 /** Every statement of every policy attached to the function's role. */
-function roleStatements(s: Synthesized, name: "HttpApiFunction" | "PollerFunction"): Json[] {
+function roleStatements(s: Synthesized, name: "HttpApiFunction" | "PollerFunction" | "StreamFunction"): Json[] {
   const roleId = logicalId(s, "AWS::IAM::Role", `${name}/Role/Resource`);
   return resourcesOfType(s.json, "AWS::IAM::Policy")
     .filter(([, p]) => p.Properties.Roles.some((r: Json) => r.Ref === roleId))
@@ -143,7 +143,7 @@ describe("retain flag", () => {
 // ---- functions ----
 
 describe("Lambda functions", () => {
-  it.each(["HttpApiFunction", "PollerFunction"] as const)("%s: pinned Node runtime, ARM64, ESM bundle, source maps, JSON logs into its own log group", (name) => {
+  it.each(["HttpApiFunction", "PollerFunction", "StreamFunction"] as const)("%s: pinned Node runtime, ARM64, ESM bundle, source maps, JSON logs into its own log group", (name) => {
     const [, f] = fn(branches.dev, name);
     expect(f.Properties.Runtime).toBe("nodejs24.x");
     expect(f.Properties.Architectures).toEqual(["arm64"]);
@@ -260,7 +260,7 @@ describe("secrets", () => {
 });
 
 describe("IAM, per function", () => {
-  it.each(["HttpApiFunction", "PollerFunction"] as const)("%s: its own role, no managed policies, logs only to its own log group", (name) => {
+  it.each(["HttpApiFunction", "PollerFunction", "StreamFunction"] as const)("%s: its own role, no managed policies, logs only to its own log group", (name) => {
     const [, role] = byPath(branches.dev.json, "AWS::IAM::Role", `${name}/Role/Resource`);
     expect(role.Properties.ManagedPolicyArns).toBeUndefined();
     const logs = roleStatements(branches.dev, name).filter((s) => actionsOf(s).some((a) => a.startsWith("logs:")));
@@ -269,7 +269,7 @@ describe("IAM, per function", () => {
     expect(resourcesOf(logs[0])).toEqual([{ "Fn::GetAtt": [logicalId(branches.dev, "AWS::Logs::LogGroup", `${name}/Logs/Resource`), "Arn"] }]);
   });
 
-  it.each(["HttpApiFunction", "PollerFunction"] as const)("%s: DynamoDB actions on the table and its named indexes only, no Scan", (name) => {
+  it.each(["HttpApiFunction", "PollerFunction", "StreamFunction"] as const)("%s: DynamoDB actions on the table and its named indexes only, no Scan", (name) => {
     const dynamo = roleStatements(branches.dev, name).filter((s) => actionsOf(s).some((a) => a.startsWith("dynamodb:")));
     expect(dynamo).toHaveLength(1);
     expect(actionsOf(dynamo[0]).sort()).toEqual([...TABLE_ACTIONS.readWrite].sort());
@@ -287,7 +287,7 @@ describe("IAM, per function", () => {
     expect(statements.flatMap(resourcesOf)).toEqual(secrets.map((id) => ({ Ref: logicalId(branches.dev, "AWS::SecretsManager::Secret", `${id}/Resource`) })));
   });
 
-  it.each(["HttpApiFunction", "PollerFunction"] as const)("%s: PutEvents on the relay bus only", (name) => {
+  it.each(["HttpApiFunction", "PollerFunction", "StreamFunction"] as const)("%s: PutEvents on the relay bus only", (name) => {
     const busId = resourcesOfType(branches.dev.json, "AWS::Events::EventBus")[0][0];
     const events = roleStatements(branches.dev, name).filter((s) => actionsOf(s).some((a) => a.startsWith("events:")));
     expect(events).toHaveLength(1);
@@ -295,7 +295,7 @@ describe("IAM, per function", () => {
     expect(resourcesOf(events[0])).toEqual([{ "Fn::GetAtt": [busId, "Arn"] }]);
   });
 
-  it.each(["HttpApiFunction", "PollerFunction"] as const)("%s: the only '*' resource is X-Ray (the one IAM5 suppression)", (name) => {
+  it.each(["HttpApiFunction", "PollerFunction", "StreamFunction"] as const)("%s: the only '*' resource is X-Ray (the one IAM5 suppression)", (name) => {
     const statements = roleStatements(branches.dev, name);
     const wildcard = statements.filter((s) => resourcesOf(s).some((r) => typeof r === "string" && r.includes("*")));
     expect(wildcard).toHaveLength(1);
@@ -428,7 +428,8 @@ describe("alarms", () => {
   it("every alarm notifies the alarm topic, in and out of alarm", () => {
     for (const s of [branches.dev, branches.prod]) {
       const all = alarms(s);
-      expect(all).toHaveLength(8);
+      // errors + throttles for three functions, poller heartbeat, API 5xx, lag, exhausted webhooks
+      expect(all).toHaveLength(10);
       for (const a of all) {
         expect(a.AlarmActions).toEqual([{ Ref: topicId(s) }]);
         expect(a.OKActions).toEqual([{ Ref: topicId(s) }]);
@@ -446,7 +447,7 @@ describe("outputs", () => {
   it("API URL, bus name, table, secret ARNs, alarm topic", () => {
     const { template, json } = branches.dev;
     const apiId = resourcesOfType(json, "AWS::ApiGatewayV2::Api")[0][0];
-    expect(Object.keys(json.Outputs).sort()).toEqual(["AlarmTopicArn", "ApiUrl", "EventBusName", "OpenAiApiKeySecretArn", "OpenAiWebhookSecretArn", "TableName"]);
+    expect(Object.keys(json.Outputs).sort()).toEqual(["AlarmTopicArn", "ApiUrl", "EventBusName", "OpenAiApiKeySecretArn", "OpenAiWebhookSecretArn", "StreamUrl", "TableName"]);
     expect(JSON.stringify(json.Outputs.ApiUrl.Value)).toContain(apiId);
     template.hasOutput("EventBusName", { Value: { Ref: resourcesOfType(json, "AWS::Events::EventBus")[0][0] } });
     template.hasOutput("OpenAiApiKeySecretArn", { Value: { Ref: logicalId(branches.dev, "AWS::SecretsManager::Secret", "OpenAiApiKey/Resource") } });
@@ -489,7 +490,8 @@ describe("synth", () => {
       "AwsSolutions-IAM5 PollerFunction/Role/DefaultPolicy/Resource",
       "AwsSolutions-SMG4 OpenAiApiKey/Resource",
       "AwsSolutions-SMG4 OpenAiWebhookSecret/Resource",
-    ]);
+      "AwsSolutions-IAM5 StreamFunction/Role/DefaultPolicy/Resource",
+    ].sort());
     for (const line of nagReport.filter((l) => l.compliance === "Suppressed")) expect(line.exceptionReason.length).toBeGreaterThan(80);
   });
 });
@@ -525,5 +527,16 @@ describe("context (cdk/app.ts)", () => {
   ])("rejects %j", (ctx, message) => {
     expect(() => parse(ctx)).toThrow(ContextError);
     expect(() => parse(ctx)).toThrow(message);
+  });
+});
+
+describe("stream function", () => {
+  it("serves SSE through a RESPONSE_STREAM function URL, with Lambda's longest timeout", () => {
+    const [streamId, f] = fn(branches.dev, "StreamFunction");
+    expect(f.Properties.Timeout).toBe(900);
+    const urls = Object.values(branches.dev.json.Resources as Record<string, Json>).filter((r) => r.Type === "AWS::Lambda::Url");
+    expect(urls).toHaveLength(1);
+    expect(urls[0]!.Properties).toMatchObject({ InvokeMode: "RESPONSE_STREAM", AuthType: "NONE", TargetFunctionArn: { "Fn::GetAtt": [streamId, "Arn"] } });
+    expect(branches.dev.json.Outputs.StreamUrl.Value).toEqual({ "Fn::GetAtt": [expect.any(String), "FunctionUrl"] });
   });
 });
