@@ -218,9 +218,7 @@ export interface Deps {
 export interface RelaySettings {
   /** Absolute base URL of the relay's public API (status and cancel URLs in webhooks). */
   publicBaseUrl: string;
-  retentionDays: number;
   idempotencyTtlSeconds: number;
   /** A create that was sent but never recorded is settled after this (crash recovery). */
   createGraceMs: number;
-  allowPrivateWebhooks: boolean;
 }

@@ -65,10 +65,8 @@ export function createDeps(config: RelayConfig, overrides: RuntimeOverrides = {}
     clock,
     settings: {
       publicBaseUrl: config.publicBaseUrl ?? "",
-      retentionDays: config.retentionDays,
       idempotencyTtlSeconds: config.idempotencyTtlSeconds,
       createGraceMs: config.createGraceMs,
-      allowPrivateWebhooks: config.allowPrivateWebhooks,
     },
   };
 }

@@ -9,6 +9,7 @@ const ERROR_TEXT: Record<number, string> = {
   400: "Invalid input",
   401: "Missing or bad API key",
   404: "Unknown id (or another tenant's)",
+  409: "Conflict: the job changed meanwhile, or an Idempotency-Key still in progress; retry",
   413: "Body too large",
   422: "Idempotency-Key reused with a different body",
   429: "Rate limited",
@@ -98,9 +99,43 @@ export function openApiDocument() {
       },
       "/v1/responses/{id}": {
         get: {
-          summary: "Status and final output",
+          summary: "Status and final output, or the job's event stream",
+          description:
+            "With `stream=true`: server-sent events in OpenAI's framing (`event:`, `data:` with `sequence_number`, `id:`), resumable with `starting_after` or `Last-Event-ID` for the job's whole retention. `: relay status {…}` comment lines carry human status labels.",
+          parameters: [
+            idParam,
+            { name: "stream", in: "query", schema: { type: "boolean" } },
+            { name: "starting_after", in: "query", schema: { type: "integer", minimum: -1 }, description: "Send events after this sequence number" },
+            { name: "Last-Event-ID", in: "header", schema: { type: "string" }, description: "Same as starting_after (what EventSource sends on reconnect)" },
+          ],
+          responses: {
+            "200": {
+              description: "The job (JSON), or its events (text/event-stream)",
+              content: { "application/json": { schema: { $ref: "#/components/schemas/Response" } }, "text/event-stream": { schema: { type: "string" } } },
+            },
+            ...errors(400, 401, 404),
+          },
+        },
+      },
+      "/v1/responses/{id}/deliveries": {
+        get: {
+          summary: "The webhook delivery log",
           parameters: [idParam],
-          responses: { "200": { description: "The job", content: { "application/json": { schema: { $ref: "#/components/schemas/Response" } } } }, ...errors(401, 404) },
+          responses: { "200": { description: "{object: list, delivery: {webhook_id, state, …}, data: [attempts]}" }, ...errors(401, 404) },
+        },
+      },
+      "/v1/responses/{id}/deliveries/redeliver": {
+        post: {
+          summary: "Send the final webhook again (same webhook-id)",
+          parameters: [idParam],
+          responses: { "200": { description: "The delivery state after the attempt" }, ...errors(400, 401, 404, 409) },
+        },
+      },
+      "/v1/webhooks/openai": {
+        post: {
+          summary: "OpenAI's own response.* webhooks (Standard Webhooks signature, no relay key)",
+          security: [],
+          responses: { "200": { description: "Received (or a recognised duplicate)" }, ...errors(400, 404) },
         },
       },
       "/v1/responses/{id}/cancel": {

@@ -5,11 +5,14 @@
  * Single-table layout (pk / sk):
  *   JOB#<id>      JOB          the hot job item: status, version, due-index keys (kept small)
  *   JOB#<id>      REQ#<n>      the forwarded request body, gzip, chunked (needed to (re)create upstream)
- *   JOB#<id>      OUT#<n>      the final Response, gzip, chunked (outputs can be megabytes; items stop at 400 KB)
+ *   JOB#<id>      OUT#<sha>#<n> the final Response, gzip, chunked (outputs can be megabytes; items stop at 400 KB)
+ *   JOB#<id>      DLV#<n>      one webhook delivery attempt
+ *   JOB#<id>      EVT#<seq>    a batch of stream events starting at that sequence number (EVB#… chunks if large)
  *   KEY#<sha256>  KEY          an API key (hash only) -> tenant
  *   TENANT#<id>   TENANT       a tenant and its webhook signing secrets
  *   IDEM#<tenant>#<key> IDEM   an idempotency key -> job id and body hash
- *   LEASE#<shard> LEASE        a poller's lease on one shard of the due index
+ *   LEASE#<name>  LEASE        a poller's lease on a shard of the due index (due-<n>), or a stream reader's (stream-<job>)
+ *   INBOX#<id>    INBOX        an incoming webhook id already handled (OpenAI's, deduped)
  */
 export const TABLE_ATTRIBUTES = {
   partitionKey: "pk",
