@@ -3,6 +3,7 @@ import { needsAttention, type Job } from "#shared/domain/job.ts";
 import type { Deps } from "#shared/ports.ts";
 import { METRIC_OLDEST_DUE_AGE } from "#shared/metrics.ts";
 import { advanceJob } from "#shared/use-cases/advance-job.ts";
+import { sleep } from "#shared/sleep.ts";
 import { forEachLimited } from "./concurrency.ts";
 
 export interface PollerOptions {
@@ -179,16 +180,4 @@ export class Poller {
     entry.nextAt = step.nextAt;
     entry.transientFailures = step.transient ? entry.transientFailures + 1 : 0;
   }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-  });
 }

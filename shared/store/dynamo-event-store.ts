@@ -1,9 +1,9 @@
 import { gunzipSync, gzipSync } from "node:zlib";
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
-import { BatchWriteCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { PutCommand, QueryCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { StoredBlobRef } from "#shared/domain/job.ts";
 import type { EventBatch, EventLog, StreamEvent } from "#shared/ports.ts";
-import { chunkPrefix, chunkSortKey, decodeBlob, encodeBlob } from "./blob-chunks.ts";
+import { getBlob, putBlob, type BlobHome } from "./blob-items.ts";
 
 /**
  * Each job's stream, in the job's partition of the single table:
@@ -97,6 +97,10 @@ export class DynamoEventLog implements EventLog {
     return batches;
   }
 
+  #blobs(jobId: string): BlobHome {
+    return { doc: this.#doc, table: this.#table, pk: jobPk(jobId), prefix: "EVB" };
+  }
+
   async append(jobId: string, batch: EventBatch): Promise<boolean> {
     const expiresAt = Math.floor(this.#now() / 1000) + this.#retentionSeconds;
     const packed = gzipSync(JSON.stringify(batch.events), { level: 6 });
@@ -111,7 +115,7 @@ export class DynamoEventLog implements EventLog {
     };
     if (packed.length <= INLINE_BYTES) item.data = packed;
     // The chunks go first: if the batch below loses its slot they are orphans that TTL removes.
-    else item.blob = await this.#putChunks(jobId, batch.events, expiresAt);
+    else item.blob = await putBlob(this.#blobs(jobId), batch.events, expiresAt);
     try {
       await this.#doc.send(new PutCommand({ TableName: this.#table, Item: item, ConditionExpression: "attribute_not_exists(pk)" }));
       return true;
@@ -123,7 +127,7 @@ export class DynamoEventLog implements EventLog {
 
   async #decode(jobId: string, item: Record<string, unknown>): Promise<EventBatch> {
     const events = item.blob
-      ? await this.#getChunks(jobId, item.blob as StoredBlobRef)
+      ? await getBlob<StreamEvent[]>(this.#blobs(jobId), item.blob as StoredBlobRef)
       : (JSON.parse(gunzipSync(item.data as Uint8Array).toString("utf8")) as StreamEvent[]);
     return {
       first: item.first as number,
@@ -131,39 +135,5 @@ export class DynamoEventLog implements EventLog {
       upstreamCursor: typeof item.upstreamCursor === "number" ? item.upstreamCursor : null,
       end: (item.end as { status: string } | undefined) ?? null,
     };
-  }
-
-  async #putChunks(jobId: string, events: StreamEvent[], expiresAt: number): Promise<StoredBlobRef> {
-    const { ref, chunks } = encodeBlob(events);
-    const items = chunks.map((data, index) => ({ PutRequest: { Item: { pk: jobPk(jobId), sk: chunkSortKey("EVB", ref, index), data, expiresAt } } }));
-    for (let start = 0; start < items.length; start += 20) {
-      let requests = items.slice(start, start + 20);
-      for (let attempt = 0; requests.length > 0; attempt++) {
-        const result = await this.#doc.send(new BatchWriteCommand({ RequestItems: { [this.#table]: requests } }));
-        requests = (result.UnprocessedItems?.[this.#table] ?? []) as typeof requests;
-        if (requests.length && attempt >= 8) throw new Error("DynamoDB kept leaving event chunks unprocessed");
-        if (requests.length) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
-      }
-    }
-    return ref;
-  }
-
-  async #getChunks(jobId: string, ref: StoredBlobRef): Promise<StreamEvent[]> {
-    const chunks: Uint8Array[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.#doc.send(
-        new QueryCommand({
-          TableName: this.#table,
-          KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
-          ExpressionAttributeValues: { ":pk": jobPk(jobId), ":prefix": chunkPrefix("EVB", ref) },
-          ConsistentRead: true,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of page.Items ?? []) chunks.push(item.data as Uint8Array);
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return decodeBlob<StreamEvent[]>(ref, chunks.slice(0, ref.chunks));
   }
 }

@@ -1,6 +1,5 @@
 import { ConditionalCheckFailedException, TransactionCanceledException } from "@aws-sdk/client-dynamodb";
 import {
-  BatchWriteCommand,
   GetCommand,
   QueryCommand,
   TransactWriteCommand,
@@ -11,7 +10,7 @@ import { EMPTY_JOB_FIELDS, type Job, type StoredBlobRef } from "#shared/domain/j
 import { IdempotencyInProgressError, VersionConflictError } from "#shared/errors.ts";
 import { sha256Hex } from "#shared/ids.ts";
 import type { CreateJobResult, DueEntry, IdempotencyClaim, JobListPage, JobStore } from "#shared/ports.ts";
-import { chunkPrefix, chunkSortKey, decodeBlob, encodeBlob } from "./blob-chunks.ts";
+import { getBlob, putBlob, type BlobHome } from "./blob-items.ts";
 import { DUE_INDEX, TENANT_INDEX, UPSTREAM_INDEX } from "./table-definition.ts";
 
 const JOB_SK = "JOB";
@@ -47,6 +46,10 @@ export class DynamoJobStore implements JobStore {
     this.#retentionSeconds = (options.retentionDays ?? 30) * 86_400;
   }
 
+  #blobs(jobId: string, prefix: string): BlobHome {
+    return { doc: this.#doc, table: this.#table, pk: jobPk(jobId), prefix };
+  }
+
   shardOf(id: string): number {
     let hash = 0;
     for (let i = 0; i < id.length; i++) hash = (hash * 31 + id.charCodeAt(i)) >>> 0;
@@ -56,7 +59,7 @@ export class DynamoJobStore implements JobStore {
   async create(job: Job, request: Record<string, unknown>, dueAt: number, claim?: IdempotencyClaim): Promise<CreateJobResult> {
     const expiresAt = Math.floor(job.createdAt / 1000) + this.#retentionSeconds;
     // The request goes first: if the claim below loses, these chunks are orphans that TTL removes.
-    const requestRef = await this.#putChunks(job.id, "REQ", request, expiresAt);
+    const requestRef = await putBlob(this.#blobs(job.id, "REQ"), request, expiresAt);
     const stored: Job = { ...job, request: requestRef };
     const jobItem = {
       ...withoutNulls(stored),
@@ -129,16 +132,16 @@ export class DynamoJobStore implements JobStore {
   }
 
   async getRequest(job: Job): Promise<Record<string, unknown>> {
-    return this.#getChunks(job.id, "REQ", job.request);
+    return getBlob(this.#blobs(job.id, "REQ"), job.request);
   }
 
   async getOutput(job: Job): Promise<Record<string, unknown> | null> {
-    return job.output ? this.#getChunks(job.id, "OUT", job.output) : null;
+    return job.output ? getBlob(this.#blobs(job.id, "OUT"), job.output) : null;
   }
 
   async putOutput(jobId: string, response: Record<string, unknown>, nowMs: number = Date.now()): Promise<StoredBlobRef> {
     const expiresAt = Math.floor(nowMs / 1000) + this.#retentionSeconds;
-    return this.#putChunks(jobId, "OUT", response, expiresAt);
+    return putBlob(this.#blobs(jobId, "OUT"), response, expiresAt);
   }
 
   async update(job: Job, changes: Partial<Job>, dueAt?: number | null): Promise<Job> {
@@ -245,41 +248,6 @@ export class DynamoJobStore implements JobStore {
     );
     const key = page.Items?.[0];
     return key ? this.get((key.pk as string).slice(4)) : null;
-  }
-
-  async #putChunks(jobId: string, prefix: string, value: unknown, expiresAt: number): Promise<StoredBlobRef> {
-    const { ref, chunks } = encodeBlob(value);
-    const items = chunks.map((data, index) => ({ pk: jobPk(jobId), sk: chunkSortKey(prefix, ref, index), data, expiresAt }));
-    // BatchWrite takes 25 items and 16 MB a call; chunks are ~350 KB, so 20 a call stays well inside.
-    for (let start = 0; start < items.length; start += 20) {
-      let requests = items.slice(start, start + 20).map((Item) => ({ PutRequest: { Item } }));
-      for (let attempt = 0; requests.length > 0; attempt++) {
-        const result = await this.#doc.send(new BatchWriteCommand({ RequestItems: { [this.#table]: requests } }));
-        requests = (result.UnprocessedItems?.[this.#table] ?? []) as typeof requests;
-        if (requests.length && attempt >= 8) throw new Error("DynamoDB kept leaving blob chunks unprocessed");
-        if (requests.length) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
-      }
-    }
-    return ref;
-  }
-
-  async #getChunks<T>(jobId: string, prefix: string, ref: StoredBlobRef): Promise<T> {
-    const chunks: Uint8Array[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.#doc.send(
-        new QueryCommand({
-          TableName: this.#table,
-          KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
-          ExpressionAttributeValues: { ":pk": jobPk(jobId), ":prefix": chunkPrefix(prefix, ref) },
-          ConsistentRead: true,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of page.Items ?? []) chunks.push(item.data as Uint8Array);
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return decodeBlob<T>(ref, chunks.slice(0, ref.chunks));
   }
 }
 

@@ -3,7 +3,7 @@ import type { StreamPhase } from "#shared/domain/labels.ts";
 import { UpstreamRejectedError } from "#shared/errors.ts";
 import type { Deps, EventBatch, StreamEvent, UpstreamResponse } from "#shared/ports.ts";
 import { classifyUpstreamError } from "#shared/upstream/classify-error.ts";
-import { sleepOnClock } from "./clock-sleep.ts";
+import { sleepOnClock } from "#shared/sleep.ts";
 import { LogWriter, type LogWriterSettings } from "./log-writer.ts";
 import { finalResponse, relayEvent } from "./relay-view.ts";
 import { StreamIdleError } from "./upstream-events.ts";
