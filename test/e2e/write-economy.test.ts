@@ -15,7 +15,7 @@ describe("DynamoDB writes", () => {
     // A second set of adapters on the same table, metered, drives the poller.
     const meter = new CapacityMeter();
     const config = loadConfig({ RELAY_TABLE_NAME: relay.table.tableName, DYNAMODB_ENDPOINT: relay.table.endpoint, OPENAI_BASE_URL: relay.sim.url, OPENAI_API_KEY: "sk" });
-    const metered = createDeps(config, { clock: relay.clock, meter });
+    const metered = createDeps(config, { clock: relay.clock, meter, log: () => {} });
     const { Poller } = await import("#shared/poller/poller.ts");
     const poller = new Poller(metered, { tickMs: 1000 });
 
