@@ -9,10 +9,14 @@ export interface Clock {
 
 export const systemClock: Clock = { now: () => Date.now() };
 
-/** A clock that only moves when told to. Shared by the simulator and the relay in tests. */
+/**
+ * A clock that only moves when told to. Shared by the simulator and the relay in tests. It starts
+ * at the real time by default: items carry TTLs computed from it, and DynamoDB Local's TTL sweep
+ * deletes items whose expiry lies in the real past.
+ */
 export class ManualClock implements Clock {
   #now: number;
-  constructor(startMs: number = Date.UTC(2026, 0, 1)) {
+  constructor(startMs: number = Date.now()) {
     this.#now = startMs;
   }
   now(): number {

@@ -51,7 +51,7 @@ export function createApp(deps: Deps, options: AppOptions) {
   );
   // Verified by signature, not by a relay key.
   app.route("/v1/webhooks/openai", openaiWebhookRoutes(deps, { secret: options.openaiWebhookSecret, log }));
-  app.use("/v1/responses", bearerAuth(deps.tenants));
+  // "/v1/responses/*" matches "/v1/responses" itself too: one registration, one key lookup.
   app.use("/v1/responses/*", bearerAuth(deps.tenants));
   app.route("/v1/responses", deliveriesRoutes(deps));
   app.route("/v1/responses", responsesRoutes(deps));

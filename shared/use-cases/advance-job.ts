@@ -11,6 +11,11 @@ const AUTH_RETRY_MS = 60_000;
 export interface AdvanceContext {
   /** Consecutive transient failures seen for this job by the caller (the poller keeps it in memory). */
   transientFailures: number;
+  /**
+   * When this look ends the job, send its webhook right away rather than at the next look
+   * (default true; a request handler that must answer quickly passes false).
+   */
+  deliverNow?: boolean;
 }
 
 /**
@@ -21,7 +26,10 @@ export interface AdvanceContext {
  */
 export async function advanceJob(job: Job, deps: Deps, context: AdvanceContext = { transientFailures: 0 }): Promise<Step & { transient?: boolean }> {
   try {
-    return await step(job, deps, context);
+    const result = await step(job, deps, context);
+    const justEnded = !isTerminal(job.status) && isTerminal(result.job.status);
+    if (justEnded && context.deliverNow !== false && isDeliveryActive(result.job.delivery)) return await afterTheEnd(result.job, deps, context);
+    return result;
   } catch (error) {
     if (error instanceof VersionConflictError) return reread(job, deps);
     throw error;

@@ -10,7 +10,7 @@ import { createTestTable } from "../support/dynamo.ts";
 import { UpstreamAuthError } from "#shared/errors.ts";
 
 let sim: Simulator;
-const clock = new ManualClock(Date.UTC(2026, 10, 24));
+const clock = new ManualClock();
 beforeAll(async () => {
   sim = await startSimulator({ clock, azure: true, apiKey: "azure-key-123", behaviour: { queuedMs: 100, runMs: 100 } });
 });

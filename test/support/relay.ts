@@ -25,7 +25,7 @@ export interface RelayHarnessOptions {
  * Time is a ManualClock shared by the relay and the simulator, so hours pass in a loop.
  */
 export async function startRelay(options: RelayHarnessOptions = {}) {
-  const clock = (options.clock ?? new ManualClock(Date.UTC(2026, 10, 24, 12))) as ManualClock;
+  const clock = (options.clock ?? new ManualClock()) as ManualClock;
   const table = await createTestTable();
   const sim = await startSimulator({ clock, behaviour: options.behaviour });
   const config = loadConfig({

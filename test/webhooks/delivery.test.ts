@@ -49,6 +49,17 @@ describe("signed webhook delivery", () => {
     expect(status.relay.webhook.delivery).toMatchObject({ state: "delivered", attempts: 1, last_status: 200 });
   });
 
+  it("sends the webhook in the same poller step that sees the job end (no extra tick)", async () => {
+    const res = await submit();
+    let ticks = 0;
+    await until(async () => {
+      ticks++;
+      return (await relay.deps.jobs.get(res.body.id))!.status === "completed";
+    });
+    expect(receiver.accepted()).toHaveLength(1);
+    expect(ticks).toBeGreaterThan(1);
+  });
+
   it("honours the event filter", async () => {
     const res = await submit({ metadata: { sim_outcome: "failed" } }, { events: ["response.completed"] });
     const done = await relay.settle(res.body.id);

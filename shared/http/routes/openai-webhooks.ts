@@ -38,7 +38,7 @@ export function openaiWebhookRoutes(deps: Deps, options: { secret: string | unde
       const job = upstreamId ? await deps.jobs.findByUpstreamId(upstreamId) : null;
       // Only a running job is advanced here (one upstream GET and a write); the caller's own
       // webhook is then sent by the poller, not from this request, so OpenAI gets its 200 at once.
-      if (job && !isTerminal(job.status)) await advanceJob(job, deps);
+      if (job && !isTerminal(job.status)) await advanceJob(job, deps, { transientFailures: 0, deliverNow: false });
     } catch (error) {
       // Already claimed in the inbox, so OpenAI's retry would be a no-op: the poller is the backstop.
       options.log({ level: "error", msg: "advancing a job from an OpenAI webhook failed", upstreamId, error: (error as Error).message });
