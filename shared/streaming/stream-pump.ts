@@ -1,4 +1,5 @@
 import { isTerminal, type Job } from "#shared/domain/job.ts";
+import { advanceJob } from "#shared/use-cases/advance-job.ts";
 import type { StreamPhase } from "#shared/domain/labels.ts";
 import { UpstreamRejectedError } from "#shared/errors.ts";
 import type { Deps, EventBatch, StreamEvent, UpstreamResponse } from "#shared/ports.ts";
@@ -43,13 +44,13 @@ type Fallback = "refused" | "failing" | null;
  * job has ended the relay writes the rest of the stream itself from the final Response.
  */
 export class StreamPump {
-  readonly #deps: Pick<Deps, "jobs" | "upstream" | "eventLog" | "clock">;
+  readonly #deps: Deps;
   readonly #jobId: string;
   readonly #settings: PumpSettings;
   readonly #hooks: PumpHooks;
   readonly #writer: LogWriter;
 
-  constructor(deps: Pick<Deps, "jobs" | "upstream" | "eventLog" | "clock">, jobId: string, settings: PumpSettings, hooks: PumpHooks) {
+  constructor(deps: Deps, jobId: string, settings: PumpSettings, hooks: PumpHooks) {
     this.#deps = deps;
     this.#jobId = jobId;
     this.#settings = settings;
@@ -108,10 +109,23 @@ export class StreamPump {
         this.#hooks.phase("reconnecting");
         await sleepOnClock(this.#deps.clock, this.#settings.reconnectDelaysMs[failures - 1]!, signal);
       }
+      if (writer.ended) await this.#recordEnd();
     } finally {
       // Events still buffered were never served to anyone; writing them now saves a re-read.
       if (!writer.ended) await writer.flush().catch(() => undefined);
       writer.close();
+    }
+  }
+
+  /**
+   * The stream saw the end before the poller did: record it now, so the status endpoint agrees
+   * with what the caller just read. Best effort; the poller stays the backstop. The caller's
+   * webhook is left to the poller (within a tick), not sent from a stream.
+   */
+  async #recordEnd(): Promise<void> {
+    const job = await this.#deps.jobs.get(this.#jobId).catch(() => null);
+    if (job && !isTerminal(job.status) && job.upstreamId) {
+      await advanceJob(job, this.#deps, { transientFailures: 0, deliverNow: false }).catch(() => undefined);
     }
   }
 

@@ -38,13 +38,13 @@ const CLAIM_RETRY_MS = 1000;
  * this process its readers are woken as batches land, elsewhere they re-read the store.
  */
 export class StreamService {
-  readonly #deps: Pick<Deps, "jobs" | "upstream" | "eventLog" | "leases" | "clock">;
+  readonly #deps: Deps;
   readonly #settings: StreamSettings;
   readonly #log: Log;
   readonly #owner = `stream-${randomUUID()}`;
   readonly #feeds = new Map<string, JobFeed>();
 
-  constructor(deps: Pick<Deps, "jobs" | "upstream" | "eventLog" | "leases" | "clock">, options: { settings?: Partial<StreamSettings>; log?: Log } = {}) {
+  constructor(deps: Deps, options: { settings?: Partial<StreamSettings>; log?: Log } = {}) {
     this.#deps = deps;
     this.#settings = { ...DEFAULT_STREAM_SETTINGS, ...options.settings };
     this.#log = options.log ?? (() => {});

@@ -231,3 +231,19 @@ describe("POST /v1/responses with stream: true", () => {
     expect(res.body.error.param).toBe("model");
   });
 });
+
+describe("the status endpoint agrees with a finished stream", () => {
+  it("records the end the stream saw, without waiting for the poller", async () => {
+    const job = await submit();
+    const read = await openStream(relay, `/v1/responses/${job.id}?stream=true`);
+    await driveToEnd(relay, read, { tick: false });
+    expect(read.events.at(-1)!.type).toBe("response.completed");
+    let status = "";
+    for (let i = 0; i < 50 && status !== "completed"; i++) {
+      status = (await relay.call("GET", `/v1/responses/${job.id}`)).body.status;
+      if (status !== "completed") await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(status).toBe("completed");
+  });
+});
+
