@@ -189,7 +189,7 @@ function render(r: Results, mode: string, defaults: ReturnType<typeof loadConfig
     out.push(
       table("Headline: relay vs naive", ["", "relay", "relay + OpenAI webhooks", "naive (2 s polls)"], rows, [
         "lag = upstream completion → caller informed (relay: signed webhook received; naive: the poll that sees the end returns).",
-        `The relay's poller ticks every ${defaults.pollTickMs / 1000} s (one invocation a minute); the webhook goes out on the tick after the terminal write.`,
+        `The relay's poller ticks every ${defaults.pollTickMs / 1000} s (one invocation a minute); the webhook goes out in the same step as the terminal write.`,
         "naive figures marked (computed) follow from its fixed schedule: 1 create + one retrieve per 2 s; lag uniform in [0, 2 s).",
       ].join("\n")),
     );
