@@ -45,17 +45,8 @@ export const round = (value: number, digits = 2): number => {
   return Math.round(value * f) / f;
 };
 
-/** A deterministic PRNG (mulberry32), so a run's job mix repeats. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A deterministic PRNG (the simulator's mulberry32), so a run's job mix repeats. */
+export { seededRandom as seeded } from "#local/simulator/random.ts";
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

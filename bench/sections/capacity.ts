@@ -6,7 +6,7 @@
  */
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import type { Job } from "#shared/domain/job.ts";
+import { EMPTY_JOB_FIELDS, type Job } from "#shared/domain/job.ts";
 import { modelInfo } from "#shared/domain/models.ts";
 import { newJobId } from "#shared/ids.ts";
 import { createDynamoClients } from "#shared/store/dynamo-client.ts";
@@ -89,34 +89,22 @@ export async function runCapacity(dynamoEndpoint: string, s: CapacitySettings, p
 
 function pendingJob(id: string, now: number, upstreamId: string, info: ReturnType<typeof modelInfo>): Job {
   return {
+    ...EMPTY_JOB_FIELDS,
     id,
     tenantId: "ten_capacity",
     status: "in_progress",
     version: 1,
     model: "gpt-5-pro",
-    metadata: {},
     createdAt: now,
     updatedAt: now,
     statusChangedAt: now,
-    completedAt: null,
     deadlineAt: now + info.deadlineSeconds * 1000,
     queuedDeadlineAt: now + info.queuedLimitSeconds * 1000,
     createState: "done",
     createAttempts: 1,
-    createSentAt: null,
     upstreamId,
     upstreamStatus: "in_progress",
-    upstreamCancelPending: false,
-    webhook: null,
-    delivery: null,
-    idempotencyKey: null,
     request: { chunks: 0, bytes: 0, sha256: "" },
-    output: null,
-    usage: null,
-    costUsd: null,
-    error: null,
-    incompleteDetails: null,
-    lastUpstreamError: null,
   };
 }
 
