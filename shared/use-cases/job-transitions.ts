@@ -48,8 +48,11 @@ export async function publishStatus(job: Job, previousStatus: JobStatus | null, 
 
 const UPSTREAM_STATUSES: ReadonlySet<string> = new Set(["queued", "in_progress", "completed", "failed", "cancelled", "incomplete"]);
 
-/** Marks the create as sent, sends it, and records the upstream id (or the failure). */
-export async function sendCreate(job: Job, deps: Deps): Promise<Step> {
+/**
+ * Marks the create as sent, sends it, and records the upstream id (or the failure). Submit passes
+ * the request it just stored; the poller (recovering a pending create) reads it back.
+ */
+export async function sendCreate(job: Job, deps: Deps, request?: Record<string, unknown>): Promise<Step> {
   const now = deps.clock.now();
   let claimed: Job;
   try {
@@ -58,10 +61,10 @@ export async function sendCreate(job: Job, deps: Deps): Promise<Step> {
     if (error instanceof VersionConflictError) return reread(job, deps);
     throw error;
   }
-  const request = await deps.jobs.getRequest(claimed);
+  const body = request ?? (await deps.jobs.getRequest(claimed));
   let response: UpstreamResponse;
   try {
-    response = await deps.upstream.create(request);
+    response = await deps.upstream.create(body);
   } catch (error) {
     return createFailed(claimed, classifyUpstreamError(error), deps);
   }

@@ -73,7 +73,7 @@ export async function submitJob(input: SubmitInput, deps: Deps): Promise<SubmitR
   }
 
   await publishStatus(created.job, null, deps);
-  const step = await sendCreate(created.job, deps);
+  const step = await sendCreate(created.job, deps, forwarded);
   // The upstream refused the request outright (bad model, bad parameter, no quota): answer the
   // way OpenAI would have. The failed job stays on record.
   if (step.rejected) throw step.rejected;

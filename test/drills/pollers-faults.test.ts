@@ -6,11 +6,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ManualClock } from "#shared/clock.ts";
-import type { Job } from "#shared/domain/job.ts";
-import type { JobStore } from "#shared/ports.ts";
 import { startRelay, type RelayHarness } from "../support/relay.ts";
 import { startReceiver, type Receiver } from "../support/receiver.ts";
 import { allJobs, checkAllTerminal, checkStatusHistory, checkUpstreamCreates, checkWebhooks, TERMINAL, type StatusRead } from "./invariants.ts";
+import { recordTransitions } from "../support/transitions.ts";
 
 const JOBS = 60;
 const HOUR = 3_600_000;
@@ -27,17 +26,6 @@ afterAll(async () => {
   await relay.close();
 });
 
-/** Every status change the store commits (the pollers, submit, cancel all write through it). */
-function recordTransitions(store: JobStore): { jobId: string; from: string; to: string }[] {
-  const log: { jobId: string; from: string; to: string }[] = [];
-  const update = store.update.bind(store);
-  store.update = async (job: Job, changes: Partial<Job>, dueAt?: number | null) => {
-    const next = await update(job, changes, dueAt);
-    if (changes.status && changes.status !== job.status) log.push({ jobId: job.id, from: job.status, to: changes.status });
-    return next;
-  };
-  return log;
-}
 
 describe("drill: three pollers, a flaky upstream, a receiver down for six hours", () => {
   it("ends every job exactly once and delivers every webhook, with a stable webhook-id, once the receiver is back", async () => {

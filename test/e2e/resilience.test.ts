@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { Job } from "#shared/domain/job.ts";
-import type { Deps, JobStore } from "#shared/ports.ts";
 import { startRelay, type RelayHarness } from "../support/relay.ts";
+import { recordTransitions } from "../support/transitions.ts";
 
 let relay: RelayHarness | undefined;
 afterEach(async () => {
@@ -11,18 +11,6 @@ afterEach(async () => {
 
 const TERMINAL = ["completed", "failed", "cancelled", "incomplete", "expired"];
 
-/** Records every status change the store commits, to prove no transition happens twice. */
-function recordTransitions(deps: Deps): { jobId: string; from: string; to: string }[] {
-  const log: { jobId: string; from: string; to: string }[] = [];
-  const store = deps.jobs as JobStore;
-  const update = store.update.bind(store);
-  store.update = async (job: Job, changes: Partial<Job>, dueAt?: number | null) => {
-    const next = await update(job, changes, dueAt);
-    if (changes.status && changes.status !== job.status) log.push({ jobId: job.id, from: job.status, to: changes.status });
-    return next;
-  };
-  return log;
-}
 
 async function submitMany(h: RelayHarness, n: number, body: (i: number) => Record<string, unknown> = (i) => ({ model: "gpt-5-pro", input: `job ${i}` })) {
   const ids: string[] = [];
@@ -122,7 +110,7 @@ describe("concurrent pollers", () => {
   it("three pollers at once never double a transition, with a third of upstream calls failing", async () => {
     relay = await startRelay({ behaviour: { queuedMs: 1500, runMs: 4000 } });
     const h = relay;
-    const transitions = recordTransitions(h.deps);
+    const transitions = recordTransitions(h.deps.jobs);
     const ids = await submitMany(h, 30, (i) => ({ model: "gpt-5-pro", input: `p${i}`, metadata: i % 5 === 0 ? { sim_outcome: "failed" } : {} }));
     h.sim.injectFault({ op: "retrieve", status: 429, retryAfterSeconds: 1, times: Infinity, probability: 0.17 });
     h.sim.injectFault({ op: "retrieve", status: 502, times: Infinity, probability: 0.2 });
@@ -160,33 +148,37 @@ describe("concurrent pollers", () => {
 class Crash extends Error {}
 
 describe("a crash between two steps loses no job and never creates twice", () => {
-  /** Stops "the process" the first time the store is asked to do `what`: nothing after it runs. */
-  const crashOnce = (h: RelayHarness, method: "update" | "getRequest", when: (changes: Partial<Job>) => boolean = () => true) => {
-    const store = h.deps.jobs as any;
-    const original = store[method].bind(store);
+  /**
+   * Stops "the process" at the first job write matching `when`: before the write, or just after it
+   * (the write is stored, nothing after it runs).
+   */
+  const crashOnce = (h: RelayHarness, at: "before" | "after", when: (changes: Partial<Job>) => boolean) => {
+    const store = h.deps.jobs;
+    const original = store.update.bind(store);
     const state = { crashed: false };
-    store[method] = async (job: Job, changes: Partial<Job> = {}, dueAt?: number | null) => {
-      if (!state.crashed && when(changes)) {
-        state.crashed = true;
-        throw new Crash(`stopped at ${method}`);
-      }
-      return original(job, changes, dueAt);
+    store.update = async (job: Job, changes: Partial<Job>, dueAt?: number | null) => {
+      const hit = !state.crashed && when(changes);
+      if (hit) state.crashed = true;
+      if (hit && at === "before") throw new Crash("stopped before a write");
+      const written = await original(job, changes, dueAt);
+      if (hit) throw new Crash("stopped after a write");
+      return written;
     };
     return state;
   };
 
   it.each([
-    { where: "after the intent, before the create is marked sent", method: "update", when: (c: Partial<Job>) => c.createState === "sent", outcome: "completed", creates: 1 },
-    { where: "after marking it sent, before the upstream call", method: "getRequest", when: () => true, outcome: "failed", creates: 0 },
-    { where: "after the upstream create, before recording its id", method: "update", when: (c: Partial<Job>) => c.createState === "done", outcome: "failed", creates: 1 },
-  ] as const)("$where: ends $outcome with $creates upstream create(s)", async ({ method, when, outcome, creates }) => {
+    { where: "after the intent, before the create is marked sent", at: "before", when: (c: Partial<Job>) => c.createState === "sent", outcome: "completed", creates: 1 },
+    { where: "after marking it sent, before the upstream call", at: "after", when: (c: Partial<Job>) => c.createState === "sent", outcome: "failed", creates: 0 },
+    { where: "after the upstream create, before recording its id", at: "before", when: (c: Partial<Job>) => c.createState === "done", outcome: "failed", creates: 1 },
+  ] as const)("$where: ends $outcome with $creates upstream create(s)", async ({ at, when, outcome, creates }) => {
     relay = await startRelay();
     const h = relay;
-    const crash = crashOnce(h, method, when);
+    const crash = crashOnce(h, at, when);
     const res = await h.call("POST", "/v1/responses", { model: "gpt-5-pro", input: "crash in submit" });
     expect(crash.crashed).toBe(true);
     expect(res.status).toBe(500);
-    expect(JSON.stringify(res.body)).not.toContain("stopped at");
+    expect(JSON.stringify(res.body)).not.toContain("stopped");
     const [job] = (await h.call("GET", "/v1/responses")).body.data;
     expect(job.status).toBe("queued");
     // a fresh poller, as after a restart
@@ -201,7 +193,7 @@ describe("a crash between two steps loses no job and never creates twice", () =>
     relay = await startRelay({ behaviour: { queuedMs: 500, runMs: 1000, outputBytes: 50_000 } });
     const h = relay;
     const res = await h.call("POST", "/v1/responses", { model: "gpt-5-pro", input: "crash at the end" });
-    const crash = crashOnce(h, "update", (c) => c.status === "completed");
+    const crash = crashOnce(h, "before", (c) => c.status === "completed");
     const done = await h.settle(res.body.id, { pollers: [h.newPoller(), h.newPoller()] });
     expect(crash.crashed).toBe(true);
     expect(done.status).toBe("completed");
