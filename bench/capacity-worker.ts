@@ -65,7 +65,11 @@ for (let pass = 0; pass < passes; pass++) {
   const report = await poller.tick();
   const ms = performance.now() - started;
   errors += report.errors;
-  warm.push({ advanced: report.advanced, ms: Math.round(ms), pollsPerSecond: Math.round((report.advanced / ms) * 1000) });
+  warm.push({
+    advanced: report.advanced,
+    ms: Math.round(ms),
+    pollsPerSecond: Math.round((report.advanced / ms) * 1000),
+  });
   sample();
 }
 clearInterval(sampler);
@@ -76,10 +80,14 @@ const retained = process.memoryUsage();
 await poller.releaseAll();
 
 process.stdout.write(
-  JSON.stringify({
+  `${JSON.stringify({
     expected,
     concurrency,
-    cold: { advanced: first.advanced, ms: Math.round(coldMs), pollsPerSecond: Math.round((first.advanced / coldMs) * 1000) },
+    cold: {
+      advanced: first.advanced,
+      ms: Math.round(coldMs),
+      pollsPerSecond: Math.round((first.advanced / coldMs) * 1000),
+    },
     warm: { passes: warm, medianPollsPerSecond: median(warm.map((w) => w.pollsPerSecond)) },
     scheduled,
     errors,
@@ -90,6 +98,6 @@ process.stdout.write(
       peakHeapMb: Math.round(peakHeap / 1048576),
       retainedHeapMb: Math.round(retained.heapUsed / 1048576),
     },
-  }) + "\n",
+  })}\n`,
 );
 process.exit(0);

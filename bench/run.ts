@@ -31,7 +31,15 @@ type Section = (typeof SECTIONS)[number];
 
 interface Settings {
   lag: LagSettings;
-  long: { durationsSeconds: number[]; withOpenAIWebhooks: number[]; jobs: number; stepMs: number; spreadMs: number; idleMinutes: number; seed: number };
+  long: {
+    durationsSeconds: number[];
+    withOpenAIWebhooks: number[];
+    jobs: number;
+    stepMs: number;
+    spreadMs: number;
+    idleMinutes: number;
+    seed: number;
+  };
   http: HttpSettings;
   capacity: CapacitySettings[];
   bundles: { initRuns: number };
@@ -39,7 +47,15 @@ interface Settings {
 
 const QUICK: Settings = {
   lag: { jobs: 16, spreadMs: 2_000, queuedMs: [500, 1_500], runMs: [1_000, 4_000], seed: 11 },
-  long: { durationsSeconds: [10, 60, 300, 1800], withOpenAIWebhooks: [10, 300], jobs: 6, stepMs: 250, spreadMs: 60_000, idleMinutes: 2, seed: 5 },
+  long: {
+    durationsSeconds: [10, 60, 300, 1800],
+    withOpenAIWebhooks: [10, 300],
+    jobs: 6,
+    stepMs: 250,
+    spreadMs: 60_000,
+    idleMinutes: 2,
+    seed: 5,
+  },
   http: { concurrency: [1, 8, 32], minRequests: 20, perWorker: 3, seed: 3 },
   capacity: [{ pendingJobs: 1_000, concurrency: [16], passes: 3 }],
   bundles: { initRuns: 3 },
@@ -47,7 +63,15 @@ const QUICK: Settings = {
 
 const FULL: Settings = {
   lag: { jobs: 60, spreadMs: 20_000, queuedMs: [500, 3_000], runMs: [1_000, 20_000], seed: 11 },
-  long: { durationsSeconds: [10, 60, 300, 1800], withOpenAIWebhooks: [10, 60, 300, 1800], jobs: 20, stepMs: 250, spreadMs: 60_000, idleMinutes: 5, seed: 5 },
+  long: {
+    durationsSeconds: [10, 60, 300, 1800],
+    withOpenAIWebhooks: [10, 60, 300, 1800],
+    jobs: 20,
+    stepMs: 250,
+    spreadMs: 60_000,
+    idleMinutes: 5,
+    seed: 5,
+  },
   http: { concurrency: [1, 8, 32], minRequests: 50, perWorker: 16, seed: 3 },
   capacity: [
     { pendingJobs: 1_000, concurrency: [16, 64], passes: 3 },
@@ -66,19 +90,27 @@ interface Results {
 }
 
 async function main() {
-  const { values } = parseArgs({ options: { quick: { type: "boolean", default: false }, only: { type: "string" }, help: { type: "boolean", default: false } } });
+  const { values } = parseArgs({
+    options: {
+      quick: { type: "boolean", default: false },
+      only: { type: "string" },
+      help: { type: "boolean", default: false },
+    },
+  });
   if (values.help) {
     console.log(`usage: npm run bench [-- --quick] [-- --only ${SECTIONS.join(",")}]`);
     return;
   }
   const mode = values.quick ? "quick" : "full";
   const only = values.only ? (values.only.split(",").map((s) => s.trim()) as Section[]) : [...SECTIONS];
-  for (const section of only) if (!SECTIONS.includes(section)) throw new Error(`unknown section "${section}" (have ${SECTIONS.join(", ")})`);
+  for (const section of only)
+    if (!SECTIONS.includes(section)) throw new Error(`unknown section "${section}" (have ${SECTIONS.join(", ")})`);
   const settings = values.quick ? QUICK : FULL;
   const relayDefaults = loadConfig({ RELAY_TABLE_NAME: "x" });
   const started = Date.now();
   const loadBefore = loadavg().map((v) => Math.round(v * 100) / 100);
-  const progress = (msg: string) => console.error(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${msg}`);
+  const progress = (msg: string) =>
+    console.error(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${msg}`);
 
   progress(`${mode} run: ${only.join(", ")}`);
   const dynamo = await startDynamoDbLocal();
@@ -97,8 +129,19 @@ async function main() {
       for (const duration of s.durationsSeconds) {
         for (const webhooks of [false, true]) {
           if (webhooks && !s.withOpenAIWebhooks.includes(duration)) continue;
-          progress(`${duration} s jobs under injected time, ${s.jobs} jobs, OpenAI webhooks ${webhooks ? "on" : "off"}`);
-          runs.push(await runLongJobs(dynamo.endpoint, { durationSeconds: duration, jobs: s.jobs, openaiWebhooks: webhooks, stepMs: s.stepMs, spreadMs: s.spreadMs, seed: s.seed + duration }));
+          progress(
+            `${duration} s jobs under injected time, ${s.jobs} jobs, OpenAI webhooks ${webhooks ? "on" : "off"}`,
+          );
+          runs.push(
+            await runLongJobs(dynamo.endpoint, {
+              durationSeconds: duration,
+              jobs: s.jobs,
+              openaiWebhooks: webhooks,
+              stepMs: s.stepMs,
+              spreadMs: s.spreadMs,
+              seed: s.seed + duration,
+            }),
+          );
         }
       }
       progress(`idle poller overhead, ${s.idleMinutes} min injected`);
@@ -141,7 +184,9 @@ async function main() {
     loadAverage: { start: loadBefore, end: loadavg().map((v) => Math.round(v * 100) / 100) },
   };
   console.log(render(results, mode, relayDefaults));
-  console.log(`\nmachine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.java}; load average ${machine.loadAverage.start.join("/")} at start, ${machine.loadAverage.end.join("/")} at end; ${wallSeconds} s`);
+  console.log(
+    `\nmachine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.java}; load average ${machine.loadAverage.start.join("/")} at start, ${machine.loadAverage.end.join("/")} at end; ${wallSeconds} s`,
+  );
   const report = {
     benchmark: "responses-relay",
     mode,
@@ -152,22 +197,35 @@ async function main() {
     machine,
     settings: {
       ...settings,
-      relay: { pollTickMs: relayDefaults.pollTickMs, pollConcurrency: relayDefaults.pollConcurrency, dueShards: relayDefaults.dueShards, invocation: "every 60 s, 56 s budget (EventBridge schedule)" },
+      relay: {
+        pollTickMs: relayDefaults.pollTickMs,
+        pollConcurrency: relayDefaults.pollConcurrency,
+        dueShards: relayDefaults.dueShards,
+        invocation: "every 60 s, 56 s budget (EventBridge schedule)",
+      },
       upstreamLatency: LATENCY_PROFILE,
-      naive: { pollMs: NAIVE_POLL_MS, client: "openai SDK: responses.create({background: true}), then responses.retrieve every 2 s" },
+      naive: {
+        pollMs: NAIVE_POLL_MS,
+        client: "openai SDK: responses.create({background: true}), then responses.retrieve every 2 s",
+      },
     },
     results,
   };
   const dir = fileURLToPath(new URL("./results/", import.meta.url));
   await mkdir(dir, { recursive: true });
   const day = report.date.slice(0, 10);
-  const files = mode === "full" && only.length === SECTIONS.length ? [`${day}-full.json`, "latest.json"] : [`${day}-${mode}${only.length === SECTIONS.length ? "" : "-partial"}.tmp.json`];
-  for (const file of files) await writeFile(`${dir}${file}`, JSON.stringify(report, null, 2) + "\n");
+  const files =
+    mode === "full" && only.length === SECTIONS.length
+      ? [`${day}-full.json`, "latest.json"]
+      : [`${day}-${mode}${only.length === SECTIONS.length ? "" : "-partial"}.tmp.json`];
+  for (const file of files) await writeFile(`${dir}${file}`, `${JSON.stringify(report, null, 2)}\n`);
   console.log(`\nJSON: ${files.map((f) => `bench/results/${f}`).join(", ")}`);
 }
 
 function render(r: Results, mode: string, defaults: ReturnType<typeof loadConfig>): string {
-  const out: string[] = [`\nresponses-relay benchmark (${mode}) — relay vs the naive client (official SDK, retrieve every 2 s), same simulator, same run`];
+  const out: string[] = [
+    `\nresponses-relay benchmark (${mode}) — relay vs the naive client (official SDK, retrieve every 2 s), same simulator, same run`,
+  ];
   const lagOff = r.lag?.find((l) => !l.openaiWebhooks);
   const lagOn = r.lag?.find((l) => l.openaiWebhooks);
   const long = r.long?.runs ?? [];
@@ -178,28 +236,74 @@ function render(r: Results, mode: string, defaults: ReturnType<typeof loadConfig
   if (lagOff || five) {
     const rows: (string | number)[][] = [];
     if (lagOff && lagOn) {
-      rows.push([`lag p50 / p99, short jobs (${num(lagOff.upstreamSeconds.min)}–${num(lagOff.upstreamSeconds.max)} s, real time)`, p(lagOff.relay.lagMs), p(lagOn.relay.lagMs), p(lagOff.naive.lagMs)]);
-      rows.push(["upstream calls / job, short jobs (measured)", num(lagOff.relay.upstreamCallsPerJob), num(lagOn.relay.upstreamCallsPerJob), num(lagOff.naive.upstreamCallsPerJob)]);
+      rows.push([
+        `lag p50 / p99, short jobs (${num(lagOff.upstreamSeconds.min)}–${num(lagOff.upstreamSeconds.max)} s, real time)`,
+        p(lagOff.relay.lagMs),
+        p(lagOn.relay.lagMs),
+        p(lagOff.naive.lagMs),
+      ]);
+      rows.push([
+        "upstream calls / job, short jobs (measured)",
+        num(lagOff.relay.upstreamCallsPerJob),
+        num(lagOn.relay.upstreamCallsPerJob),
+        num(lagOff.naive.upstreamCallsPerJob),
+      ]);
     }
     if (five) {
-      rows.push(["lag p50 / p99, 5-min jobs (injected time)", p(five.relay.lagMs), p(fiveOn?.relay.lagMs), `${p(five.naive.lagMs)} (computed)`]);
-      rows.push(["upstream calls / job, 5-min jobs", num(five.relay.upstreamCallsPerJob), fiveOn ? num(fiveOn.relay.upstreamCallsPerJob) : "—", `${num(five.naive.upstreamCallsPerJob)} (computed)`]);
-      rows.push(["DynamoDB read / write units per job, 5-min", pair(num(five.relay.unitsPerJob.read), num(five.relay.unitsPerJob.write)), fiveOn ? pair(num(fiveOn.relay.unitsPerJob.read), num(fiveOn.relay.unitsPerJob.write)) : "—", "— (no table)"]);
+      rows.push([
+        "lag p50 / p99, 5-min jobs (injected time)",
+        p(five.relay.lagMs),
+        p(fiveOn?.relay.lagMs),
+        `${p(five.naive.lagMs)} (computed)`,
+      ]);
+      rows.push([
+        "upstream calls / job, 5-min jobs",
+        num(five.relay.upstreamCallsPerJob),
+        fiveOn ? num(fiveOn.relay.upstreamCallsPerJob) : "—",
+        `${num(five.naive.upstreamCallsPerJob)} (computed)`,
+      ]);
+      rows.push([
+        "DynamoDB read / write units per job, 5-min",
+        pair(num(five.relay.unitsPerJob.read), num(five.relay.unitsPerJob.write)),
+        fiveOn ? pair(num(fiveOn.relay.unitsPerJob.read), num(fiveOn.relay.unitsPerJob.write)) : "—",
+        "— (no table)",
+      ]);
     }
     out.push(
-      table("Headline: relay vs naive", ["", "relay", "relay + OpenAI webhooks", "naive (2 s polls)"], rows, [
-        "lag = upstream completion → caller informed (relay: signed webhook received; naive: the poll that sees the end returns).",
-        `The relay's poller ticks every ${defaults.pollTickMs / 1000} s (one invocation a minute); the webhook goes out in the same step as the terminal write.`,
-        "naive figures marked (computed) follow from its fixed schedule: 1 create + one retrieve per 2 s; lag uniform in [0, 2 s).",
-      ].join("\n")),
+      table(
+        "Headline: relay vs naive",
+        ["", "relay", "relay + OpenAI webhooks", "naive (2 s polls)"],
+        rows,
+        [
+          "lag = upstream completion → caller informed (relay: signed webhook received; naive: the poll that sees the end returns).",
+          `The relay's poller ticks every ${defaults.pollTickMs / 1000} s (one invocation a minute); the webhook goes out in the same step as the terminal write.`,
+          "naive figures marked (computed) follow from its fixed schedule: 1 create + one retrieve per 2 s; lag uniform in [0, 2 s).",
+        ].join("\n"),
+      ),
     );
   }
   if (lagOff && lagOn) {
     out.push(
       table(
         "Notification lag, real time (upstream latency 40–440 ms per call)",
-        ["", "jobs", "relay webhook p50 / p99", "relay recorded p50 / p99", "naive p50 / p99", "relay calls/job", "naive calls/job"],
-        [lagOff, lagOn].map((l) => [`OpenAI webhooks ${l.openaiWebhooks ? "on" : "off"}`, l.jobs, p(l.relay.lagMs), p(l.relay.recordedLagMs), p(l.naive.lagMs), num(l.relay.upstreamCallsPerJob), num(l.naive.upstreamCallsPerJob)]),
+        [
+          "",
+          "jobs",
+          "relay webhook p50 / p99",
+          "relay recorded p50 / p99",
+          "naive p50 / p99",
+          "relay calls/job",
+          "naive calls/job",
+        ],
+        [lagOff, lagOn].map((l) => [
+          `OpenAI webhooks ${l.openaiWebhooks ? "on" : "off"}`,
+          l.jobs,
+          p(l.relay.lagMs),
+          p(l.relay.recordedLagMs),
+          p(l.naive.lagMs),
+          num(l.relay.upstreamCallsPerJob),
+          num(l.naive.upstreamCallsPerJob),
+        ]),
         "recorded = upstream end → the relay's terminal write (what its status endpoint shows from then on).",
       ),
     );
@@ -208,7 +312,17 @@ function render(r: Results, mode: string, defaults: ReturnType<typeof loadConfig
     out.push(
       table(
         "By job duration (injected time; per job: upstream calls, DynamoDB units = submit + poller + webhook ingestion)",
-        ["duration", "OpenAI wh", "jobs", "relay calls", "naive calls*", "RCU / job", "WCU / job", "lag p50 / p99", "overhead RCU / WCU per min"],
+        [
+          "duration",
+          "OpenAI wh",
+          "jobs",
+          "relay calls",
+          "naive calls*",
+          "RCU / job",
+          "WCU / job",
+          "lag p50 / p99",
+          "overhead RCU / WCU per min",
+        ],
         long.map((l) => [
           l.durationSeconds >= 60 ? `${l.durationSeconds / 60} min` : `${l.durationSeconds} s`,
           l.openaiWebhooks ? "on" : "off",
@@ -236,8 +350,20 @@ function render(r: Results, mode: string, defaults: ReturnType<typeof loadConfig
         `Where one 10-s job's DynamoDB units go (job item ≈ ${(a.itemBytes / 1024).toFixed(1)} KB as JSON)`,
         ["operation", "calls", "RCU", "WCU", ...indexes.map((i) => `WCU ${i}`)],
         [
-          ...a.rows.map((row) => [row.operation, row.calls, num(row.read), num(row.write), ...indexes.map((i) => num(row.byIndex[i] ?? 0))]),
-          ["the job's own (no status reads, no poller fixed cost)", "", num(a.total.read), num(a.total.write), ...indexes.map((i) => num(a.total.byIndex[i] ?? 0))],
+          ...a.rows.map((row) => [
+            row.operation,
+            row.calls,
+            num(row.read),
+            num(row.write),
+            ...indexes.map((i) => num(row.byIndex[i] ?? 0)),
+          ]),
+          [
+            "the job's own (no status reads, no poller fixed cost)",
+            "",
+            num(a.total.read),
+            num(a.total.write),
+            ...indexes.map((i) => num(a.total.byIndex[i] ?? 0)),
+          ],
         ],
         "WCU by table and global secondary index, from ReturnConsumedCapacity=INDEXES; transactions count twice.",
       ),
@@ -248,8 +374,24 @@ function render(r: Results, mode: string, defaults: ReturnType<typeof loadConfig
     out.push(
       table(
         "HTTP API on loopback (submit includes the upstream create)",
-        ["concurrency", "submit p50 / p99", "submit req/s", "status (pending) p50 / p99", "req/s", "status (completed) p50 / p99", "req/s"],
-        h.submit.map((s, i) => [s.concurrency, p(s.latencyMs), num(s.requestsPerSecond), p(h.statusPending[i]!.latencyMs), num(h.statusPending[i]!.requestsPerSecond), p(h.statusCompleted[i]!.latencyMs), num(h.statusCompleted[i]!.requestsPerSecond)]),
+        [
+          "concurrency",
+          "submit p50 / p99",
+          "submit req/s",
+          "status (pending) p50 / p99",
+          "req/s",
+          "status (completed) p50 / p99",
+          "req/s",
+        ],
+        h.submit.map((s, i) => [
+          s.concurrency,
+          p(s.latencyMs),
+          num(s.requestsPerSecond),
+          p(h.statusPending[i]!.latencyMs),
+          num(h.statusPending[i]!.requestsPerSecond),
+          p(h.statusCompleted[i]!.latencyMs),
+          num(h.statusCompleted[i]!.requestsPerSecond),
+        ]),
         `DynamoDB units per call (R / W): submit ${pair(num(h.unitsPerCall.submit.read), num(h.unitsPerCall.submit.write))}, status pending ${pair(num(h.unitsPerCall.statusPending.read), num(h.unitsPerCall.statusPending.write))}, completed ${pair(num(h.unitsPerCall.statusCompleted.read), num(h.unitsPerCall.statusCompleted.write))}. Errors: ${[...h.submit, ...h.statusPending, ...h.statusCompleted].reduce((s, l) => s + l.errors, 0)}.`,
       ),
     );
@@ -258,8 +400,26 @@ function render(r: Results, mode: string, defaults: ReturnType<typeof loadConfig
     out.push(
       table(
         "Poller capacity: one invocation in its own process, simulator at 0 ms added latency",
-        ["pending jobs", "concurrency", "first tick (reads + polls)", "polls/s first", "polls/s later (median)", "peak RSS", "peak heap", "heap kept"],
-        r.capacity.map((c) => [c.pendingJobs, c.concurrency, ms(c.coldPass.ms), c.coldPass.pollsPerSecond, c.warmPollsPerSecond, `${c.memory.peakRssMb} MB`, `${c.memory.peakHeapMb} MB`, `${c.memory.retainedHeapMb} MB`]),
+        [
+          "pending jobs",
+          "concurrency",
+          "first tick (reads + polls)",
+          "polls/s first",
+          "polls/s later (median)",
+          "peak RSS",
+          "peak heap",
+          "heap kept",
+        ],
+        r.capacity.map((c) => [
+          c.pendingJobs,
+          c.concurrency,
+          ms(c.coldPass.ms),
+          c.coldPass.pollsPerSecond,
+          c.warmPollsPerSecond,
+          `${c.memory.peakRssMb} MB`,
+          `${c.memory.peakHeapMb} MB`,
+          `${c.memory.retainedHeapMb} MB`,
+        ]),
         "later ticks poll from the in-memory schedule (no DynamoDB reads); with a real upstream, polls/s ≈ concurrency ÷ upstream latency.",
       ),
     );
@@ -269,7 +429,13 @@ function render(r: Results, mode: string, defaults: ReturnType<typeof loadConfig
       table(
         "Lambda bundles (CDK's esbuild settings)",
         ["function", "bundle", "source map", "init median", "init runs"],
-        r.bundles.bundles.map((b) => [b.name, kb(b.bytes), kb(b.mapBytes), ms(b.initMs.median), b.initMs.runs.map((v) => Math.round(v)).join(", ")]),
+        r.bundles.bundles.map((b) => [
+          b.name,
+          kb(b.bytes),
+          kb(b.mapBytes),
+          ms(b.initMs.median),
+          b.initMs.runs.map((v) => Math.round(v)).join(", "),
+        ]),
         "init = a fresh Node process importing the bundle (config, clients); Node's own start and the Lambda runtime are not included.",
       ),
     );
@@ -279,8 +445,14 @@ function render(r: Results, mode: string, defaults: ReturnType<typeof loadConfig
 
 function gitCommit(): string | null {
   try {
-    const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
-    const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    }).trim();
+    const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    }).trim();
     return dirty ? `${commit}+dirty` : commit;
   } catch {
     return null;

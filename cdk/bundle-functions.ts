@@ -24,7 +24,10 @@ export interface BuiltBundle {
 export const ALL_FUNCTIONS = Object.keys(FUNCTION_ENTRIES) as FunctionName[];
 
 /** One directory per function under `outDir`, built in parallel. */
-export async function buildBundles(outDir: string, names: readonly FunctionName[] = ALL_FUNCTIONS): Promise<BuiltBundle[]> {
+export async function buildBundles(
+  outDir: string,
+  names: readonly FunctionName[] = ALL_FUNCTIONS,
+): Promise<BuiltBundle[]> {
   return Promise.all(
     names.map(async (name) => {
       const dir = join(outDir, name);
@@ -33,7 +36,9 @@ export async function buildBundles(outDir: string, names: readonly FunctionName[
       const { metafile } = await build({ ...esbuildOptions(entryPath(name), dir), metafile: true });
       const file = join(dir, RELAY_BUNDLING.outFile);
       const [js, map] = await Promise.all([stat(file), stat(`${file}.map`)]);
-      const runtimeImports = new Set(Object.values(metafile.outputs).flatMap((output) => output.imports.map((i) => i.path)));
+      const runtimeImports = new Set(
+        Object.values(metafile.outputs).flatMap((output) => output.imports.map((i) => i.path)),
+      );
       return { name, dir, file, bytes: js.size, mapBytes: map.size, runtimeImports: [...runtimeImports].sort() };
     }),
   );
@@ -71,10 +76,14 @@ export async function measureInitTime(file: string, env: Record<string, string>,
 
 function importOnce(file: string, env: Record<string, string>): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--enable-source-maps", "--input-type=module", "-e", IMPORT_TIMER, pathToFileURL(file).href], {
-      env: { PATH: process.env.PATH ?? "", ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(
+      process.execPath,
+      ["--enable-source-maps", "--input-type=module", "-e", IMPORT_TIMER, pathToFileURL(file).href],
+      {
+        env: { PATH: process.env.PATH ?? "", ...env },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     let out = "";
     let err = "";
     child.stdout.on("data", (chunk) => (out += chunk));
@@ -95,6 +104,9 @@ function importOnce(file: string, env: Record<string, string>): Promise<number> 
 export function formatBundleReport(rows: { name: string; bytes: number; mapBytes: number; initMs?: number }[]): string {
   const kb = (n: number) => `${(n / 1024).toFixed(1)} KB`;
   return rows
-    .map((r) => `${r.name.padEnd(10)} bundle ${kb(r.bytes).padStart(10)}  map ${kb(r.mapBytes).padStart(10)}${r.initMs === undefined ? "" : `  init ${r.initMs.toFixed(0).padStart(5)} ms`}`)
+    .map(
+      (r) =>
+        `${r.name.padEnd(10)} bundle ${kb(r.bytes).padStart(10)}  map ${kb(r.mapBytes).padStart(10)}${r.initMs === undefined ? "" : `  init ${r.initMs.toFixed(0).padStart(5)} ms`}`,
+    )
     .join("\n");
 }

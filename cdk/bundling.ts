@@ -49,7 +49,8 @@ export const RELAY_BUNDLING = {
   /** The map only needs names and positions; sources would double the asset for nothing. */
   sourcesContent: false,
   mainFields: ["module", "main"],
-  banner: "import{createRequire as __relayCreateRequire}from'node:module';const require=__relayCreateRequire(import.meta.url);",
+  banner:
+    "import{createRequire as __relayCreateRequire}from'node:module';const require=__relayCreateRequire(import.meta.url);",
   external: [] as string[],
   /** NodejsFunction names an ESM bundle `index.mjs`; the bundle test uses the same name. */
   outFile: "index.mjs",

@@ -23,7 +23,8 @@ const STAGES: readonly Stage[] = ["dev", "prod"];
  */
 export function parseRelayContext(get: (key: string) => unknown): RelayContext {
   const stage = text(get, "stage") ?? "dev";
-  if (!STAGES.includes(stage as Stage)) throw new ContextError(`Context "stage" must be one of ${STAGES.join(", ")}; got "${stage}".`);
+  if (!STAGES.includes(stage as Stage))
+    throw new ContextError(`Context "stage" must be one of ${STAGES.join(", ")}; got "${stage}".`);
 
   const retainRaw = get("retain");
   let retain: boolean;
@@ -33,15 +34,23 @@ export function parseRelayContext(get: (key: string) => unknown): RelayContext {
   else throw new ContextError(`Context "retain" must be true or false; got "${String(retainRaw)}".`);
 
   const alarmEmail = text(get, "alarmEmail");
-  if (alarmEmail !== undefined && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(alarmEmail)) throw new ContextError(`Context "alarmEmail" is not an email address: "${alarmEmail}".`);
+  if (alarmEmail !== undefined && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(alarmEmail))
+    throw new ContextError(`Context "alarmEmail" is not an email address: "${alarmEmail}".`);
 
-  return { stage: stage as Stage, retain, alarmEmail, openaiBaseUrl: httpsUrl(get, "openaiBaseUrl"), publicUrl: httpsUrl(get, "publicUrl") };
+  return {
+    stage: stage as Stage,
+    retain,
+    alarmEmail,
+    openaiBaseUrl: httpsUrl(get, "openaiBaseUrl"),
+    publicUrl: httpsUrl(get, "publicUrl"),
+  };
 }
 
 function text(get: (key: string) => unknown, key: string): string | undefined {
   const value = get(key);
   if (value === undefined || value === null || value === "") return undefined;
-  if (typeof value !== "string") throw new ContextError(`Context "${key}" must be a string; got ${JSON.stringify(value)}.`);
+  if (typeof value !== "string")
+    throw new ContextError(`Context "${key}" must be a string; got ${JSON.stringify(value)}.`);
   return value.trim();
 }
 

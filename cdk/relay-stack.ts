@@ -1,5 +1,12 @@
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
-import { HttpApi, HttpRoute, HttpRouteKey, HttpStage, LogGroupLogDestination, PayloadFormatVersion } from "aws-cdk-lib/aws-apigatewayv2";
+import {
+  HttpApi,
+  HttpRoute,
+  HttpRouteKey,
+  HttpStage,
+  LogGroupLogDestination,
+  PayloadFormatVersion,
+} from "aws-cdk-lib/aws-apigatewayv2";
 import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations";
 import { AccessLogFormat } from "aws-cdk-lib/aws-apigateway";
 import { EventBus, Rule, Schedule } from "aws-cdk-lib/aws-events";
@@ -65,7 +72,10 @@ export class RelayStack extends Stack {
     // access logs, custom domains, and a 5xx metric. Its fixed 30 s limit is fine: submit answers
     // 202 at once and the poller does the long work. Streaming (`?stream=true`) cannot go through
     // it; that is the stream function's RESPONSE_STREAM function URL (below).
-    const accessLogs = new LogGroup(this, "HttpApiAccessLogs", { retention: RetentionDays.ONE_MONTH, removalPolicy: this.#removalPolicy });
+    const accessLogs = new LogGroup(this, "HttpApiAccessLogs", {
+      retention: RetentionDays.ONE_MONTH,
+      removalPolicy: this.#removalPolicy,
+    });
     this.httpApi = new HttpApi(this, "HttpApi", {
       description: `responses-relay ${props.stage}: REST API (submit, status, cancel, list)`,
       createDefaultStage: false,
@@ -144,13 +154,27 @@ export class RelayStack extends Stack {
       schedule: Schedule.rate(Duration.minutes(1)),
       targets: [new LambdaFunction(this.pollerFunction.fn, { retryAttempts: 2, maxEventAge: Duration.minutes(1) })],
     });
-    this.alarms.watchFunction("PollerFunction", this.pollerFunction).watchHeartbeat("PollerFunction", this.pollerFunction);
+    this.alarms
+      .watchFunction("PollerFunction", this.pollerFunction)
+      .watchHeartbeat("PollerFunction", this.pollerFunction);
 
-    new CfnOutput(this, "ApiUrl", { value: publicUrl, description: "Base URL of the relay API; clients use <ApiUrl>/v1" });
-    new CfnOutput(this, "EventBusName", { value: this.bus.eventBusName, description: "Bus the relay publishes job lifecycle events to" });
+    new CfnOutput(this, "ApiUrl", {
+      value: publicUrl,
+      description: "Base URL of the relay API; clients use <ApiUrl>/v1",
+    });
+    new CfnOutput(this, "EventBusName", {
+      value: this.bus.eventBusName,
+      description: "Bus the relay publishes job lifecycle events to",
+    });
     new CfnOutput(this, "TableName", { value: this.table.tableName });
-    new CfnOutput(this, "OpenAiApiKeySecretArn", { value: openaiApiKey.secretArn, description: "Put the OpenAI API key here" });
-    new CfnOutput(this, "OpenAiWebhookSecretArn", { value: openaiWebhookSecret.secretArn, description: "Put OpenAI's whsec_ webhook secret here" });
+    new CfnOutput(this, "OpenAiApiKeySecretArn", {
+      value: openaiApiKey.secretArn,
+      description: "Put the OpenAI API key here",
+    });
+    new CfnOutput(this, "OpenAiWebhookSecretArn", {
+      value: openaiWebhookSecret.secretArn,
+      description: "Put OpenAI's whsec_ webhook secret here",
+    });
     new CfnOutput(this, "AlarmTopicArn", { value: this.alarms.topic.topicArn });
 
     // Live streams (and any reply too large for a buffered Lambda): the same Hono app through
@@ -169,9 +193,15 @@ export class RelayStack extends Stack {
       .bindSecret(openaiApiKey, "OPENAI_API_KEY_SECRET_ARN")
       .bindSecret(openaiWebhookSecret, "OPENAI_WEBHOOK_SECRET_ARN")
       .bindBus(this.bus);
-    const streamUrl = this.streamFunction.fn.addFunctionUrl({ authType: FunctionUrlAuthType.NONE, invokeMode: InvokeMode.RESPONSE_STREAM });
+    const streamUrl = this.streamFunction.fn.addFunctionUrl({
+      authType: FunctionUrlAuthType.NONE,
+      invokeMode: InvokeMode.RESPONSE_STREAM,
+    });
     this.alarms.watchFunction("StreamFunction", this.streamFunction);
-    new CfnOutput(this, "StreamUrl", { value: streamUrl.url, description: "Streaming base URL: <StreamUrl>v1/responses/{id}?stream=true" });
+    new CfnOutput(this, "StreamUrl", {
+      value: streamUrl.url,
+      description: "Streaming base URL: <StreamUrl>v1/responses/{id}?stream=true",
+    });
   }
 
   /** A RelayFunction with this stack's removal policy and the environment every relay function reads. */

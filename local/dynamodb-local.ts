@@ -17,7 +17,9 @@ const require = createRequire(import.meta.url);
 export class JavaMissingError extends Error {
   constructor(detail: string) {
     super(
-      "DynamoDB Local needs Java 17 or newer, and `java -version` failed (" + detail + ").\n" +
+      "DynamoDB Local needs Java 17 or newer, and `java -version` failed (" +
+        detail +
+        ").\n" +
         "Install a JRE, e.g. `sudo apt-get install openjdk-17-jre-headless` (Debian/Ubuntu) or `brew install openjdk@17` (macOS), then try again.",
     );
     this.name = "JavaMissingError";
@@ -41,7 +43,9 @@ export async function freePort(): Promise<number> {
     server.on("error", reject);
     server.listen(0, "127.0.0.1", () => {
       const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+      server.close(() =>
+        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
+      );
     });
   });
 }
@@ -121,4 +125,3 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
     }),
   );
 }
-

@@ -17,7 +17,9 @@ async function main(argv: string[]) {
     case "create": {
       if (!arg) throw new Error("usage: keys create <tenant name>");
       const { tenant, apiKey } = await createTenant(tenants, { name: arg });
-      console.log(JSON.stringify({ tenant_id: tenant.id, api_key: apiKey, webhook_secret: tenant.webhookSecrets[0] }, null, 2));
+      console.log(
+        JSON.stringify({ tenant_id: tenant.id, api_key: apiKey, webhook_secret: tenant.webhookSecrets[0] }, null, 2),
+      );
       console.log("Keep the API key now: only its hash is stored.");
       return;
     }

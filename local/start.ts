@@ -68,7 +68,11 @@ async function main() {
   // EventBridge: one invocation a minute, each ticking until just before the next.
   const abort = new AbortController();
   const poller = () =>
-    new Poller(deps, { tickMs: config.pollTickMs, concurrency: config.pollConcurrency, log: (e) => console.error(JSON.stringify(e)) })
+    new Poller(deps, {
+      tickMs: config.pollTickMs,
+      concurrency: config.pollConcurrency,
+      log: (e) => console.error(JSON.stringify(e)),
+    })
       .run({ budgetMs: 56_000, signal: abort.signal })
       .catch((error) => console.error("poller invocation failed:", error));
   let running = poller();

@@ -53,7 +53,8 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   const raw = read(env, name);
   if (raw === undefined) return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got "${raw}".`);
+  if (!Number.isInteger(value) || value < min || value > max)
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got "${raw}".`);
   return value;
 }
 
@@ -80,14 +81,16 @@ function url(env: Env, name: string): string | undefined {
 
 function oneOf(env: Env, name: string, allowed: string[]): string | undefined {
   const raw = read(env, name)?.toLowerCase();
-  if (raw !== undefined && !allowed.includes(raw)) throw new ConfigError(`${name} must be one of ${allowed.join(", ")}.`);
+  if (raw !== undefined && !allowed.includes(raw))
+    throw new ConfigError(`${name} must be one of ${allowed.join(", ")}.`);
   return raw;
 }
 
 export function loadConfig(env: Env = process.env): Readonly<RelayConfig> {
   const baseUrl = resolveBaseUrl(url(env, "OPENAI_BASE_URL"));
   const webhookSecret = read(env, "OPENAI_WEBHOOK_SECRET");
-  if (webhookSecret && !webhookSecret.startsWith("whsec_")) throw new ConfigError("OPENAI_WEBHOOK_SECRET must start with whsec_.");
+  if (webhookSecret && !webhookSecret.startsWith("whsec_"))
+    throw new ConfigError("OPENAI_WEBHOOK_SECRET must start with whsec_.");
   return Object.freeze({
     tableName: required(env, "RELAY_TABLE_NAME"),
     dynamoEndpoint: url(env, "DYNAMODB_ENDPOINT"),

@@ -32,7 +32,10 @@ export class IdempotencyMismatchError extends RelayError {}
 export class UpstreamRejectedError extends RelayError {
   readonly status: number;
   readonly type: string;
-  constructor(message: string, options: { status: number; type?: string; code?: string | null; param?: string | null; cause?: unknown }) {
+  constructor(
+    message: string,
+    options: { status: number; type?: string; code?: string | null; param?: string | null; cause?: unknown },
+  ) {
     super(message, options);
     this.status = options.status;
     this.type = options.type ?? "invalid_request_error";
@@ -48,7 +51,10 @@ export class UpstreamUnavailableError extends RelayError {
    * after sending): retrying a create could then start a second, billed response.
    */
   readonly ambiguous: boolean;
-  constructor(message: string, options: { status?: number | null; retryAfterMs?: number | null; ambiguous?: boolean; cause?: unknown }) {
+  constructor(
+    message: string,
+    options: { status?: number | null; retryAfterMs?: number | null; ambiguous?: boolean; cause?: unknown },
+  ) {
     super(message, { cause: options.cause, code: "upstream_unavailable" });
     this.status = options.status ?? null;
     this.retryAfterMs = options.retryAfterMs ?? null;
@@ -64,7 +70,10 @@ export class UpstreamUnavailableError extends RelayError {
 export class UpstreamAuthError extends RelayError {
   readonly status: number;
   constructor(status: number, options: { cause?: unknown } = {}) {
-    super(`The upstream refused the relay's credentials (HTTP ${status}). The relay's operator must fix its upstream key.`, { code: "upstream_auth_failed", cause: options.cause });
+    super(
+      `The upstream refused the relay's credentials (HTTP ${status}). The relay's operator must fix its upstream key.`,
+      { code: "upstream_auth_failed", cause: options.cause },
+    );
     this.status = status;
   }
 }

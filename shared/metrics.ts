@@ -19,7 +19,12 @@ export class EmfMetrics implements Metrics {
   emit(name: string, value: number, unit: "Count" | "Seconds"): void {
     this.write(
       JSON.stringify({
-        _aws: { Timestamp: this.now(), CloudWatchMetrics: [{ Namespace: this.namespace, Dimensions: [["Stage"]], Metrics: [{ Name: name, Unit: unit }] }] },
+        _aws: {
+          Timestamp: this.now(),
+          CloudWatchMetrics: [
+            { Namespace: this.namespace, Dimensions: [["Stage"]], Metrics: [{ Name: name, Unit: unit }] },
+          ],
+        },
         Stage: this.stage,
         [name]: value,
       }),

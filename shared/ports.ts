@@ -13,9 +13,7 @@ export interface IdempotencyClaim {
   expiresAt: number;
 }
 
-export type CreateJobResult =
-  | { created: true; job: Job }
-  | { created: false; existingJobId: string; bodyHash: string };
+export type CreateJobResult = { created: true; job: Job } | { created: false; existingJobId: string; bodyHash: string };
 
 export interface JobListPage {
   jobs: Job[];

@@ -36,19 +36,28 @@ export interface RuntimeOverrides {
  * it at cold start; the local stack and the tests call it with local endpoints.
  */
 export function createDeps(config: RelayConfig, overrides: RuntimeOverrides = {}): Deps {
-  const { doc } = createDynamoClients({ endpoint: config.dynamoEndpoint, region: config.region, meter: overrides.meter });
+  const { doc } = createDynamoClients({
+    endpoint: config.dynamoEndpoint,
+    region: config.region,
+    meter: overrides.meter,
+  });
   const tableName = config.tableName;
   const apiKey = overrides.openaiApiKey ?? config.openai.apiKey;
   let upstream = overrides.upstream;
   if (!upstream) {
-    if (!apiKey) throw new ConfigError("No upstream key: set OPENAI_API_KEY (locally) or OPENAI_API_KEY_SECRET_ARN (in AWS).");
+    if (!apiKey)
+      throw new ConfigError("No upstream key: set OPENAI_API_KEY (locally) or OPENAI_API_KEY_SECRET_ARN (in AWS).");
     upstream = new OpenAIUpstream({ apiKey, baseUrl: config.openai.baseUrl, keyHeader: config.openai.keyHeader });
   }
   const log = overrides.log ?? jsonLog;
   const events =
     overrides.events ??
     (config.eventBusName
-      ? new EventBridgePublisher({ client: new EventBridgeClient({ region: config.region }), busName: config.eventBusName, log })
+      ? new EventBridgePublisher({
+          client: new EventBridgeClient({ region: config.region }),
+          busName: config.eventBusName,
+          log,
+        })
       : new LoggingEventPublisher(log));
   const clock = overrides.clock ?? systemClock;
   return {
@@ -58,9 +67,13 @@ export function createDeps(config: RelayConfig, overrides: RuntimeOverrides = {}
     leases: new DynamoLeaseStore({ doc, tableName }),
     deliveries: new DynamoDeliveryLog({ doc, tableName, retentionDays: config.retentionDays }),
     inbox: new DynamoInbox({ doc, tableName }),
-    webhooks: overrides.webhooks ?? new HttpWebhookSender({ allowPrivate: config.allowPrivateWebhooks, resolve: overrides.resolve }),
+    webhooks:
+      overrides.webhooks ??
+      new HttpWebhookSender({ allowPrivate: config.allowPrivateWebhooks, resolve: overrides.resolve }),
     events,
-    metrics: overrides.metrics ?? (config.metricsNamespace ? new EmfMetrics(config.metricsNamespace, config.stage) : noMetrics),
+    metrics:
+      overrides.metrics ??
+      (config.metricsNamespace ? new EmfMetrics(config.metricsNamespace, config.stage) : noMetrics),
     upstream,
     clock,
     settings: {

@@ -39,7 +39,12 @@ export function naiveClient(baseURL: string) {
         await sleep(NAIVE_POLL_MS);
         response = await client.responses.retrieve(response.id);
       }
-      return { upstreamId: response.id, status: response.status ?? "unknown", informedAtMs: Date.now(), calls: calls - before };
+      return {
+        upstreamId: response.id,
+        status: response.status ?? "unknown",
+        informedAtMs: Date.now(),
+        calls: calls - before,
+      };
     },
   };
 }

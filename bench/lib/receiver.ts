@@ -30,8 +30,17 @@ export async function startBenchReceiver(secret: string, clock: Clock = { now: (
       const atClockMs = clock.now();
       const body = Buffer.concat(chunks).toString("utf8");
       try {
-        const event = verifier.verify(body, req.headers as Record<string, string>) as { type: string; data: { id: string } };
-        arrivals.push({ jobId: event.data.id, webhookId: String(req.headers["webhook-id"]), type: event.type, atWallMs, atClockMs });
+        const event = verifier.verify(body, req.headers as Record<string, string>) as {
+          type: string;
+          data: { id: string };
+        };
+        arrivals.push({
+          jobId: event.data.id,
+          webhookId: String(req.headers["webhook-id"]),
+          type: event.type,
+          atWallMs,
+          atClockMs,
+        });
         res.writeHead(200).end();
       } catch {
         rejected++;

@@ -28,9 +28,13 @@ export function installSimProbe(): void {
 
 export function finishedAtMs(upstreamId: string): number {
   const job = seen.get(upstreamId);
-  if (!job) throw new Error(`sim probe: response ${upstreamId} was not seen (is installSimProbe() called before the simulator starts?)`);
+  if (!job)
+    throw new Error(
+      `sim probe: response ${upstreamId} was not seen (is installSimProbe() called before the simulator starts?)`,
+    );
   const at = job.finishedAt;
-  if (typeof at !== "number" || !Number.isFinite(at)) throw new Error(`sim probe: response ${upstreamId} has no finite finishedAt (simulator internals changed?)`);
+  if (typeof at !== "number" || !Number.isFinite(at))
+    throw new Error(`sim probe: response ${upstreamId} has no finite finishedAt (simulator internals changed?)`);
   return at;
 }
 
@@ -60,5 +64,6 @@ export const LATENCY_PROFILE = {
 
 export function applyLatencyProfile(sim: Simulator, profile = LATENCY_PROFILE): void {
   sim.configure({ latencyMs: profile.baseMs });
-  for (const extra of profile.extra) sim.injectFault({ op: "any", delayMs: extra.delayMs, probability: extra.probability, times: Infinity });
+  for (const extra of profile.extra)
+    sim.injectFault({ op: "any", delayMs: extra.delayMs, probability: extra.probability, times: Infinity });
 }

@@ -71,7 +71,11 @@ export async function startRelayStack(options: RelayStackOptions) {
 
   const { tenant, apiKey } = await createTenant(apiDeps.tenants, { name: "bench", nowMs: clock.now() });
   meters.api.reset();
-  const app = createApp(apiDeps, { maxBodyBytes: config.maxBodyBytes, openaiWebhookSecret: config.openaiWebhookSecret, log: () => {} });
+  const app = createApp(apiDeps, {
+    maxBodyBytes: config.maxBodyBytes,
+    openaiWebhookSecret: config.openaiWebhookSecret,
+    log: () => {},
+  });
   const server = serve({ fetch: app.fetch, port, hostname: "127.0.0.1" }) as Server;
   await new Promise<void>((resolve, reject) => {
     server.once("listening", resolve);
@@ -92,7 +96,11 @@ export async function startRelayStack(options: RelayStackOptions) {
     meters,
     clock,
     newPoller(opts: PollerOptions = {}): Poller {
-      const poller = new Poller(pollerDeps, { tickMs: config.pollTickMs, concurrency: config.pollConcurrency, ...opts });
+      const poller = new Poller(pollerDeps, {
+        tickMs: config.pollTickMs,
+        concurrency: config.pollConcurrency,
+        ...opts,
+      });
       pollers.add(poller);
       return poller;
     },
@@ -111,8 +119,17 @@ export type RelayStack = Awaited<ReturnType<typeof startRelayStack>>;
 /** Poller deps whose lease and due-index traffic goes through a second, separately metered client. */
 function splitPollerDeps(config: RelayConfig, clock: Clock, meters: Meters): Deps {
   const deps = createDeps(config, { clock, meter: meters.jobs, ...quiet });
-  const overhead = createDynamoClients({ endpoint: config.dynamoEndpoint, region: config.region, meter: meters.overhead });
-  const dueIndex = new DynamoJobStore({ doc: overhead.doc, tableName: config.tableName, shards: config.dueShards, retentionDays: config.retentionDays });
+  const overhead = createDynamoClients({
+    endpoint: config.dynamoEndpoint,
+    region: config.region,
+    meter: meters.overhead,
+  });
+  const dueIndex = new DynamoJobStore({
+    doc: overhead.doc,
+    tableName: config.tableName,
+    shards: config.dueShards,
+    retentionDays: config.retentionDays,
+  });
   deps.jobs.queryDue = (shard, fromMs, toMs) => dueIndex.queryDue(shard, fromMs, toMs);
   return { ...deps, leases: new DynamoLeaseStore({ doc: overhead.doc, tableName: config.tableName }) };
 }
@@ -141,10 +158,18 @@ export function schedulePoller(stack: RelayStack): { stop(): Promise<void> } {
 }
 
 /** An authenticated JSON call to the relay. */
-export async function relayCall(stack: Pick<RelayStack, "url" | "apiKey">, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+export async function relayCall(
+  stack: Pick<RelayStack, "url" | "apiKey">,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: any }> {
   const response = await fetch(`${stack.url}${path}`, {
     method,
-    headers: { authorization: `Bearer ${stack.apiKey}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+    headers: {
+      authorization: `Bearer ${stack.apiKey}`,
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await response.text();

@@ -37,7 +37,15 @@ export function summarize(values: readonly number[]): Summary {
 export function rounded(summary: Summary, digits = 1): Summary {
   const f = 10 ** digits;
   const r = (v: number) => (Number.isFinite(v) ? Math.round(v * f) / f : v);
-  return { n: summary.n, min: r(summary.min), p50: r(summary.p50), p90: r(summary.p90), p99: r(summary.p99), max: r(summary.max), mean: r(summary.mean) };
+  return {
+    n: summary.n,
+    min: r(summary.min),
+    p50: r(summary.p50),
+    p90: r(summary.p90),
+    p99: r(summary.p99),
+    max: r(summary.max),
+    mean: r(summary.mean),
+  };
 }
 
 export const round = (value: number, digits = 2): number => {
@@ -51,7 +59,11 @@ export { seededRandom as seeded } from "#local/simulator/random.ts";
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Runs `fn` over `items` with at most `limit` in flight, collecting results in order. */
-export async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export async function mapLimited<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   await Promise.all(

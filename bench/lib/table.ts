@@ -8,7 +8,14 @@ export function table(title: string, header: string[], rows: (string | number)[]
   return out.join("\n");
 }
 
-export const ms = (v: number): string => (!Number.isFinite(v) ? "—" : v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${Math.round(v)} ms`);
+export const ms = (v: number): string =>
+  !Number.isFinite(v)
+    ? "—"
+    : v >= 10_000
+      ? `${(v / 1000).toFixed(1)} s`
+      : v >= 1000
+        ? `${(v / 1000).toFixed(2)} s`
+        : `${Math.round(v)} ms`;
 export const pair = (a: string, b: string): string => `${a} / ${b}`;
 export const num = (v: number, digits = 1): string => (Number.isFinite(v) ? v.toFixed(digits) : "—");
 export const kb = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KB`;

@@ -18,9 +18,9 @@ import { DynamoLeaseStore } from "#shared/store/dynamo-lease-store.ts";
 import { DynamoTenantStore } from "#shared/store/dynamo-tenant-store.ts";
 import { createTenant } from "#shared/use-cases/manage-keys.ts";
 import { startSimulator } from "#local/simulator/index.ts";
-import { startBenchReceiver } from "../lib/receiver.ts";
-import { createTable } from "../lib/stack.ts";
-import { round } from "../lib/stats.ts";
+import { startBenchReceiver } from "#bench/lib/receiver.ts";
+import { createTable } from "#bench/lib/stack.ts";
+import { round } from "#bench/lib/stats.ts";
 
 export interface AnatomyRow {
   /** `phase: store.method (DynamoDB command)`. */
@@ -40,14 +40,27 @@ export interface AnatomyResult {
   itemBytes: number;
 }
 
-const WRITES = new Set(["PutItemCommand", "UpdateItemCommand", "DeleteItemCommand", "BatchWriteItemCommand", "TransactWriteItemsCommand"]);
+const WRITES = new Set([
+  "PutItemCommand",
+  "UpdateItemCommand",
+  "DeleteItemCommand",
+  "BatchWriteItemCommand",
+  "TransactWriteItemsCommand",
+]);
 
 export async function runAnatomy(dynamoEndpoint: string): Promise<AnatomyResult> {
   // Injected time starts at the real now: item TTLs (retention days from the clock) must not lie in the past.
   const clock = new ManualClock(Date.now());
   const sim = await startSimulator({ clock, behaviour: { queuedMs: 2_000, runMs: 8_000 } });
   const tableName = await createTable(dynamoEndpoint, "bench-anatomy");
-  const config = loadConfig({ RELAY_TABLE_NAME: tableName, DYNAMODB_ENDPOINT: dynamoEndpoint, OPENAI_BASE_URL: sim.url, OPENAI_API_KEY: "sk-bench", RELAY_ALLOW_PRIVATE_WEBHOOKS: "true", RELAY_PUBLIC_URL: "http://127.0.0.1:1" });
+  const config = loadConfig({
+    RELAY_TABLE_NAME: tableName,
+    DYNAMODB_ENDPOINT: dynamoEndpoint,
+    OPENAI_BASE_URL: sim.url,
+    OPENAI_API_KEY: "sk-bench",
+    RELAY_ALLOW_PRIVATE_WEBHOOKS: "true",
+    RELAY_PUBLIC_URL: "http://127.0.0.1:1",
+  });
 
   let label = "setup";
   let phase = "setup";
@@ -57,7 +70,11 @@ export async function runAnatomy(dynamoEndpoint: string): Promise<AnatomyResult>
     (next, context) => async (args) => {
       (args.input as Record<string, unknown>).ReturnConsumedCapacity = "INDEXES";
       const result = await next(args);
-      type Consumed = { CapacityUnits?: number; Table?: { CapacityUnits?: number }; GlobalSecondaryIndexes?: Record<string, { CapacityUnits?: number }> };
+      type Consumed = {
+        CapacityUnits?: number;
+        Table?: { CapacityUnits?: number };
+        GlobalSecondaryIndexes?: Record<string, { CapacityUnits?: number }>;
+      };
       const raw = (result.output as { ConsumedCapacity?: Consumed | Consumed[] }).ConsumedCapacity;
       const command = context.commandName ?? "?";
       const key = `${phase}: ${label} (${command.replace(/Command$/, "")})`;
@@ -70,7 +87,8 @@ export async function runAnatomy(dynamoEndpoint: string): Promise<AnatomyResult>
         }
         row.write += c.CapacityUnits ?? 0;
         row.byIndex.table = (row.byIndex.table ?? 0) + (c.Table?.CapacityUnits ?? 0);
-        for (const [index, units] of Object.entries(c.GlobalSecondaryIndexes ?? {})) row.byIndex[index] = (row.byIndex[index] ?? 0) + (units.CapacityUnits ?? 0);
+        for (const [index, units] of Object.entries(c.GlobalSecondaryIndexes ?? {}))
+          row.byIndex[index] = (row.byIndex[index] ?? 0) + (units.CapacityUnits ?? 0);
       }
       rows.set(key, row);
       return result;
@@ -96,7 +114,10 @@ export async function runAnatomy(dynamoEndpoint: string): Promise<AnatomyResult>
   const base = createDeps(config, { clock, log: () => {}, events: { publish: async () => {} } });
   const deps: Deps = {
     ...base,
-    jobs: labelled("jobs", new DynamoJobStore({ doc, tableName, shards: config.dueShards, retentionDays: config.retentionDays })),
+    jobs: labelled(
+      "jobs",
+      new DynamoJobStore({ doc, tableName, shards: config.dueShards, retentionDays: config.retentionDays }),
+    ),
     tenants: labelled("tenants", new DynamoTenantStore({ doc, tableName })),
     leases: labelled("leases", new DynamoLeaseStore({ doc, tableName })),
     deliveries: labelled("deliveries", new DynamoDeliveryLog({ doc, tableName, retentionDays: config.retentionDays })),
@@ -111,7 +132,11 @@ export async function runAnatomy(dynamoEndpoint: string): Promise<AnatomyResult>
     const res = await app.request("/v1/responses", {
       method: "POST",
       headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
-      body: JSON.stringify({ model: "gpt-5-pro", input: "Where do the write units go?", webhook: { url: receiver.url } }),
+      body: JSON.stringify({
+        model: "gpt-5-pro",
+        input: "Where do the write units go?",
+        webhook: { url: receiver.url },
+      }),
     });
     if (res.status !== 202) throw new Error(`anatomy submit failed: ${res.status} ${await res.text()}`);
     const { id } = (await res.json()) as { id: string };
@@ -129,7 +154,12 @@ export async function runAnatomy(dynamoEndpoint: string): Promise<AnatomyResult>
     const job = await base.jobs.get(id);
     const itemBytes = Buffer.byteLength(JSON.stringify(job));
 
-    const list = [...rows.values()].map((r) => ({ ...r, read: round(r.read, 2), write: round(r.write, 2), byIndex: Object.fromEntries(Object.entries(r.byIndex).map(([k, v]) => [k, round(v, 2)])) }));
+    const list = [...rows.values()].map((r) => ({
+      ...r,
+      read: round(r.read, 2),
+      write: round(r.write, 2),
+      byIndex: Object.fromEntries(Object.entries(r.byIndex).map(([k, v]) => [k, round(v, 2)])),
+    }));
     const total = { read: 0, write: 0, byIndex: {} as Record<string, number> };
     for (const r of list) {
       if (r.operation.startsWith("status") || /leases\.|queryDue/.test(r.operation)) continue;

@@ -5,8 +5,8 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildBundles, formatBundleReport, measureInitTime } from "../../cdk/bundle-functions.ts";
-import { round } from "../lib/stats.ts";
+import { buildBundles, formatBundleReport, measureInitTime } from "#cdk/bundle-functions.ts";
+import { round } from "#bench/lib/stats.ts";
 
 export interface BundleResult {
   name: string;
@@ -15,7 +15,9 @@ export interface BundleResult {
   initMs: { median: number; runs: number[] };
 }
 
-export async function runBundles(runs: number): Promise<{ bundles: BundleResult[]; report: string; buildSeconds: number }> {
+export async function runBundles(
+  runs: number,
+): Promise<{ bundles: BundleResult[]; report: string; buildSeconds: number }> {
   const outDir = await mkdtemp(join(tmpdir(), "relay-bench-bundles-"));
   try {
     const started = Date.now();
@@ -33,9 +35,18 @@ export async function runBundles(runs: number): Promise<{ bundles: BundleResult[
     const bundles: BundleResult[] = [];
     for (const bundle of built) {
       const timing = await measureInitTime(bundle.file, env, runs);
-      bundles.push({ name: bundle.name, bytes: bundle.bytes, mapBytes: bundle.mapBytes, initMs: { median: round(timing.medianMs, 1), runs: timing.runsMs.map((ms) => round(ms, 1)) } });
+      bundles.push({
+        name: bundle.name,
+        bytes: bundle.bytes,
+        mapBytes: bundle.mapBytes,
+        initMs: { median: round(timing.medianMs, 1), runs: timing.runsMs.map((ms) => round(ms, 1)) },
+      });
     }
-    return { bundles, report: formatBundleReport(bundles.map((b) => ({ ...b, initMs: b.initMs.median }))), buildSeconds };
+    return {
+      bundles,
+      report: formatBundleReport(bundles.map((b) => ({ ...b, initMs: b.initMs.median }))),
+      buildSeconds,
+    };
   } finally {
     await rm(outDir, { recursive: true, force: true });
   }

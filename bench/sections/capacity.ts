@@ -12,8 +12,8 @@ import { newJobId } from "#shared/ids.ts";
 import { createDynamoClients } from "#shared/store/dynamo-client.ts";
 import { DynamoJobStore } from "#shared/store/dynamo-job-store.ts";
 import { startSimulator } from "#local/simulator/index.ts";
-import { createTable } from "../lib/stack.ts";
-import { mapLimited, round } from "../lib/stats.ts";
+import { createTable } from "#bench/lib/stack.ts";
+import { mapLimited, round } from "#bench/lib/stats.ts";
 
 export interface CapacitySettings {
   pendingJobs: number;
@@ -30,14 +30,24 @@ export interface CapacityResult {
   /** Later ticks: upstream GETs only (each job's copy is in memory). Median over passes. */
   warmPollsPerSecond: number;
   warmPasses: { advanced: number; ms: number; pollsPerSecond: number }[];
-  memory: { baselineRssMb: number; peakRssMb: number; baselineHeapMb: number; peakHeapMb: number; retainedHeapMb: number };
+  memory: {
+    baselineRssMb: number;
+    peakRssMb: number;
+    baselineHeapMb: number;
+    peakHeapMb: number;
+    retainedHeapMb: number;
+  };
   setupSeconds: number;
   errors: number;
 }
 
 const WORKER = fileURLToPath(new URL("../capacity-worker.ts", import.meta.url));
 
-export async function runCapacity(dynamoEndpoint: string, s: CapacitySettings, progress: (msg: string) => void = () => {}): Promise<CapacityResult[]> {
+export async function runCapacity(
+  dynamoEndpoint: string,
+  s: CapacitySettings,
+  progress: (msg: string) => void = () => {},
+): Promise<CapacityResult[]> {
   const setupStarted = Date.now();
   const sim = await startSimulator({ behaviour: { queuedMs: 0, runMs: 3_600_000, outputBytes: 200, latencyMs: 0 } });
   const tableName = await createTable(dynamoEndpoint, "bench-capacity");
@@ -46,14 +56,28 @@ export async function runCapacity(dynamoEndpoint: string, s: CapacitySettings, p
   try {
     const now = Date.now();
     const info = modelInfo("gpt-5-pro");
-    await mapLimited(Array.from({ length: s.pendingJobs }, (_, i) => i), 32, async (i) => {
-      const id = newJobId(now);
-      const request = { model: "gpt-5-pro", input: `capacity ${i}`, background: true, store: true, metadata: { relay_job_id: id } };
-      const upstream = await fetch(`${sim.url}/responses`, { method: "POST", headers: { "content-type": "application/json", authorization: "Bearer sk-bench" }, body: JSON.stringify(request) });
-      if (upstream.status !== 200) throw new Error(`simulator create failed: ${upstream.status}`);
-      const response = (await upstream.json()) as { id: string; status: string };
-      await store.create(pendingJob(id, now, response.id, info), request, now);
-    });
+    await mapLimited(
+      Array.from({ length: s.pendingJobs }, (_, i) => i),
+      32,
+      async (i) => {
+        const id = newJobId(now);
+        const request = {
+          model: "gpt-5-pro",
+          input: `capacity ${i}`,
+          background: true,
+          store: true,
+          metadata: { relay_job_id: id },
+        };
+        const upstream = await fetch(`${sim.url}/responses`, {
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: "Bearer sk-bench" },
+          body: JSON.stringify(request),
+        });
+        if (upstream.status !== 200) throw new Error(`simulator create failed: ${upstream.status}`);
+        const response = (await upstream.json()) as { id: string; status: string };
+        await store.create(pendingJob(id, now, response.id, info), request, now);
+      },
+    );
     const setupSeconds = round((Date.now() - setupStarted) / 1000, 1);
 
     const results: CapacityResult[] = [];
@@ -68,7 +92,8 @@ export async function runCapacity(dynamoEndpoint: string, s: CapacitySettings, p
         BENCH_CONCURRENCY: String(concurrency),
         BENCH_EXPECTED: String(s.pendingJobs),
       });
-      if (out.cold.advanced !== s.pendingJobs) throw new Error(`the poller advanced ${out.cold.advanced} of ${s.pendingJobs} jobs on its first tick`);
+      if (out.cold.advanced !== s.pendingJobs)
+        throw new Error(`the poller advanced ${out.cold.advanced} of ${s.pendingJobs} jobs on its first tick`);
       results.push({
         pendingJobs: s.pendingJobs,
         concurrency,

@@ -4,9 +4,9 @@
  * simulator's realistic latency), status is a DynamoDB read (plus the output for a finished job).
  */
 import { startSimulator } from "#local/simulator/index.ts";
-import { applyLatencyProfile } from "../lib/sim-probe.ts";
-import { relayCall, startRelayStack } from "../lib/stack.ts";
-import { mapLimited, round, rounded, summarize, type Summary } from "../lib/stats.ts";
+import { applyLatencyProfile } from "#bench/lib/sim-probe.ts";
+import { relayCall, startRelayStack } from "#bench/lib/stack.ts";
+import { mapLimited, round, rounded, summarize, type Summary } from "#bench/lib/stats.ts";
 
 export interface HttpSettings {
   concurrency: number[];
@@ -29,7 +29,11 @@ export interface HttpResult {
   statusPending: HttpLevel[];
   statusCompleted: HttpLevel[];
   /** DynamoDB units one call costs (mean over the run). */
-  unitsPerCall: { submit: { read: number; write: number }; statusPending: { read: number; write: number }; statusCompleted: { read: number; write: number } };
+  unitsPerCall: {
+    submit: { read: number; write: number };
+    statusPending: { read: number; write: number };
+    statusCompleted: { read: number; write: number };
+  };
 }
 
 export async function runHttp(dynamoEndpoint: string, s: HttpSettings): Promise<HttpResult> {
@@ -38,26 +42,48 @@ export async function runHttp(dynamoEndpoint: string, s: HttpSettings): Promise<
   const stack = await startRelayStack({ dynamoEndpoint, upstreamUrl: sim.url, tablePrefix: "bench-http" });
   const count = (c: number) => Math.max(s.minRequests, c * s.perWorker);
 
-  async function level(concurrency: number, requests: number, call: (i: number) => Promise<number>): Promise<HttpLevel> {
+  async function level(
+    concurrency: number,
+    requests: number,
+    call: (i: number) => Promise<number>,
+  ): Promise<HttpLevel> {
     const latencies: number[] = [];
     let errors = 0;
     // A short warm-up per level: connections and JIT, not measured.
-    await mapLimited(Array.from({ length: concurrency }, (_, i) => i), concurrency, async (i) => void (await call(-1 - i)));
+    await mapLimited(
+      Array.from({ length: concurrency }, (_, i) => i),
+      concurrency,
+      async (i) => void (await call(-1 - i)),
+    );
     const started = performance.now();
-    await mapLimited(Array.from({ length: requests }, (_, i) => i), concurrency, async (i) => {
-      const t = performance.now();
-      const status = await call(i).catch(() => 0);
-      latencies.push(performance.now() - t);
-      if (status < 200 || status >= 300) errors++;
-    });
+    await mapLimited(
+      Array.from({ length: requests }, (_, i) => i),
+      concurrency,
+      async (i) => {
+        const t = performance.now();
+        const status = await call(i).catch(() => 0);
+        latencies.push(performance.now() - t);
+        if (status < 200 || status >= 300) errors++;
+      },
+    );
     const seconds = (performance.now() - started) / 1000;
-    return { concurrency, requests, latencyMs: rounded(summarize(latencies), 1), requestsPerSecond: round(requests / seconds, 1), errors };
+    return {
+      concurrency,
+      requests,
+      latencyMs: rounded(summarize(latencies), 1),
+      requestsPerSecond: round(requests / seconds, 1),
+      errors,
+    };
   }
 
   try {
     const ids: string[] = [];
     const submit: HttpLevel[] = [];
-    const units = { submit: { read: 0, write: 0, n: 0 }, statusPending: { read: 0, write: 0, n: 0 }, statusCompleted: { read: 0, write: 0, n: 0 } };
+    const units = {
+      submit: { read: 0, write: 0, n: 0 },
+      statusPending: { read: 0, write: 0, n: 0 },
+      statusCompleted: { read: 0, write: 0, n: 0 },
+    };
     const metered = async <T>(bucket: { read: number; write: number; n: number }, n: number, run: () => Promise<T>) => {
       const before = { r: stack.meters.api.readUnits, w: stack.meters.api.writeUnits };
       const result = await run();
@@ -71,7 +97,10 @@ export async function runHttp(dynamoEndpoint: string, s: HttpSettings): Promise<
       submit.push(
         await metered(units.submit, n + c, () =>
           level(c, n, async (i) => {
-            const res = await relayCall(stack, "POST", "/v1/responses", { model: "gpt-5-pro", input: `http bench ${c}/${i}` });
+            const res = await relayCall(stack, "POST", "/v1/responses", {
+              model: "gpt-5-pro",
+              input: `http bench ${c}/${i}`,
+            });
             if (res.status === 202) ids.push(res.body.id);
             return res.status;
           }),
@@ -80,11 +109,19 @@ export async function runHttp(dynamoEndpoint: string, s: HttpSettings): Promise<
     }
     const statusOf = (bucket: HttpLevel[]) => async (c: number) => {
       const n = count(c) * 2;
-      bucket.push(await level(c, n, async (i) => (await relayCall(stack, "GET", `/v1/responses/${ids[(i + ids.length * 8) % ids.length]}`)).status));
+      bucket.push(
+        await level(
+          c,
+          n,
+          async (i) =>
+            (await relayCall(stack, "GET", `/v1/responses/${ids[(i + ids.length * 8) % ids.length]}`)).status,
+        ),
+      );
     };
     // The poller is not running: every job is still pending in the relay (one item read).
     const statusPending: HttpLevel[] = [];
-    for (const c of s.concurrency) await metered(units.statusPending, count(c) * 2 + c, () => statusOf(statusPending)(c));
+    for (const c of s.concurrency)
+      await metered(units.statusPending, count(c) * 2 + c, () => statusOf(statusPending)(c));
 
     // Finish them (one poller pass: the upstream already completed them), then read finished jobs (item + output).
     const poller = stack.newPoller({ concurrency: 32 });
@@ -97,10 +134,23 @@ export async function runHttp(dynamoEndpoint: string, s: HttpSettings): Promise<
     }
     await poller.releaseAll();
     const statusCompleted: HttpLevel[] = [];
-    for (const c of s.concurrency) await metered(units.statusCompleted, count(c) * 2 + c, () => statusOf(statusCompleted)(c));
+    for (const c of s.concurrency)
+      await metered(units.statusCompleted, count(c) * 2 + c, () => statusOf(statusCompleted)(c));
 
-    const per = (b: { read: number; write: number; n: number }) => ({ read: round(b.read / b.n, 2), write: round(b.write / b.n, 2) });
-    return { submit, statusPending, statusCompleted, unitsPerCall: { submit: per(units.submit), statusPending: per(units.statusPending), statusCompleted: per(units.statusCompleted) } };
+    const per = (b: { read: number; write: number; n: number }) => ({
+      read: round(b.read / b.n, 2),
+      write: round(b.write / b.n, 2),
+    });
+    return {
+      submit,
+      statusPending,
+      statusCompleted,
+      unitsPerCall: {
+        submit: per(units.submit),
+        statusPending: per(units.statusPending),
+        statusCompleted: per(units.statusCompleted),
+      },
+    };
   } finally {
     await stack.close();
     await sim.close();

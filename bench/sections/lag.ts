@@ -4,11 +4,11 @@
  */
 import { newWebhookSecret } from "#shared/ids.ts";
 import { startSimulator } from "#local/simulator/index.ts";
-import { naiveClient, type NaiveResult } from "../lib/naive-client.ts";
-import { startBenchReceiver } from "../lib/receiver.ts";
-import { applyLatencyProfile, finishedAtMs, installSimProbe } from "../lib/sim-probe.ts";
-import { relayCall, schedulePoller, startRelayStack } from "../lib/stack.ts";
-import { rounded, seeded, sleep, summarize, type Summary } from "../lib/stats.ts";
+import { naiveClient, type NaiveResult } from "#bench/lib/naive-client.ts";
+import { startBenchReceiver } from "#bench/lib/receiver.ts";
+import { applyLatencyProfile, finishedAtMs, installSimProbe } from "#bench/lib/sim-probe.ts";
+import { relayCall, schedulePoller, startRelayStack } from "#bench/lib/stack.ts";
+import { rounded, seeded, sleep, summarize, type Summary } from "#bench/lib/stats.ts";
 
 export interface LagSettings {
   jobs: number;
@@ -35,13 +35,22 @@ export interface LagResult {
   wallSeconds: number;
 }
 
-export async function runLag(dynamoEndpoint: string, settings: LagSettings, openaiWebhooks: boolean): Promise<LagResult> {
+export async function runLag(
+  dynamoEndpoint: string,
+  settings: LagSettings,
+  openaiWebhooks: boolean,
+): Promise<LagResult> {
   installSimProbe();
   const started = Date.now();
   const sim = await startSimulator({ seed: settings.seed });
   applyLatencyProfile(sim);
   const openaiSecret = newWebhookSecret();
-  const stack = await startRelayStack({ dynamoEndpoint, upstreamUrl: sim.url, openaiWebhookSecret: openaiWebhooks ? openaiSecret : undefined, tablePrefix: "bench-lag" });
+  const stack = await startRelayStack({
+    dynamoEndpoint,
+    upstreamUrl: sim.url,
+    openaiWebhookSecret: openaiWebhooks ? openaiSecret : undefined,
+    tablePrefix: "bench-lag",
+  });
   if (openaiWebhooks) sim.setWebhook({ url: `${stack.url}/v1/webhooks/openai`, secret: openaiSecret });
   const receiver = await startBenchReceiver(stack.webhookSecret);
   const naive = naiveClient(sim.url);
@@ -65,14 +74,23 @@ export async function runLag(dynamoEndpoint: string, settings: LagSettings, open
         await sleep(Math.max(0, t0 + spec.at - Date.now()));
         const metadata = { sim_queued_ms: String(spec.queuedMs), sim_run_ms: String(spec.runMs) };
         naiveRuns.push(naive.run({ model: "gpt-5-pro", input: spec.input, metadata }));
-        const res = await relayCall(stack, "POST", "/v1/responses", { model: "gpt-5-pro", input: spec.input, metadata, webhook: { url: receiver.url } });
-        if (res.status !== 202 || !res.body?.relay?.upstream_id) throw new Error(`submit failed: ${res.status} ${JSON.stringify(res.body)}`);
+        const res = await relayCall(stack, "POST", "/v1/responses", {
+          model: "gpt-5-pro",
+          input: spec.input,
+          metadata,
+          webhook: { url: receiver.url },
+        });
+        if (res.status !== 202 || !res.body?.relay?.upstream_id)
+          throw new Error(`submit failed: ${res.status} ${JSON.stringify(res.body)}`);
         relayJobs.push({ id: res.body.id, upstreamId: res.body.relay.upstream_id });
       }),
     );
     const longest = Math.max(...specs.map((s) => s.queuedMs + s.runMs));
     const ids = new Set(relayJobs.map((j) => j.id));
-    await receiver.waitFor(() => [...receiver.firstByJob().keys()].filter((id) => ids.has(id)).length === ids.size, longest + 90_000);
+    await receiver.waitFor(
+      () => [...receiver.firstByJob().keys()].filter((id) => ids.has(id)).length === ids.size,
+      longest + 90_000,
+    );
     const naiveResults = await Promise.all(naiveRuns);
     // Let late duplicates (there should be none) show up before counting.
     await sleep(500);
@@ -96,7 +114,10 @@ export async function runLag(dynamoEndpoint: string, settings: LagSettings, open
         upstreamCallsPerJob: Math.round(((allCalls - naiveCalls) / settings.jobs) * 10) / 10,
         webhooksPerJob: receiver.arrivals.filter((a) => ids.has(a.jobId)).length / settings.jobs,
       },
-      naive: { lagMs: rounded(summarize(naiveLag), 0), upstreamCallsPerJob: Math.round((naiveCalls / settings.jobs) * 10) / 10 },
+      naive: {
+        lagMs: rounded(summarize(naiveLag), 0),
+        upstreamCallsPerJob: Math.round((naiveCalls / settings.jobs) * 10) / 10,
+      },
       wallSeconds: Math.round((Date.now() - started) / 100) / 10,
     };
   } finally {

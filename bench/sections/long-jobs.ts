@@ -7,10 +7,10 @@ import { ManualClock } from "#shared/clock.ts";
 import { newWebhookSecret } from "#shared/ids.ts";
 import type { Poller } from "#shared/poller/poller.ts";
 import { startSimulator } from "#local/simulator/index.ts";
-import { naiveCallsFor, NAIVE_POLL_MS } from "../lib/naive-client.ts";
-import { startBenchReceiver } from "../lib/receiver.ts";
-import { relayCall, startRelayStack, type RelayStack } from "../lib/stack.ts";
-import { round, rounded, seeded, sleep, summarize, type Summary } from "../lib/stats.ts";
+import { naiveCallsFor, NAIVE_POLL_MS } from "#bench/lib/naive-client.ts";
+import { startBenchReceiver } from "#bench/lib/receiver.ts";
+import { relayCall, startRelayStack, type RelayStack } from "#bench/lib/stack.ts";
+import { round, rounded, seeded, sleep, summarize, type Summary } from "#bench/lib/stats.ts";
 
 export interface LongJobSettings {
   durationSeconds: number;
@@ -84,12 +84,21 @@ export class MinuteInvocations {
 }
 
 /** The poller's fixed cost with no jobs at all: lease writes and due-index queries per minute. */
-export async function runIdleOverhead(dynamoEndpoint: string, minutes: number, stepMs: number): Promise<{ perMinute: Units; minutes: number; wallSeconds: number }> {
+export async function runIdleOverhead(
+  dynamoEndpoint: string,
+  minutes: number,
+  stepMs: number,
+): Promise<{ perMinute: Units; minutes: number; wallSeconds: number }> {
   const started = Date.now();
   // Injected time starts at the real now: item TTLs (retention days from the clock) must not lie in the past.
   const clock = new ManualClock(Date.now());
   const t0 = clock.now();
-  const stack = await startRelayStack({ dynamoEndpoint, upstreamUrl: "http://127.0.0.1:9/v1", clock, tablePrefix: "bench-idle" });
+  const stack = await startRelayStack({
+    dynamoEndpoint,
+    upstreamUrl: "http://127.0.0.1:9/v1",
+    clock,
+    tablePrefix: "bench-idle",
+  });
   const invocations = new MinuteInvocations(stack, t0);
   try {
     for (let now = t0; now < t0 + minutes * 60_000; now += stepMs) {
@@ -97,13 +106,20 @@ export async function runIdleOverhead(dynamoEndpoint: string, minutes: number, s
       await invocations.at(now);
     }
     await invocations.stop();
-    return { perMinute: units(stack.meters.overhead, minutes), minutes, wallSeconds: round((Date.now() - started) / 1000, 1) };
+    return {
+      perMinute: units(stack.meters.overhead, minutes),
+      minutes,
+      wallSeconds: round((Date.now() - started) / 1000, 1),
+    };
   } finally {
     await stack.close();
   }
 }
 
-const units = (m: { readUnits: number; writeUnits: number }, per = 1): Units => ({ read: round(m.readUnits / per, 2), write: round(m.writeUnits / per, 2) });
+const units = (m: { readUnits: number; writeUnits: number }, per = 1): Units => ({
+  read: round(m.readUnits / per, 2),
+  write: round(m.writeUnits / per, 2),
+});
 
 export async function runLongJobs(dynamoEndpoint: string, s: LongJobSettings): Promise<LongJobResult> {
   const started = Date.now();
@@ -112,7 +128,13 @@ export async function runLongJobs(dynamoEndpoint: string, s: LongJobSettings): P
   const t0 = clock.now();
   const sim = await startSimulator({ clock, seed: s.seed });
   const openaiSecret = newWebhookSecret();
-  const stack = await startRelayStack({ dynamoEndpoint, upstreamUrl: sim.url, clock, openaiWebhookSecret: s.openaiWebhooks ? openaiSecret : undefined, tablePrefix: "bench-long" });
+  const stack = await startRelayStack({
+    dynamoEndpoint,
+    upstreamUrl: sim.url,
+    clock,
+    openaiWebhookSecret: s.openaiWebhooks ? openaiSecret : undefined,
+    tablePrefix: "bench-long",
+  });
   if (s.openaiWebhooks) sim.setWebhook({ url: `${stack.url}/v1/webhooks/openai`, secret: openaiSecret });
   const receiver = await startBenchReceiver(stack.webhookSecret, clock);
 
@@ -121,12 +143,17 @@ export async function runLongJobs(dynamoEndpoint: string, s: LongJobSettings): P
   const queuedMs = Math.min(5_000, Math.round(durationMs * 0.2));
   const specs = Array.from({ length: s.jobs }, (_, i) => {
     const upstreamMs = Math.round(durationMs * (0.9 + 0.2 * random()));
-    return { at: t0 + Math.round(random() * s.spreadMs), queuedMs, runMs: upstreamMs - queuedMs, input: `long ${s.durationSeconds}s #${i}` };
+    return {
+      at: t0 + Math.round(random() * s.spreadMs),
+      queuedMs,
+      runMs: upstreamMs - queuedMs,
+      input: `long ${s.durationSeconds}s #${i}`,
+    };
   }).sort((a, b) => a.at - b.at);
   const submitted: { id: string; endAt: number }[] = [];
 
   const invocations = new MinuteInvocations(stack, t0);
-  let pending = [...specs];
+  const pending = [...specs];
   const deliveredIds = () => new Set(receiver.arrivals.map((a) => a.jobId));
   // Nothing else reaches the API while a submit runs (OpenAI's events are awaited before it), so its meter delta is the submit's.
   const submitUnits = { read: 0, write: 0 };
@@ -163,9 +190,17 @@ export async function runLongJobs(dynamoEndpoint: string, s: LongJobSettings): P
       if (pending.length === 0 && submitted.length === s.jobs && deliveredIds().size === s.jobs) break;
       if (now - t0 > durationMs * 1.5 + s.spreadMs + 10 * 60_000) {
         const delivered = deliveredIds();
-        const stuck = await Promise.all(submitted.filter((j) => !delivered.has(j.id)).map((j) => stack.apiDeps.jobs.get(j.id)));
-        const describe = stuck.map((job) => job && `${job.id} ${job.status} create=${job.createState} delivery=${JSON.stringify(job.delivery)} error=${job.lastUpstreamError ?? ""}`);
-        throw new Error(`long jobs (${s.durationSeconds}s): ${stuck.length} of ${s.jobs} not delivered after ${(now - t0) / 1000} s injected:\n${describe.join("\n")}\nreceiver rejected ${receiver.rejected}`);
+        const stuck = await Promise.all(
+          submitted.filter((j) => !delivered.has(j.id)).map((j) => stack.apiDeps.jobs.get(j.id)),
+        );
+        const describe = stuck.map(
+          (job) =>
+            job &&
+            `${job.id} ${job.status} create=${job.createState} delivery=${JSON.stringify(job.delivery)} error=${job.lastUpstreamError ?? ""}`,
+        );
+        throw new Error(
+          `long jobs (${s.durationSeconds}s): ${stuck.length} of ${s.jobs} not delivered after ${(now - t0) / 1000} s injected:\n${describe.join("\n")}\nreceiver rejected ${receiver.rejected}`,
+        );
       }
     }
     await invocations.stop();
@@ -174,7 +209,13 @@ export async function runLongJobs(dynamoEndpoint: string, s: LongJobSettings): P
     const lag = submitted.map((j) => first.get(j.id)!.atClockMs - j.endAt);
     const ops = sim.stats().ops;
     const submit = units({ readUnits: submitUnits.read, writeUnits: submitUnits.write }, s.jobs);
-    const ingestion = units({ readUnits: stack.meters.api.readUnits - submitUnits.read, writeUnits: stack.meters.api.writeUnits - submitUnits.write }, s.jobs);
+    const ingestion = units(
+      {
+        readUnits: stack.meters.api.readUnits - submitUnits.read,
+        writeUnits: stack.meters.api.writeUnits - submitUnits.write,
+      },
+      s.jobs,
+    );
     const pollerUnits = units(stack.meters.jobs, s.jobs);
     const naiveCalls = specs.reduce((sum, spec) => sum + naiveCallsFor(spec.queuedMs + spec.runMs), 0) / s.jobs;
     return {
@@ -193,7 +234,11 @@ export async function runLongJobs(dynamoEndpoint: string, s: LongJobSettings): P
         },
         webhooksPerJob: receiver.arrivals.length / s.jobs,
       },
-      naive: { upstreamCallsPerJob: round(naiveCalls, 1), computed: true, lagMs: { p50: NAIVE_POLL_MS / 2, p99: NAIVE_POLL_MS * 0.99, computed: true } },
+      naive: {
+        upstreamCallsPerJob: round(naiveCalls, 1),
+        computed: true,
+        lagMs: { p50: NAIVE_POLL_MS / 2, p99: NAIVE_POLL_MS * 0.99, computed: true },
+      },
       overheadPerMinute: units(stack.meters.overhead, simulatedMinutes),
       simulatedMinutes: round(simulatedMinutes, 1),
       wallSeconds: round((Date.now() - started) / 1000, 1),
@@ -204,4 +249,3 @@ export async function runLongJobs(dynamoEndpoint: string, s: LongJobSettings): P
     await sim.close();
   }
 }
-

@@ -1,5 +1,5 @@
 import type { RemovalPolicy } from "aws-cdk-lib";
-import { CfnSecret, Secret } from "aws-cdk-lib/aws-secretsmanager";
+import { type CfnSecret, Secret } from "aws-cdk-lib/aws-secretsmanager";
 import { NagSuppressions } from "cdk-nag";
 import type { Construct } from "constructs";
 

@@ -47,7 +47,8 @@ export class RelayAlarms extends Construct {
       metric: this.relayMetric(RELAY_METRICS.oldestPendingJobAge, "Maximum", Duration.minutes(1)),
       threshold: (props.oldestPendingJobAgeThreshold ?? Duration.minutes(3)).toSeconds(),
       evaluationPeriods: 3,
-      description: "Due jobs are waiting for the poller far longer than their poll interval: the poller is failing, throttled or behind.",
+      description:
+        "Due jobs are waiting for the poller far longer than their poll interval: the poller is failing, throttled or behind.",
       // No datapoints means no poller ticks; PollerNotRunning covers that case.
       treatMissingData: TreatMissingData.NOT_BREACHING,
     });
@@ -55,7 +56,8 @@ export class RelayAlarms extends Construct {
       metric: this.relayMetric(RELAY_METRICS.webhookDeliveriesExhausted, "Sum", Duration.minutes(5)),
       threshold: 1,
       evaluationPeriods: 1,
-      description: "A caller's webhook failed through the whole retry schedule; the job's final webhook was never acknowledged.",
+      description:
+        "A caller's webhook failed through the whole retry schedule; the job's final webhook was never acknowledged.",
       treatMissingData: TreatMissingData.NOT_BREACHING,
     });
   }

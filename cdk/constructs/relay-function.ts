@@ -3,18 +3,26 @@ import type { Duration, RemovalPolicy } from "aws-cdk-lib";
 import type { ITable } from "aws-cdk-lib/aws-dynamodb";
 import type { IEventBus } from "aws-cdk-lib/aws-events";
 import { PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
-import { ApplicationLogLevel, Architecture, LoggingFormat, Runtime, SystemLogLevel, Tracing } from "aws-cdk-lib/aws-lambda";
+import {
+  ApplicationLogLevel,
+  Architecture,
+  LoggingFormat,
+  Runtime,
+  SystemLogLevel,
+  Tracing,
+} from "aws-cdk-lib/aws-lambda";
 import { NodejsFunction, OutputFormat, type BundlingOptions } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { ISecret } from "aws-cdk-lib/aws-secretsmanager";
 import { NagSuppressions } from "cdk-nag";
 import { Construct } from "constructs";
 import { INDEXES } from "#shared/store/table-definition.ts";
-import { entryPath, LAMBDA_NODE_MAJOR, REPO_ROOT, RELAY_BUNDLING, type FunctionName } from "../bundling.ts";
+import { entryPath, LAMBDA_NODE_MAJOR, REPO_ROOT, RELAY_BUNDLING, type FunctionName } from "#cdk/bundling.ts";
 
 /** Pinned to match LAMBDA_NODE_MAJOR (the esbuild target); never NODEJS_LATEST. */
 export const RELAY_RUNTIME = Runtime.NODEJS_24_X;
-if (RELAY_RUNTIME.name !== `nodejs${LAMBDA_NODE_MAJOR}.x`) throw new Error(`RELAY_RUNTIME ${RELAY_RUNTIME.name} does not match LAMBDA_NODE_MAJOR ${LAMBDA_NODE_MAJOR}.`);
+if (RELAY_RUNTIME.name !== `nodejs${LAMBDA_NODE_MAJOR}.x`)
+  throw new Error(`RELAY_RUNTIME ${RELAY_RUNTIME.name} does not match LAMBDA_NODE_MAJOR ${LAMBDA_NODE_MAJOR}.`);
 
 /**
  * DynamoDB actions per access mode. Listed rather than `grantReadWriteData()`: no Scan, no
@@ -124,7 +132,7 @@ export class RelayFunction extends Construct {
           appliesTo: ["Resource::*"],
           reason:
             "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions; AWS documents " +
-            "Resource \"*\" for them (AWSXRayDaemonWriteAccess). Every other statement of this role names its resource.",
+            'Resource "*" for them (AWSXRayDaemonWriteAccess). Every other statement of this role names its resource.',
         },
       ],
       true,

@@ -26,11 +26,19 @@ function createResponse(state: SimState, rawBody: string): HandlerResult {
   const request = validateCreate(parseJsonBody(rawBody));
   if (request.background && !request.store && state.behaviour.rejectBackgroundWithoutStore) {
     // Exact wording unconfirmed (2025 docs and Azure require store=true for background).
-    throw invalidRequest("Background mode requires store=true. Set store to true or remove background.", "store", "invalid_value");
+    throw invalidRequest(
+      "Background mode requires store=true. Set store to true or remove background.",
+      "store",
+      "invalid_value",
+    );
   }
   const previous = request.body.previous_response_id;
   if (typeof previous === "string" && !state.store.get(previous, state.clock.now())) {
-    throw invalidRequest(`Previous response with id '${previous}' not found.`, "previous_response_id", "previous_response_not_found");
+    throw invalidRequest(
+      `Previous response with id '${previous}' not found.`,
+      "previous_response_id",
+      "previous_response_not_found",
+    );
   }
   const plan = planFor(state.behaviour, request.metadata);
   const now = state.clock.now();
@@ -54,11 +62,19 @@ function tooOldMessage(windowMs: number): string {
 function streamResponse(state: SimState, route: ApiRoute, url: URL): HandlerResult {
   const job = findJob(state, route.id);
   if (!job.background) {
-    throw invalidRequest("This response cannot be streamed because it was not created with background=true.", "stream", "invalid_request_error");
+    throw invalidRequest(
+      "This response cannot be streamed because it was not created with background=true.",
+      "stream",
+      "invalid_request_error",
+    );
   }
   if (state.behaviour.streamRequiresStreamCreate && !job.request.stream) {
     // Text unconfirmed: the guide only says such responses cannot be streamed.
-    throw invalidRequest("This response cannot be streamed because it was not created with stream=true.", "stream", "invalid_request_error");
+    throw invalidRequest(
+      "This response cannot be streamed because it was not created with stream=true.",
+      "stream",
+      "invalid_request_error",
+    );
   }
   const now = state.clock.now();
   if (now - job.finishedAt > state.behaviour.resumeWindowMs) {
@@ -68,7 +84,11 @@ function streamResponse(state: SimState, route: ApiRoute, url: URL): HandlerResu
   let fromSeq = 0;
   if (cursor !== null) {
     if (!/^-?\d+$/.test(cursor)) {
-      throw invalidRequest(`Invalid type for 'starting_after': expected an integer, but got '${cursor}' instead.`, "starting_after", "invalid_type");
+      throw invalidRequest(
+        `Invalid type for 'starting_after': expected an integer, but got '${cursor}' instead.`,
+        "starting_after",
+        "invalid_type",
+      );
     }
     fromSeq = Number(cursor) + 1;
   }

@@ -37,7 +37,9 @@ const faultSchema = z
     retryAfterSeconds: z.number().nonnegative(),
     code: z.string(),
     delayMs: z.number().nonnegative(),
-    times: z.union([z.number(), z.literal("Infinity"), z.null()]).transform((t) => (t === null || t === "Infinity" ? Infinity : t)),
+    times: z
+      .union([z.number(), z.literal("Infinity"), z.null()])
+      .transform((t) => (t === null || t === "Infinity" ? Infinity : t)),
     probability: z.number().min(0).max(1),
     dropConnection: z.boolean(),
     afterHandling: z.boolean(),

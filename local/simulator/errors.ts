@@ -81,7 +81,8 @@ export function faultError(
   if (status === 429) {
     if (code === "insufficient_quota") {
       // Quota needs user action, so the real API sends no Retry-After unless asked to here.
-      const headers: Record<string, string> = retryAfterSeconds !== undefined ? { "retry-after": String(retryAfterSeconds) } : {};
+      const headers: Record<string, string> =
+        retryAfterSeconds !== undefined ? { "retry-after": String(retryAfterSeconds) } : {};
       return openAIError(
         429,
         "You exceeded your current quota, please check your plan and billing details. For more information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.",
@@ -98,10 +99,15 @@ export function faultError(
       "requests",
       null,
       code ?? "rate_limit_exceeded",
-      { "retry-after": String(seconds), "x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": `${seconds}s` },
+      {
+        "retry-after": String(seconds),
+        "x-ratelimit-remaining-requests": "0",
+        "x-ratelimit-reset-requests": `${seconds}s`,
+      },
     );
   }
-  const headers: Record<string, string> = retryAfterSeconds !== undefined ? { "retry-after": String(retryAfterSeconds) } : {};
+  const headers: Record<string, string> =
+    retryAfterSeconds !== undefined ? { "retry-after": String(retryAfterSeconds) } : {};
   if (status >= 500) {
     const message =
       status === 503
@@ -115,11 +121,32 @@ export function faultError(
       return new SimHttpError(401, err.body, headers);
     }
     case 403:
-      return openAIError(403, "Country, region, or territory not supported", "request_forbidden", null, code ?? "unsupported_country_region_territory", headers);
+      return openAIError(
+        403,
+        "Country, region, or territory not supported",
+        "request_forbidden",
+        null,
+        code ?? "unsupported_country_region_territory",
+        headers,
+      );
     case 404:
       return context.responseId
-        ? openAIError(404, `Response with id '${context.responseId}' not found.`, "invalid_request_error", null, code ?? null, headers)
-        : openAIError(404, "The requested resource was not found.", "invalid_request_error", null, code ?? null, headers);
+        ? openAIError(
+            404,
+            `Response with id '${context.responseId}' not found.`,
+            "invalid_request_error",
+            null,
+            code ?? null,
+            headers,
+          )
+        : openAIError(
+            404,
+            "The requested resource was not found.",
+            "invalid_request_error",
+            null,
+            code ?? null,
+            headers,
+          );
   }
   return openAIError(status, `Simulated error (HTTP ${status}).`, "invalid_request_error", null, code ?? null, headers);
 }

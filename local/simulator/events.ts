@@ -25,11 +25,19 @@ export function renderEvent(job: Job, seq: number, includeObfuscation: boolean):
   const finalItemStatus = job.plan.outcome === "incomplete" ? "incomplete" : "completed";
   switch (scheduled.kind) {
     case "created":
-      return { type: "response.created", sequence_number: seq, response: renderResponse(job, scheduled.at, job.background ? "queued" : "in_progress") };
+      return {
+        type: "response.created",
+        sequence_number: seq,
+        response: renderResponse(job, scheduled.at, job.background ? "queued" : "in_progress"),
+      };
     case "queued":
       return { type: "response.queued", sequence_number: seq, response: renderResponse(job, scheduled.at, "queued") };
     case "in_progress":
-      return { type: "response.in_progress", sequence_number: seq, response: renderResponse(job, scheduled.at, "in_progress") };
+      return {
+        type: "response.in_progress",
+        sequence_number: seq,
+        response: renderResponse(job, scheduled.at, "in_progress"),
+      };
     case "item_added":
       return {
         type: "response.output_item.added",
@@ -59,7 +67,13 @@ export function renderEvent(job: Job, seq: number, includeObfuscation: boolean):
         type: "response.output_item.done",
         sequence_number: seq,
         output_index: 0,
-        item: { id: job.messageId, type: "message", status: finalItemStatus, content: [outputTextPart(fullText())], role: "assistant" },
+        item: {
+          id: job.messageId,
+          type: "message",
+          status: finalItemStatus,
+          content: [outputTextPart(fullText())],
+          role: "assistant",
+        },
       };
     case "completed":
     case "failed":

@@ -50,11 +50,15 @@ const OPS = new Set(["create", "retrieve", "stream", "cancel", "delete", "any"])
 export function validateFault(f: SimFault): void {
   const problems: string[] = [];
   if (f.op !== undefined && !OPS.has(f.op)) problems.push(`op must be one of ${[...OPS].join(", ")}`);
-  if (f.status !== undefined && (!Number.isInteger(f.status) || f.status < 100 || f.status > 599)) problems.push("status must be an HTTP status");
-  if (f.times !== undefined && !(f.times === Infinity || (Number.isInteger(f.times) && f.times >= 1))) problems.push("times must be a positive integer or Infinity");
-  if (f.probability !== undefined && !(f.probability >= 0 && f.probability <= 1)) problems.push("probability must be within 0..1");
+  if (f.status !== undefined && (!Number.isInteger(f.status) || f.status < 100 || f.status > 599))
+    problems.push("status must be an HTTP status");
+  if (f.times !== undefined && !(f.times === Infinity || (Number.isInteger(f.times) && f.times >= 1)))
+    problems.push("times must be a positive integer or Infinity");
+  if (f.probability !== undefined && !(f.probability >= 0 && f.probability <= 1))
+    problems.push("probability must be within 0..1");
   if (f.delayMs !== undefined && !(f.delayMs >= 0)) problems.push("delayMs must be >= 0");
   if (f.retryAfterSeconds !== undefined && !(f.retryAfterSeconds >= 0)) problems.push("retryAfterSeconds must be >= 0");
-  if (f.status === undefined && !f.dropConnection && f.delayMs === undefined) problems.push("a fault needs status, dropConnection or delayMs");
+  if (f.status === undefined && !f.dropConnection && f.delayMs === undefined)
+    problems.push("a fault needs status, dropConnection or delayMs");
   if (problems.length > 0) throw new Error(`Invalid fault: ${problems.join("; ")}`);
 }

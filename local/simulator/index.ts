@@ -18,7 +18,16 @@ import { Ticker } from "./ticker.ts";
 import { DEFAULT_BEHAVIOUR, type SimBehaviour, type Simulator, type SimulatorOptions } from "./types.ts";
 import { WebhookNotifier } from "./webhooks.ts";
 
-export type { SimBehaviour, SimFault, SimOp, SimOutcome, SimStats, Simulator, SimulatorOptions, WebhookConfig } from "./types.ts";
+export type {
+  SimBehaviour,
+  SimFault,
+  SimOp,
+  SimOutcome,
+  SimStats,
+  Simulator,
+  SimulatorOptions,
+  WebhookConfig,
+} from "./types.ts";
 export { DEFAULT_BEHAVIOUR } from "./types.ts";
 
 const listen = (server: Server, port: number) =>

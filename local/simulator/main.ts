@@ -23,7 +23,9 @@ const { values } = parseArgs({
 });
 
 if (values.help) {
-  console.log("usage: tsx local/simulator/main.ts --port 4010 [--azure] [--api-key K] [--queued-ms N] [--run-ms N] [--output-bytes N] [--latency-ms N] [--stream-cut-after N] [--outcome completed|failed|incomplete|stuck_queued] [--quiet]");
+  console.log(
+    "usage: tsx local/simulator/main.ts --port 4010 [--azure] [--api-key K] [--queued-ms N] [--run-ms N] [--output-bytes N] [--latency-ms N] [--stream-cut-after N] [--outcome completed|failed|incomplete|stuck_queued] [--quiet]",
+  );
   process.exit(0);
 }
 
@@ -57,8 +59,12 @@ const sim = await startSimulator({
 });
 
 console.log(`Responses API simulator listening: baseURL ${sim.url}`);
-console.log(`  try: curl -s ${sim.url}/responses -H 'content-type: application/json' ${values["api-key"] ? `-H '${values.azure ? "api-key: " : "authorization: Bearer "}${values["api-key"]}' ` : ""}-d '{"model":"gpt-5-pro","input":"hello","background":true}'`);
-console.log(`  control: GET ${sim.origin}/_sim/stats, POST ${sim.origin}/_sim/config, POST|DELETE ${sim.origin}/_sim/faults, POST ${sim.origin}/_sim/webhook`);
+console.log(
+  `  try: curl -s ${sim.url}/responses -H 'content-type: application/json' ${values["api-key"] ? `-H '${values.azure ? "api-key: " : "authorization: Bearer "}${values["api-key"]}' ` : ""}-d '{"model":"gpt-5-pro","input":"hello","background":true}'`,
+);
+console.log(
+  `  control: GET ${sim.origin}/_sim/stats, POST ${sim.origin}/_sim/config, POST|DELETE ${sim.origin}/_sim/faults, POST ${sim.origin}/_sim/webhook`,
+);
 
 const shutdown = () => {
   void sim.close().then(() => process.exit(0));

@@ -20,7 +20,11 @@ function nonNegativeInt(metadata: Record<string, string>, key: string): number |
   if (raw === undefined) return undefined;
   const n = Number(raw);
   if (raw.trim() === "" || !Number.isInteger(n) || n < 0) {
-    throw invalidRequest(`Invalid 'metadata.${key}': expected a non-negative integer as a string, got '${raw}'.`, `metadata.${key}`, "invalid_value");
+    throw invalidRequest(
+      `Invalid 'metadata.${key}': expected a non-negative integer as a string, got '${raw}'.`,
+      `metadata.${key}`,
+      "invalid_value",
+    );
   }
   return n;
 }

@@ -3,7 +3,7 @@
  * §2 of the reference; request fields are echoed the way the real API echoes them.
  */
 import { toUnixSeconds } from "#shared/clock.ts";
-import { type Job, type ResponseStatus } from "./job.ts";
+import type { Job, ResponseStatus } from "./job.ts";
 import type { Json } from "./validate.ts";
 
 export interface OutputText {
@@ -21,14 +21,20 @@ export interface MessageItem {
   content: OutputText[];
 }
 
-export const outputTextPart = (text: string): OutputText => ({ type: "output_text", text, annotations: [], logprobs: [] });
+export const outputTextPart = (text: string): OutputText => ({
+  type: "output_text",
+  text,
+  annotations: [],
+  logprobs: [],
+});
 
 const REASONING_MODEL = /^(o\d|gpt-5|.*deep-research)/;
 
 /** Token counts derived from sizes (~4 bytes a token), so the same request always costs the same. */
 export function usageFor(job: Job, outputText: string) {
   const body = job.request.body;
-  const promptBytes = Buffer.byteLength(JSON.stringify(body.input ?? "")) + Buffer.byteLength(String(body.instructions ?? ""));
+  const promptBytes =
+    Buffer.byteLength(JSON.stringify(body.input ?? "")) + Buffer.byteLength(String(body.instructions ?? ""));
   const inputTokens = 8 + Math.ceil(promptBytes / 4);
   const textTokens = Math.ceil(outputText.length / 4);
   const reasoningTokens = REASONING_MODEL.test(job.request.model) ? Math.ceil(textTokens / 2) + 64 : 0;
@@ -52,7 +58,13 @@ export function messageAt(job: Job, t: number): MessageItem | null {
   const itemDone = available >= firstDelta + deltaCount + 3;
   const content = available > itemAddedIndex + 1 ? [outputTextPart(job.textAt(t))] : [];
   const finalStatus = events[events.length - 1].kind === "incomplete" ? "incomplete" : "completed";
-  return { id: job.messageId, type: "message", status: itemDone ? finalStatus : "in_progress", role: "assistant", content };
+  return {
+    id: job.messageId,
+    type: "message",
+    status: itemDone ? finalStatus : "in_progress",
+    role: "assistant",
+    content,
+  };
 }
 
 const echo = (v: Json | undefined, fallback: Json): Json => (v === undefined || v === null ? fallback : v);

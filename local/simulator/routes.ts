@@ -15,7 +15,8 @@ export function matchRoute(method: string, url: URL, azure: boolean): ApiRoute |
   if (rest[0] !== "responses") return null;
   const id = rest[1] === undefined ? undefined : decodeURIComponent(rest[1]);
   if (rest.length === 1 && method === "POST") return { op: "create" };
-  if (rest.length === 2 && method === "GET") return { op: url.searchParams.get("stream") === "true" ? "stream" : "retrieve", id };
+  if (rest.length === 2 && method === "GET")
+    return { op: url.searchParams.get("stream") === "true" ? "stream" : "retrieve", id };
   if (rest.length === 2 && method === "DELETE") return { op: "delete", id };
   if (rest.length === 3 && rest[2] === "cancel" && method === "POST") return { op: "cancel", id };
   return null;

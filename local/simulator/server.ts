@@ -41,7 +41,9 @@ function applyFault(ex: Exchange, fault: SimFault, responseId: string | undefine
 
 export function createRequestHandler(state: SimState, sim: Simulator) {
   const finish = (ex: Exchange, url: URL) => {
-    state.log(`${ex.req.method} ${url.pathname}${url.search} -> ${ex.status === -1 ? "dropped" : ex.status} ${ex.elapsedMs()}ms`);
+    state.log(
+      `${ex.req.method} ${url.pathname}${url.search} -> ${ex.status === -1 ? "dropped" : ex.status} ${ex.elapsedMs()}ms`,
+    );
   };
 
   async function serveResult(ex: Exchange, result: HandlerResult): Promise<void> {
@@ -50,7 +52,8 @@ export function createRequestHandler(state: SimState, sim: Simulator) {
       return;
     }
     ex.startEventStream();
-    const cutAfter = result.job.plan.streamCutAfter === undefined ? state.behaviour.streamCutAfter : result.job.plan.streamCutAfter;
+    const cutAfter =
+      result.job.plan.streamCutAfter === undefined ? state.behaviour.streamCutAfter : result.job.plan.streamCutAfter;
     const end = await pumpStream({
       res: ex.res,
       job: result.job,
@@ -97,7 +100,9 @@ export function createRequestHandler(state: SimState, sim: Simulator) {
       }
       if (!route) throw routeNotFound(req.method ?? "GET", url.pathname, state.azure);
       if (rawBody === null) {
-        throw new SimHttpError(413, { error: { message: "Request body too large.", type: "invalid_request_error", param: null, code: null } });
+        throw new SimHttpError(413, {
+          error: { message: "Request body too large.", type: "invalid_request_error", param: null, code: null },
+        });
       }
 
       const result = handleApi(state, route, url, rawBody);
@@ -108,7 +113,9 @@ export function createRequestHandler(state: SimState, sim: Simulator) {
         ex.json(err.status, err.body, err.headers);
       } else if (!res.headersSent) {
         state.log(`internal error: ${(err as Error).stack ?? String(err)}`);
-        ex.json(500, { error: { message: "Simulator bug: " + (err as Error).message, type: "server_error", param: null, code: null } });
+        ex.json(500, {
+          error: { message: `Simulator bug: ${(err as Error).message}`, type: "server_error", param: null, code: null },
+        });
       } else {
         res.destroy();
       }

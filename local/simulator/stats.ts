@@ -7,7 +7,13 @@ export class StatsCounter {
   #stats: SimStats = StatsCounter.#empty();
 
   static #empty(): SimStats {
-    return { requests: 0, ops: zeroOps(), faultsApplied: 0, createdIds: [], webhooks: { delivered: 0, failedAttempts: 0 } };
+    return {
+      requests: 0,
+      ops: zeroOps(),
+      faultsApplied: 0,
+      createdIds: [],
+      webhooks: { delivered: 0, failedAttempts: 0 },
+    };
   }
 
   request(op: SimOp | null): void {

@@ -58,7 +58,11 @@ export function planTimeline(createdAt: number, plan: JobPlan, background: boole
   if (background) events.push({ kind: "queued", at: createdAt });
   if (stuck) return { startAt, endAt, generatedBytes: 0, deltaSize, deltaCount: 0, firstDelta: events.length, events };
 
-  events.push({ kind: "in_progress", at: startAt }, { kind: "item_added", at: startAt }, { kind: "part_added", at: startAt });
+  events.push(
+    { kind: "in_progress", at: startAt },
+    { kind: "item_added", at: startAt },
+    { kind: "part_added", at: startAt },
+  );
   const firstDelta = events.length;
   for (let i = 0; i < deltaCount; i++) {
     // Spread evenly over the run, the last one strictly before the end when runMs allows.

@@ -17,7 +17,13 @@ export interface CreateRequest {
 }
 
 const typeName = (v: unknown): string =>
-  v === null ? "null" : Array.isArray(v) ? "array" : typeof v === "number" && Number.isInteger(v) ? "integer" : typeof v;
+  v === null
+    ? "null"
+    : Array.isArray(v)
+      ? "array"
+      : typeof v === "number" && Number.isInteger(v)
+        ? "integer"
+        : typeof v;
 
 function invalidType(param: string, expected: string, got: unknown) {
   return invalidRequest(
@@ -37,7 +43,11 @@ export function parseJsonBody(raw: string): Record<string, Json> {
     );
   }
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
-    throw invalidRequest(`Invalid type for body: expected an object, but got ${typeName(parsed)} instead.`, null, "invalid_type");
+    throw invalidRequest(
+      `Invalid type for body: expected an object, but got ${typeName(parsed)} instead.`,
+      null,
+      "invalid_type",
+    );
   }
   return parsed as Record<string, Json>;
 }
@@ -85,18 +95,32 @@ function validateNumberRange(body: Record<string, Json>, key: string, min: numbe
   if (v === undefined || v === null) return;
   if (typeof v !== "number") throw invalidType(key, "a decimal", v);
   if (v < min) {
-    throw invalidRequest(`Invalid '${key}': decimal below minimum value. Expected a value >= ${min}, but got ${v} instead.`, key, "decimal_below_min_value");
+    throw invalidRequest(
+      `Invalid '${key}': decimal below minimum value. Expected a value >= ${min}, but got ${v} instead.`,
+      key,
+      "decimal_below_min_value",
+    );
   }
   if (v > max) {
-    throw invalidRequest(`Invalid '${key}': decimal above maximum value. Expected a value <= ${max}, but got ${v} instead.`, key, "decimal_above_max_value");
+    throw invalidRequest(
+      `Invalid '${key}': decimal above maximum value. Expected a value <= ${max}, but got ${v} instead.`,
+      key,
+      "decimal_above_max_value",
+    );
   }
 }
 
 export function validateCreate(body: Record<string, Json>): CreateRequest {
   const model = body.model;
-  if (model === undefined || model === null) throw invalidRequest("Missing required parameter: 'model'.", "model", "missing_required_parameter");
+  if (model === undefined || model === null)
+    throw invalidRequest("Missing required parameter: 'model'.", "model", "missing_required_parameter");
   if (typeof model !== "string") throw invalidType("model", "a string", model);
-  if (model.length === 0) throw invalidRequest("Invalid 'model': empty string. Expected a string with minimum length 1, but got an empty string instead.", "model", "empty_string");
+  if (model.length === 0)
+    throw invalidRequest(
+      "Invalid 'model': empty string. Expected a string with minimum length 1, but got an empty string instead.",
+      "model",
+      "empty_string",
+    );
 
   const input = body.input;
   if (input === undefined || input === null) {
@@ -110,7 +134,8 @@ export function validateCreate(body: Record<string, Json>): CreateRequest {
 
   const maxOut = body.max_output_tokens;
   if (maxOut !== undefined && maxOut !== null) {
-    if (typeof maxOut !== "number" || !Number.isInteger(maxOut)) throw invalidType("max_output_tokens", "an integer", maxOut);
+    if (typeof maxOut !== "number" || !Number.isInteger(maxOut))
+      throw invalidType("max_output_tokens", "an integer", maxOut);
     if (maxOut < 16) {
       throw invalidRequest(
         `Invalid 'max_output_tokens': integer below minimum value. Expected a value >= 16, but got ${maxOut} instead.`,
@@ -123,8 +148,13 @@ export function validateCreate(body: Record<string, Json>): CreateRequest {
   if (body.instructions !== undefined && body.instructions !== null && typeof body.instructions !== "string") {
     throw invalidType("instructions", "a string", body.instructions);
   }
-  if (body.tools !== undefined && body.tools !== null && !Array.isArray(body.tools)) throw invalidType("tools", "an array", body.tools);
-  if (body.previous_response_id !== undefined && body.previous_response_id !== null && typeof body.previous_response_id !== "string") {
+  if (body.tools !== undefined && body.tools !== null && !Array.isArray(body.tools))
+    throw invalidType("tools", "an array", body.tools);
+  if (
+    body.previous_response_id !== undefined &&
+    body.previous_response_id !== null &&
+    typeof body.previous_response_id !== "string"
+  ) {
     throw invalidType("previous_response_id", "a string", body.previous_response_id);
   }
   validateNumberRange(body, "temperature", 0, 2);

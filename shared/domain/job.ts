@@ -2,10 +2,24 @@
  * The job: one caller request relayed to one upstream background response.
  * `status` uses OpenAI's spelling plus the relay's `expired`.
  */
-export const JOB_STATUSES = ["queued", "in_progress", "completed", "failed", "cancelled", "incomplete", "expired"] as const;
+export const JOB_STATUSES = [
+  "queued",
+  "in_progress",
+  "completed",
+  "failed",
+  "cancelled",
+  "incomplete",
+  "expired",
+] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
-export const TERMINAL_STATUSES: ReadonlySet<JobStatus> = new Set(["completed", "failed", "cancelled", "incomplete", "expired"]);
+export const TERMINAL_STATUSES: ReadonlySet<JobStatus> = new Set([
+  "completed",
+  "failed",
+  "cancelled",
+  "incomplete",
+  "expired",
+]);
 export const isTerminal = (status: JobStatus): boolean => TERMINAL_STATUSES.has(status);
 
 /**
@@ -73,7 +87,8 @@ export interface Delivery {
   deliveredAt: number | null;
 }
 
-export const isDeliveryActive = (delivery: Delivery | null): boolean => delivery?.state === "pending" || delivery?.state === "sending";
+export const isDeliveryActive = (delivery: Delivery | null): boolean =>
+  delivery?.state === "pending" || delivery?.state === "sending";
 
 /** Whether the poller still has something to do for this job. */
 export function needsAttention(job: Pick<Job, "status" | "upstreamCancelPending" | "delivery">): boolean {

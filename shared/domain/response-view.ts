@@ -14,7 +14,15 @@ export interface RelayBlock {
   webhook: {
     url: string;
     events: string[] | null;
-    delivery: { webhook_id: string; state: string; attempts: number; last_status: number | null; last_error: string | null; next_attempt_at: number | null; delivered_at: number | null } | null;
+    delivery: {
+      webhook_id: string;
+      state: string;
+      attempts: number;
+      last_status: number | null;
+      last_error: string | null;
+      next_attempt_at: number | null;
+      delivered_at: number | null;
+    } | null;
   } | null;
   last_upstream_error: string | null;
 }
@@ -24,7 +32,11 @@ export interface RelayBlock {
  * the final upstream Response's fields when there is one and the relay's block on top. `id` is
  * always the relay's job id; the upstream's is in `relay.upstream_id`.
  */
-export function toResponseObject(job: Job, final: Record<string, unknown> | null, baseUrl: string): Record<string, unknown> {
+export function toResponseObject(
+  job: Job,
+  final: Record<string, unknown> | null,
+  baseUrl: string,
+): Record<string, unknown> {
   const output = Array.isArray(final?.output) ? (final.output as unknown[]) : [];
   const statusUrl = `${baseUrl}/v1/responses/${job.id}`;
   const relay: RelayBlock = {
@@ -79,7 +91,8 @@ export function outputText(output: unknown[]): string {
   const parts: string[] = [];
   for (const item of output as { type?: string; content?: { type?: string; text?: string }[] }[]) {
     if (item?.type !== "message" || !Array.isArray(item.content)) continue;
-    for (const part of item.content) if (part?.type === "output_text" && typeof part.text === "string") parts.push(part.text);
+    for (const part of item.content)
+      if (part?.type === "output_text" && typeof part.text === "string") parts.push(part.text);
   }
   return parts.join("");
 }

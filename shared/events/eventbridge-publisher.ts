@@ -1,4 +1,4 @@
-import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from "@aws-sdk/client-eventbridge";
+import { type EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from "@aws-sdk/client-eventbridge";
 import type { Log } from "#shared/log.ts";
 import type { EventPublisher, LifecycleEvent } from "#shared/ports.ts";
 
@@ -6,7 +6,10 @@ export const EVENT_SOURCE = "responses-relay";
 
 /** "in_progress" -> "Response In Progress": detail-types that read well in a rule. */
 export function detailType(status: string): string {
-  return `Response ${status.split("_").map((word) => word[0]!.toUpperCase() + word.slice(1)).join(" ")}`;
+  return `Response ${status
+    .split("_")
+    .map((word) => word[0]!.toUpperCase() + word.slice(1))
+    .join(" ")}`;
 }
 
 /**
@@ -46,13 +49,23 @@ export class EventBridgePublisher implements EventPublisher {
         // Entries come back in request order; the failed ones carry an ErrorCode.
         const failed = pending.filter((_, i) => result.Entries?.[i]?.ErrorCode);
         if (attempt >= this.#attempts) {
-          this.#log({ level: "error", msg: "lifecycle events not published", count: failed.length, errors: result.Entries?.map((e) => e.ErrorCode).filter(Boolean) });
+          this.#log({
+            level: "error",
+            msg: "lifecycle events not published",
+            count: failed.length,
+            errors: result.Entries?.map((e) => e.ErrorCode).filter(Boolean),
+          });
           return;
         }
         pending = failed;
       } catch (error) {
         if (attempt >= this.#attempts) {
-          this.#log({ level: "error", msg: "lifecycle events not published", count: pending.length, error: (error as Error).message });
+          this.#log({
+            level: "error",
+            msg: "lifecycle events not published",
+            count: pending.length,
+            error: (error as Error).message,
+          });
           return;
         }
       }
@@ -65,6 +78,13 @@ export class EventBridgePublisher implements EventPublisher {
 export class LoggingEventPublisher implements EventPublisher {
   constructor(private readonly log: Log) {}
   async publish(events: LifecycleEvent[]): Promise<void> {
-    for (const event of events) this.log({ level: "info", msg: "lifecycle event", source: EVENT_SOURCE, detailType: detailType(event.status), detail: event });
+    for (const event of events)
+      this.log({
+        level: "info",
+        msg: "lifecycle event",
+        source: EVENT_SOURCE,
+        detailType: detailType(event.status),
+        detail: event,
+      });
   }
 }

@@ -31,7 +31,12 @@ export function createApp(deps: Deps, options: AppOptions) {
     await next();
   });
   app.onError((error, c) => errorResponse(error, c, log));
-  app.notFound((c) => c.json(errorBody(`Unknown request URL: ${c.req.method} ${c.req.path}.`, "invalid_request_error", null, "unknown_url"), 404));
+  app.notFound((c) =>
+    c.json(
+      errorBody(`Unknown request URL: ${c.req.method} ${c.req.path}.`, "invalid_request_error", null, "unknown_url"),
+      404,
+    ),
+  );
 
   app.get("/health", (c) => c.json({ status: "ok" }));
   app.get("/openapi.json", (c) => c.json(openApiDocument()));
@@ -45,7 +50,10 @@ export function createApp(deps: Deps, options: AppOptions) {
     bodyLimit({
       maxSize: options.maxBodyBytes,
       onError: () => {
-        throw new PayloadTooLargeError(`The request body is larger than the relay accepts (${options.maxBodyBytes} bytes).`, { code: "request_too_large" });
+        throw new PayloadTooLargeError(
+          `The request body is larger than the relay accepts (${options.maxBodyBytes} bytes).`,
+          { code: "request_too_large" },
+        );
       },
     }),
   );

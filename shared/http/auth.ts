@@ -9,7 +9,10 @@ export type AuthEnv = { Variables: { tenant: Tenant } };
  * Bearer-key auth. Keys are looked up by hash; answers are cached briefly per process so the hot
  * path (status polls) does not read the table every time. A revoked key stops working within `cacheMs`.
  */
-export function bearerAuth(tenants: TenantStore, options: { cacheMs?: number; now?: () => number } = {}): MiddlewareHandler<AuthEnv> {
+export function bearerAuth(
+  tenants: TenantStore,
+  options: { cacheMs?: number; now?: () => number } = {},
+): MiddlewareHandler<AuthEnv> {
   const cacheMs = options.cacheMs ?? 60_000;
   const now = options.now ?? Date.now;
   const cache = new Map<string, { tenant: Tenant | null; until: number }>();
@@ -30,7 +33,10 @@ export function bearerAuth(tenants: TenantStore, options: { cacheMs?: number; no
       cache.set(hash, hit);
     }
     // Never echo the key: only its last characters, as OpenAI does.
-    if (!hit.tenant) throw new AuthenticationError(`Incorrect API key provided: ...${match[1]!.slice(-4)}.`, { code: "invalid_api_key" });
+    if (!hit.tenant)
+      throw new AuthenticationError(`Incorrect API key provided: ...${match[1]!.slice(-4)}.`, {
+        code: "invalid_api_key",
+      });
     c.set("tenant", hit.tenant);
     await next();
   };

@@ -34,7 +34,11 @@ const STATUS_BY_CLASS: [new (...args: never[]) => RelayError, ContentfulStatusCo
 ];
 
 /** The one place errors become HTTP. Unknown errors are logged and answered without detail. */
-export function errorResponse(error: unknown, c: Context, log: (event: Record<string, unknown>) => void = console.error) {
+export function errorResponse(
+  error: unknown,
+  c: Context,
+  log: (event: Record<string, unknown>) => void = console.error,
+) {
   if (error instanceof UpstreamRejectedError) {
     return c.json(errorBody(error.message, error.type, error.param, error.code), error.status as ContentfulStatusCode);
   }
@@ -44,6 +48,11 @@ export function errorResponse(error: unknown, c: Context, log: (event: Record<st
       return c.json(errorBody(error.message, match[2], error.param, error.code), match[1]);
     }
   }
-  log({ level: "error", msg: "unhandled error", path: c.req.path, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
+  log({
+    level: "error",
+    msg: "unhandled error",
+    path: c.req.path,
+    error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+  });
   return c.json(errorBody("The relay had an internal error. Try again later.", "server_error"), 500);
 }

@@ -4,7 +4,12 @@
  */
 const errorRef = { $ref: "#/components/schemas/Error" };
 const errors = (...codes: number[]) =>
-  Object.fromEntries(codes.map((code) => [String(code), { description: ERROR_TEXT[code] ?? "Error", content: { "application/json": { schema: errorRef } } }]));
+  Object.fromEntries(
+    codes.map((code) => [
+      String(code),
+      { description: ERROR_TEXT[code] ?? "Error", content: { "application/json": { schema: errorRef } } },
+    ]),
+  );
 const ERROR_TEXT: Record<number, string> = {
   400: "Invalid input",
   401: "Missing or bad API key",
@@ -34,7 +39,12 @@ export function openApiDocument() {
           properties: {
             error: {
               type: "object",
-              properties: { message: { type: "string" }, type: { type: "string" }, param: { type: ["string", "null"] }, code: { type: ["string", "null"] } },
+              properties: {
+                message: { type: "string" },
+                type: { type: "string" },
+                param: { type: ["string", "null"] },
+                code: { type: ["string", "null"] },
+              },
               required: ["message", "type", "param", "code"],
             },
           },
@@ -80,10 +90,18 @@ export function openApiDocument() {
           summary: "Submit a request",
           description:
             "An OpenAI `responses.create` body, forwarded with `background: true, store: true`, plus the relay's optional `webhook: {url, events}`. Optional `Idempotency-Key` header (kept 24 h).",
-          parameters: [{ name: "Idempotency-Key", in: "header", required: false, schema: { type: "string", maxLength: 255 } }],
-          requestBody: { required: true, content: { "application/json": { schema: { type: "object", required: ["model"] } } } },
+          parameters: [
+            { name: "Idempotency-Key", in: "header", required: false, schema: { type: "string", maxLength: 255 } },
+          ],
+          requestBody: {
+            required: true,
+            content: { "application/json": { schema: { type: "object", required: ["model"] } } },
+          },
           responses: {
-            "202": { description: "Accepted; `Location` and `Retry-After` headers", content: { "application/json": { schema: { $ref: "#/components/schemas/Response" } } } },
+            "202": {
+              description: "Accepted; `Location` and `Retry-After` headers",
+              content: { "application/json": { schema: { $ref: "#/components/schemas/Response" } } },
+            },
             ...errors(400, 401, 413, 422, 502),
           },
         },
@@ -94,7 +112,10 @@ export function openApiDocument() {
             { name: "limit", in: "query", schema: { type: "integer", minimum: 1, maximum: 100, default: 20 } },
             { name: "after", in: "query", schema: { type: "string" }, description: "The last id of the previous page" },
           ],
-          responses: { "200": { description: "A page: {object: list, data, first_id, last_id, has_more}" }, ...errors(400, 401) },
+          responses: {
+            "200": { description: "A page: {object: list, data, first_id, last_id, has_more}" },
+            ...errors(400, 401),
+          },
         },
       },
       "/v1/responses/{id}": {
@@ -105,13 +126,26 @@ export function openApiDocument() {
           parameters: [
             idParam,
             { name: "stream", in: "query", schema: { type: "boolean" } },
-            { name: "starting_after", in: "query", schema: { type: "integer", minimum: -1 }, description: "Send events after this sequence number" },
-            { name: "Last-Event-ID", in: "header", schema: { type: "string" }, description: "Same as starting_after (what EventSource sends on reconnect)" },
+            {
+              name: "starting_after",
+              in: "query",
+              schema: { type: "integer", minimum: -1 },
+              description: "Send events after this sequence number",
+            },
+            {
+              name: "Last-Event-ID",
+              in: "header",
+              schema: { type: "string" },
+              description: "Same as starting_after (what EventSource sends on reconnect)",
+            },
           ],
           responses: {
             "200": {
               description: "The job (JSON), or its events (text/event-stream)",
-              content: { "application/json": { schema: { $ref: "#/components/schemas/Response" } }, "text/event-stream": { schema: { type: "string" } } },
+              content: {
+                "application/json": { schema: { $ref: "#/components/schemas/Response" } },
+                "text/event-stream": { schema: { type: "string" } },
+              },
             },
             ...errors(400, 401, 404),
           },
@@ -121,7 +155,10 @@ export function openApiDocument() {
         get: {
           summary: "The webhook delivery log",
           parameters: [idParam],
-          responses: { "200": { description: "{object: list, delivery: {webhook_id, state, …}, data: [attempts]}" }, ...errors(401, 404) },
+          responses: {
+            "200": { description: "{object: list, delivery: {webhook_id, state, …}, data: [attempts]}" },
+            ...errors(401, 404),
+          },
         },
       },
       "/v1/responses/{id}/deliveries/redeliver": {
@@ -142,7 +179,10 @@ export function openApiDocument() {
         post: {
           summary: "Cancel (idempotent)",
           parameters: [idParam],
-          responses: { "200": { description: "The job, cancelled or in the terminal state it already had" }, ...errors(401, 404) },
+          responses: {
+            "200": { description: "The job, cancelled or in the terminal state it already had" },
+            ...errors(401, 404),
+          },
         },
       },
       "/health": { get: { summary: "Liveness", security: [], responses: { "200": { description: "ok" } } } },
@@ -150,16 +190,24 @@ export function openApiDocument() {
   };
 }
 
-const escapeHtml = (text: string) => text.replace(/[&<>"]/g, (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[ch]!);
+const escapeHtml = (text: string) =>
+  text.replace(/[&<>"]/g, (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[ch]!);
 
 export function docsPage(): string {
   const doc = openApiDocument();
   const rows = Object.entries(doc.paths).flatMap(([path, ops]) =>
-    Object.entries(ops as Record<string, { summary: string; description?: string; responses: Record<string, { description: string }> }>).map(
+    Object.entries(
+      ops as Record<
+        string,
+        { summary: string; description?: string; responses: Record<string, { description: string }> }
+      >,
+    ).map(
       ([method, op]) =>
         `<section><h2><code>${method.toUpperCase()} ${escapeHtml(path)}</code></h2><p><strong>${escapeHtml(op.summary)}</strong></p>` +
         (op.description ? `<p>${escapeHtml(op.description)}</p>` : "") +
-        `<ul>${Object.entries(op.responses).map(([code, r]) => `<li><code>${code}</code> ${escapeHtml(r.description)}</li>`).join("")}</ul></section>`,
+        `<ul>${Object.entries(op.responses)
+          .map(([code, r]) => `<li><code>${code}</code> ${escapeHtml(r.description)}</li>`)
+          .join("")}</ul></section>`,
     ),
   );
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>responses-relay API</title>

@@ -2,12 +2,21 @@ import { z } from "zod";
 import type { WebhookTarget } from "#shared/domain/job.ts";
 import { InvalidRequestError } from "#shared/errors.ts";
 
-export const WEBHOOK_EVENTS = ["response.completed", "response.failed", "response.cancelled", "response.incomplete", "response.expired"] as const;
+export const WEBHOOK_EVENTS = [
+  "response.completed",
+  "response.failed",
+  "response.cancelled",
+  "response.incomplete",
+  "response.expired",
+] as const;
 
 /** The relay's own field: checked strictly (unknown keys are mistakes). */
 const webhookSchema = z
   .object({
-    url: z.string().max(2048).refine((value) => URL.canParse(value), "must be an absolute URL"),
+    url: z
+      .string()
+      .max(2048)
+      .refine((value) => URL.canParse(value), "must be an absolute URL"),
     events: z.array(z.enum(WEBHOOK_EVENTS)).min(1).optional(),
   })
   .strict();
@@ -15,8 +24,14 @@ const webhookSchema = z
 const metadataSchema = z
   .record(z.string().min(1).max(64), z.string().max(512))
   // One of OpenAI's 16 metadata slots tags the upstream response with the job id.
-  .refine((m) => Object.keys(m).length <= 15, "may hold at most 15 pairs (the relay uses the 16th to tag the upstream response)")
-  .refine((m) => !Object.keys(m).some((k) => k.startsWith("relay_")), "keys starting with relay_ are reserved for the relay");
+  .refine(
+    (m) => Object.keys(m).length <= 15,
+    "may hold at most 15 pairs (the relay uses the 16th to tag the upstream response)",
+  )
+  .refine(
+    (m) => !Object.keys(m).some((k) => k.startsWith("relay_")),
+    "keys starting with relay_ are reserved for the relay",
+  );
 
 /**
  * A `responses.create` body. The fields the relay relies on are checked; every other field is
@@ -58,11 +73,16 @@ export function parseSubmitBody(raw: unknown): SubmitBody {
   // background and store are forced on; stream is the relay's to serve, not the upstream's.
   const body = { ...rest } as SubmitBody["body"];
   if (rest.metadata === null) delete body.metadata;
-  return { body, webhook: webhook ? { url: webhook.url, ...(webhook.events ? { events: [...webhook.events] } : {}) } : null, stream: stream === true };
+  return {
+    body,
+    webhook: webhook ? { url: webhook.url, ...(webhook.events ? { events: [...webhook.events] } : {}) } : null,
+    stream: stream === true,
+  };
 }
 
 function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   let current = root;
-  for (const key of path) current = current && typeof current === "object" ? (current as Record<PropertyKey, unknown>)[key] : undefined;
+  for (const key of path)
+    current = current && typeof current === "object" ? (current as Record<PropertyKey, unknown>)[key] : undefined;
   return current;
 }

@@ -7,5 +7,9 @@ import type { WebhookSender } from "#shared/ports.ts";
  */
 export async function checkWebhookUrl(raw: string, sender: WebhookSender): Promise<void> {
   const refusal = await sender.refusal(raw);
-  if (refusal) throw new InvalidRequestError(`Invalid 'webhook.url': ${refusal}.`, { param: "webhook.url", code: "invalid_webhook_url" });
+  if (refusal)
+    throw new InvalidRequestError(`Invalid 'webhook.url': ${refusal}.`, {
+      param: "webhook.url",
+      code: "invalid_webhook_url",
+    });
 }

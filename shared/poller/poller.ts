@@ -79,7 +79,9 @@ export class Poller {
     await this.#renewLeases(now);
     await Promise.all([...this.#leases.keys()].map((shard) => this.#load(shard, now)));
 
-    const due = [...this.#schedule].filter(([, entry]) => entry.nextAt <= now).sort(([, a], [, b]) => a.nextAt - b.nextAt);
+    const due = [...this.#schedule]
+      .filter(([, entry]) => entry.nextAt <= now)
+      .sort(([, a], [, b]) => a.nextAt - b.nextAt);
     // Poller lag: how long the most overdue job has waited past its time here (alarmed on in AWS).
     const lag = due.reduce((worst, [, entry]) => Math.max(worst, now - Math.max(entry.nextAt, entry.loadedAt)), 0);
     this.#deps.metrics.emit(METRIC_OLDEST_DUE_AGE, Math.round(lag / 1000), "Seconds");
@@ -94,7 +96,12 @@ export class Poller {
         errors++;
         entry.job = null; // re-read next time: the failure may have left our copy stale
         entry.nextAt = this.#deps.clock.now() + 5_000;
-        this.#log({ level: "error", msg: "advancing a job failed", jobId: id, error: error instanceof Error ? error.message : String(error) });
+        this.#log({
+          level: "error",
+          msg: "advancing a job failed",
+          jobId: id,
+          error: error instanceof Error ? error.message : String(error),
+        });
       }
     });
     this.advancedTotal += advanced;
@@ -124,7 +131,11 @@ export class Poller {
   }
 
   async releaseAll(): Promise<void> {
-    await Promise.all([...this.#leases.keys()].map((shard) => this.#deps.leases.release(`due-${shard}`, this.owner).catch(() => undefined)));
+    await Promise.all(
+      [...this.#leases.keys()].map((shard) =>
+        this.#deps.leases.release(`due-${shard}`, this.owner).catch(() => undefined),
+      ),
+    );
     this.#leases.clear();
     this.#watermarks.clear();
     this.#schedule.clear();

@@ -12,7 +12,8 @@ export function encodeBlob(value: unknown): { ref: StoredBlobRef; chunks: Buffer
   const json = Buffer.from(JSON.stringify(value), "utf8");
   const packed = gzipSync(json, { level: 6 });
   const chunks: Buffer[] = [];
-  for (let offset = 0; offset < packed.length; offset += CHUNK_BYTES) chunks.push(packed.subarray(offset, offset + CHUNK_BYTES));
+  for (let offset = 0; offset < packed.length; offset += CHUNK_BYTES)
+    chunks.push(packed.subarray(offset, offset + CHUNK_BYTES));
   if (chunks.length === 0) chunks.push(Buffer.alloc(0));
   return { ref: { chunks: chunks.length, bytes: json.length, sha256: sha256Hex(json) }, chunks };
 }
@@ -29,6 +30,7 @@ export function decodeBlob<T>(ref: StoredBlobRef, chunks: Uint8Array[]): T {
  * Chunks are keyed by the blob's content hash, so two writers racing to store different versions
  * (two pollers finishing one job) can never interleave chunks: the job item points at exactly one.
  */
-export const chunkPrefix = (prefix: string, ref: Pick<StoredBlobRef, "sha256">): string => `${prefix}#${ref.sha256.slice(0, 16)}#`;
+export const chunkPrefix = (prefix: string, ref: Pick<StoredBlobRef, "sha256">): string =>
+  `${prefix}#${ref.sha256.slice(0, 16)}#`;
 export const chunkSortKey = (prefix: string, ref: Pick<StoredBlobRef, "sha256">, index: number): string =>
   `${chunkPrefix(prefix, ref)}${String(index).padStart(4, "0")}`;

@@ -17,7 +17,12 @@ export interface BlobHome {
  */
 export async function putBlob(home: BlobHome, value: unknown, expiresAt: number): Promise<StoredBlobRef> {
   const { ref, chunks } = encodeBlob(value);
-  const items = chunks.map((data, index) => ({ pk: home.pk, sk: chunkSortKey(home.prefix, ref, index), data, expiresAt }));
+  const items = chunks.map((data, index) => ({
+    pk: home.pk,
+    sk: chunkSortKey(home.prefix, ref, index),
+    data,
+    expiresAt,
+  }));
   for (let start = 0; start < items.length; start += 20) {
     let requests = items.slice(start, start + 20).map((Item) => ({ PutRequest: { Item } }));
     for (let attempt = 0; requests.length > 0; attempt++) {

@@ -13,7 +13,13 @@ export class CapacityMeter {
   }
 }
 
-const WRITE_COMMANDS = new Set(["PutItemCommand", "UpdateItemCommand", "DeleteItemCommand", "BatchWriteItemCommand", "TransactWriteItemsCommand"]);
+const WRITE_COMMANDS = new Set([
+  "PutItemCommand",
+  "UpdateItemCommand",
+  "DeleteItemCommand",
+  "BatchWriteItemCommand",
+  "TransactWriteItemsCommand",
+]);
 
 export interface DynamoClientOptions {
   /** When given, every request asks for ConsumedCapacity and the units are added here. */
@@ -50,8 +56,13 @@ function attachMeter(client: DynamoDBClient, meter: CapacityMeter): void {
       const input = args.input as Record<string, unknown>;
       input.ReturnConsumedCapacity ??= "TOTAL";
       const result = await next(args);
-      const consumed = (result.output as { ConsumedCapacity?: { CapacityUnits?: number } | { CapacityUnits?: number }[] }).ConsumedCapacity;
-      const units = (Array.isArray(consumed) ? consumed : consumed ? [consumed] : []).reduce((sum, c) => sum + (c.CapacityUnits ?? 0), 0);
+      const consumed = (
+        result.output as { ConsumedCapacity?: { CapacityUnits?: number } | { CapacityUnits?: number }[] }
+      ).ConsumedCapacity;
+      const units = (Array.isArray(consumed) ? consumed : consumed ? [consumed] : []).reduce(
+        (sum, c) => sum + (c.CapacityUnits ?? 0),
+        0,
+      );
       meter.requests++;
       if (WRITE_COMMANDS.has(context.commandName ?? "")) meter.writeUnits += units;
       else meter.readUnits += units;

@@ -16,7 +16,12 @@ export class DynamoDeliveryLog implements DeliveryLog {
     await this.#doc.send(
       new PutCommand({
         TableName: this.#table,
-        Item: { pk: `JOB#${jobId}`, sk: `DLV#${String(attempt.attempt).padStart(5, "0")}`, ...attempt, expiresAt: Math.floor(attempt.at / 1000) + this.#retentionSeconds },
+        Item: {
+          pk: `JOB#${jobId}`,
+          sk: `DLV#${String(attempt.attempt).padStart(5, "0")}`,
+          ...attempt,
+          expiresAt: Math.floor(attempt.at / 1000) + this.#retentionSeconds,
+        },
       }),
     );
   }

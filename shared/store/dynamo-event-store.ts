@@ -117,7 +117,9 @@ export class DynamoEventLog implements EventLog {
     // The chunks go first: if the batch below loses its slot they are orphans that TTL removes.
     else item.blob = await putBlob(this.#blobs(jobId), batch.events, expiresAt);
     try {
-      await this.#doc.send(new PutCommand({ TableName: this.#table, Item: item, ConditionExpression: "attribute_not_exists(pk)" }));
+      await this.#doc.send(
+        new PutCommand({ TableName: this.#table, Item: item, ConditionExpression: "attribute_not_exists(pk)" }),
+      );
       return true;
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return false;

@@ -56,7 +56,12 @@ export class DynamoJobStore implements JobStore {
     return hash % this.shards;
   }
 
-  async create(job: Job, request: Record<string, unknown>, dueAt: number, claim?: IdempotencyClaim): Promise<CreateJobResult> {
+  async create(
+    job: Job,
+    request: Record<string, unknown>,
+    dueAt: number,
+    claim?: IdempotencyClaim,
+  ): Promise<CreateJobResult> {
     const expiresAt = Math.floor(job.createdAt / 1000) + this.#retentionSeconds;
     // The request goes first: if the claim below loses, these chunks are orphans that TTL removes.
     const requestRef = await putBlob(this.#blobs(job.id, "REQ"), request, expiresAt);
@@ -84,9 +89,19 @@ export class DynamoJobStore implements JobStore {
     // (TransactionConflict) before the winner is readable: look a few times, then say "in progress".
     for (let attempt = 0; ; attempt++) {
       // A fresh token per try: each try is a new request; the SDK's retries of one try share it.
-      const outcome = await this.#claimOnce(idemKey, claim, putJob, sha256Hex(`${job.id}#${attempt}`).slice(0, 36), job.createdAt);
+      const outcome = await this.#claimOnce(
+        idemKey,
+        claim,
+        putJob,
+        sha256Hex(`${job.id}#${attempt}`).slice(0, 36),
+        job.createdAt,
+      );
       if (outcome) return outcome.created ? { created: true, job: stored } : outcome;
-      if (attempt >= 3) throw new IdempotencyInProgressError("A request with this Idempotency-Key is still being processed; retry shortly.", { param: "Idempotency-Key", code: "idempotency_key_in_use" });
+      if (attempt >= 3)
+        throw new IdempotencyInProgressError(
+          "A request with this Idempotency-Key is still being processed; retry shortly.",
+          { param: "Idempotency-Key", code: "idempotency_key_in_use" },
+        );
       await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
     }
   }
@@ -107,7 +122,12 @@ export class DynamoJobStore implements JobStore {
             {
               Put: {
                 TableName: this.#table,
-                Item: { ...idemKey, jobId: (putJob.Put.Item as { id: string }).id, bodyHash: claim.bodyHash, expiresAt: claim.expiresAt },
+                Item: {
+                  ...idemKey,
+                  jobId: (putJob.Put.Item as { id: string }).id,
+                  bodyHash: claim.bodyHash,
+                  expiresAt: claim.expiresAt,
+                },
                 // TTL deletion is lazy (up to days): an expired claim is free to take again.
                 ConditionExpression: "attribute_not_exists(pk) OR expiresAt < :now",
                 ExpressionAttributeValues: { ":now": Math.floor(createdAt / 1000) },
@@ -120,14 +140,22 @@ export class DynamoJobStore implements JobStore {
       return { created: true };
     } catch (error) {
       if (!(error instanceof TransactionCanceledException)) throw error;
-      const existing = await this.#doc.send(new GetCommand({ TableName: this.#table, Key: idemKey, ConsistentRead: true }));
+      const existing = await this.#doc.send(
+        new GetCommand({ TableName: this.#table, Key: idemKey, ConsistentRead: true }),
+      );
       if (!existing.Item || existing.Item.expiresAt < Math.floor(createdAt / 1000)) return null;
-      return { created: false, existingJobId: existing.Item.jobId as string, bodyHash: existing.Item.bodyHash as string };
+      return {
+        created: false,
+        existingJobId: existing.Item.jobId as string,
+        bodyHash: existing.Item.bodyHash as string,
+      };
     }
   }
 
   async get(id: string): Promise<Job | null> {
-    const { Item } = await this.#doc.send(new GetCommand({ TableName: this.#table, Key: { pk: jobPk(id), sk: JOB_SK }, ConsistentRead: true }));
+    const { Item } = await this.#doc.send(
+      new GetCommand({ TableName: this.#table, Key: { pk: jobPk(id), sk: JOB_SK }, ConsistentRead: true }),
+    );
     return Item ? toJob(Item) : null;
   }
 
@@ -139,7 +167,11 @@ export class DynamoJobStore implements JobStore {
     return job.output ? getBlob(this.#blobs(job.id, "OUT"), job.output) : null;
   }
 
-  async putOutput(jobId: string, response: Record<string, unknown>, nowMs: number = Date.now()): Promise<StoredBlobRef> {
+  async putOutput(
+    jobId: string,
+    response: Record<string, unknown>,
+    nowMs: number = Date.now(),
+  ): Promise<StoredBlobRef> {
     const expiresAt = Math.floor(nowMs / 1000) + this.#retentionSeconds;
     return putBlob(this.#blobs(jobId, "OUT"), response, expiresAt);
   }
@@ -204,7 +236,9 @@ export class DynamoJobStore implements JobStore {
           IndexName: TENANT_INDEX.name,
           KeyConditionExpression: "tenantPk = :t",
           ExpressionAttributeValues: { ":t": tenantPk(tenantId), ...(options.status ? { ":s": options.status } : {}) },
-          ...(options.status ? { FilterExpression: "#status = :s", ExpressionAttributeNames: { "#status": "status" } } : {}),
+          ...(options.status
+            ? { FilterExpression: "#status = :s", ExpressionAttributeNames: { "#status": "status" } }
+            : {}),
           ScanIndexForward: false,
           Limit: options.limit + 1,
           ExclusiveStartKey: startKey,
@@ -230,7 +264,12 @@ export class DynamoJobStore implements JobStore {
           ExclusiveStartKey: startKey,
         }),
       );
-      for (const item of page.Items ?? []) entries.push({ id: (item.pk as string).slice(4), dueAt: item.dueAt as number, version: item.version as number });
+      for (const item of page.Items ?? [])
+        entries.push({
+          id: (item.pk as string).slice(4),
+          dueAt: item.dueAt as number,
+          version: item.version as number,
+        });
       startKey = page.LastEvaluatedKey;
     } while (startKey);
     return entries;

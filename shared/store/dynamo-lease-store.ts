@@ -20,7 +20,13 @@ export class DynamoLeaseStore implements LeaseStore {
       await this.#doc.send(
         new PutCommand({
           TableName: this.#table,
-          Item: { pk: `LEASE#${name}`, sk: "LEASE", owner, until: untilMs, expiresAt: Math.floor(untilMs / 1000) + 86_400 },
+          Item: {
+            pk: `LEASE#${name}`,
+            sk: "LEASE",
+            owner,
+            until: untilMs,
+            expiresAt: Math.floor(untilMs / 1000) + 86_400,
+          },
           ConditionExpression: "attribute_not_exists(pk) OR #owner = :owner OR #until < :now",
           ExpressionAttributeNames: { "#owner": "owner", "#until": "until" },
           ExpressionAttributeValues: { ":owner": owner, ":now": nowMs },

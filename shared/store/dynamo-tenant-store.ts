@@ -12,19 +12,25 @@ export class DynamoTenantStore implements TenantStore {
   }
 
   async tenantForKeyHash(keyHash: string): Promise<Tenant | null> {
-    const { Item } = await this.#doc.send(new GetCommand({ TableName: this.#table, Key: { pk: `KEY#${keyHash}`, sk: "KEY" } }));
+    const { Item } = await this.#doc.send(
+      new GetCommand({ TableName: this.#table, Key: { pk: `KEY#${keyHash}`, sk: "KEY" } }),
+    );
     if (!Item || Item.revokedAt) return null;
     return this.getTenant(Item.tenantId as string);
   }
 
   async getTenant(id: string): Promise<Tenant | null> {
-    const { Item } = await this.#doc.send(new GetCommand({ TableName: this.#table, Key: { pk: `TENANT#${id}`, sk: "TENANT" } }));
+    const { Item } = await this.#doc.send(
+      new GetCommand({ TableName: this.#table, Key: { pk: `TENANT#${id}`, sk: "TENANT" } }),
+    );
     if (!Item) return null;
     return { id: Item.id, name: Item.name, webhookSecrets: Item.webhookSecrets, createdAt: Item.createdAt } as Tenant;
   }
 
   async putTenant(tenant: Tenant): Promise<void> {
-    await this.#doc.send(new PutCommand({ TableName: this.#table, Item: { pk: `TENANT#${tenant.id}`, sk: "TENANT", ...tenant } }));
+    await this.#doc.send(
+      new PutCommand({ TableName: this.#table, Item: { pk: `TENANT#${tenant.id}`, sk: "TENANT", ...tenant } }),
+    );
   }
 
   async putKey(keyHash: string, tenantId: string, label: string): Promise<void> {

@@ -81,14 +81,20 @@ export function createTableInput(tableName: string) {
       { AttributeName: TABLE_ATTRIBUTES.partitionKey, KeyType: "HASH" as const },
       { AttributeName: TABLE_ATTRIBUTES.sortKey, KeyType: "RANGE" as const },
     ],
-    AttributeDefinitions: [...attributeTypes].map(([AttributeName, AttributeType]) => ({ AttributeName, AttributeType })),
+    AttributeDefinitions: [...attributeTypes].map(([AttributeName, AttributeType]) => ({
+      AttributeName,
+      AttributeType,
+    })),
     GlobalSecondaryIndexes: INDEXES.map((index) => ({
       IndexName: index.name,
       KeySchema: [
         { AttributeName: index.partitionKey, KeyType: "HASH" as const },
         { AttributeName: index.sortKey, KeyType: "RANGE" as const },
       ],
-      Projection: { ProjectionType: index.projection, ...(index.nonKeyAttributes ? { NonKeyAttributes: index.nonKeyAttributes } : {}) },
+      Projection: {
+        ProjectionType: index.projection,
+        ...(index.nonKeyAttributes ? { NonKeyAttributes: index.nonKeyAttributes } : {}),
+      },
     })),
   };
 }

@@ -36,7 +36,10 @@ export function streamCursor(c: Context): number {
 
 function parseCursor(raw: string, param: string): number {
   if (!/^\d{1,15}$/.test(raw)) {
-    throw new InvalidRequestError(`Invalid '${param}': expected a non-negative integer (a sequence_number), but got '${raw.slice(0, 40)}' instead.`, { param, code: "invalid_value" });
+    throw new InvalidRequestError(
+      `Invalid '${param}': expected a non-negative integer (a sequence_number), but got '${raw.slice(0, 40)}' instead.`,
+      { param, code: "invalid_value" },
+    );
   }
   return Number(raw);
 }
@@ -53,7 +56,8 @@ interface LambdaContextLike {
 export function streamDeadline(c: Context): number | null {
   const env = (c.env ?? {}) as { context?: Partial<LambdaContextLike>; lambdaContext?: Partial<LambdaContextLike> };
   const now = Date.now();
-  if (typeof env.context?.getRemainingTimeInMillis === "function") return now + env.context.getRemainingTimeInMillis() - LAMBDA_SAFETY_MS;
+  if (typeof env.context?.getRemainingTimeInMillis === "function")
+    return now + env.context.getRemainingTimeInMillis() - LAMBDA_SAFETY_MS;
   if (typeof env.lambdaContext?.getRemainingTimeInMillis === "function") {
     return now + Math.min(env.lambdaContext.getRemainingTimeInMillis() - LAMBDA_SAFETY_MS, BUFFERED_STREAM_MS);
   }
@@ -61,7 +65,13 @@ export function streamDeadline(c: Context): number | null {
 }
 
 /** The job's stream after `afterSeq`, as an SSE response in OpenAI's framing. */
-export function streamJob(c: Context, deps: Deps, job: Job, afterSeq: number, init: { status?: number; headers?: Record<string, string> } = {}): Response {
+export function streamJob(
+  c: Context,
+  deps: Deps,
+  job: Job,
+  afterSeq: number,
+  init: { status?: number; headers?: Record<string, string> } = {},
+): Response {
   const service = streamServiceFor(deps);
   const requestId = c.res.headers.get("x-request-id");
   return sseResponse((signal) => service.follow(job, afterSeq, signal), {

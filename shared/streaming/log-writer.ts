@@ -63,7 +63,8 @@ export class LogWriter {
       this.#terminalBuffered = true;
       return this.flush();
     }
-    if (this.#pending.length >= this.#settings.maxBatchEvents || this.#pendingBytes >= this.#settings.maxBatchBytes) return this.flush();
+    if (this.#pending.length >= this.#settings.maxBatchEvents || this.#pendingBytes >= this.#settings.maxBatchBytes)
+      return this.flush();
     if (!this.#timer) {
       this.#timer = setTimeout(() => {
         this.#timer = null;
@@ -116,7 +117,11 @@ export class LogWriter {
         events: items.map((p, i) => ({ ...p.event, sequence_number: this.next + i })),
         upstreamCursor: items[items.length - 1]!.upstreamSeq,
         // The upstream's terminal event ends the log (nothing follows it).
-        end: TERMINAL_EVENT_TYPES.has(last.type) ? { status: (last.response as { status?: string } | undefined)?.status ?? last.type.slice("response.".length) } : null,
+        end: TERMINAL_EVENT_TYPES.has(last.type)
+          ? {
+              status: (last.response as { status?: string } | undefined)?.status ?? last.type.slice("response.".length),
+            }
+          : null,
       };
       if (await this.#log.append(this.#jobId, batch)) {
         this.#pending = this.#pending.slice(items.length);
@@ -127,7 +132,8 @@ export class LogWriter {
       // Another writer took this slot: follow the stored log and keep only what it lacks.
       const slot = this.next;
       this.#adopt(await this.#log.last(this.#jobId));
-      if (this.next <= slot) throw new Error(`the stream log of ${this.#jobId} refused slot ${slot} but shows nothing there`);
+      if (this.next <= slot)
+        throw new Error(`the stream log of ${this.#jobId} refused slot ${slot} but shows nothing there`);
     }
     if (this.ended) this.#pending = [];
     this.#failure = null;
@@ -161,13 +167,15 @@ export class LogWriter {
     while (state.lastSeq + 1 < this.next) {
       const batches = await this.#log.read(this.#jobId, state.lastSeq);
       if (batches.length === 0) break;
-      for (const batch of batches) for (const event of batch.events) if (event.sequence_number > state.lastSeq) state.apply(event);
+      for (const batch of batches)
+        for (const event of batch.events) if (event.sequence_number > state.lastSeq) state.apply(event);
       const tail = batches[batches.length - 1]!;
       this.next = Math.max(this.next, tail.first + tail.events.length);
       if (tail.end) this.ended = true;
     }
     // Finishing on a partial picture could repeat what readers already have: never do that.
-    if (state.lastSeq + 1 < this.next) throw new Error(`the stream log of ${this.#jobId} could not be read up to ${this.next}`);
+    if (state.lastSeq + 1 < this.next)
+      throw new Error(`the stream log of ${this.#jobId} could not be read up to ${this.next}`);
     this.#state = state;
     return state;
   }

@@ -20,7 +20,9 @@ export const SSE_HEADERS = {
 
 /** The relay's status line: an SSE comment, so OpenAI clients skip it and people can read it. */
 export function statusComment(chunk: Extract<StreamChunk, { kind: "status" }>): string {
-  return frameComment(`relay status ${JSON.stringify({ status: chunk.status, phase: chunk.phase, label: chunk.label })}`);
+  return frameComment(
+    `relay status ${JSON.stringify({ status: chunk.status, phase: chunk.phase, label: chunk.label })}`,
+  );
 }
 
 const TIMEOUT = Symbol("timeout");
@@ -30,7 +32,10 @@ const TIMEOUT = Symbol("timeout");
  * writer's), a keepalive comment in long silences, and a clean end before `deadlineAt`, always
  * between two complete events, with a status comment saying how to resume.
  */
-export function sseResponse(open: (signal: AbortSignal) => AsyncGenerator<StreamChunk>, options: SseResponseOptions): Response {
+export function sseResponse(
+  open: (signal: AbortSignal) => AsyncGenerator<StreamChunk>,
+  options: SseResponseOptions,
+): Response {
   const encoder = new TextEncoder();
   const controller = new AbortController();
   const chunks = open(controller.signal);
@@ -52,17 +57,30 @@ export function sseResponse(open: (signal: AbortSignal) => AsyncGenerator<Stream
         if (finished) return;
         const now = Date.now();
         if (options.deadlineAt !== null && now >= options.deadlineAt) {
-          out.enqueue(encoder.encode(statusComment({ kind: "status", status: lastStatus, phase: "paused", label: streamLabel(lastStatus as JobStatus, "paused") })));
+          out.enqueue(
+            encoder.encode(
+              statusComment({
+                kind: "status",
+                status: lastStatus,
+                phase: "paused",
+                label: streamLabel(lastStatus as JobStatus, "paused"),
+              }),
+            ),
+          );
           out.close();
           await stop();
           return;
         }
         pending ??= chunks.next();
-        const waitMs = Math.max(0, Math.min(keepaliveMs, options.deadlineAt === null ? Infinity : options.deadlineAt - now));
-        let timer: NodeJS.Timeout | undefined;
-        const result = await Promise.race([pending, new Promise<typeof TIMEOUT>((resolve) => (timer = setTimeout(() => resolve(TIMEOUT), waitMs)))]).finally(() =>
-          clearTimeout(timer),
+        const waitMs = Math.max(
+          0,
+          Math.min(keepaliveMs, options.deadlineAt === null ? Infinity : options.deadlineAt - now),
         );
+        let timer: NodeJS.Timeout | undefined;
+        const result = await Promise.race([
+          pending,
+          new Promise<typeof TIMEOUT>((resolve) => (timer = setTimeout(() => resolve(TIMEOUT), waitMs))),
+        ]).finally(() => clearTimeout(timer));
         if (result === TIMEOUT) {
           if (options.deadlineAt !== null && Date.now() >= options.deadlineAt) continue;
           out.enqueue(encoder.encode(": keepalive\n\n"));

@@ -60,7 +60,8 @@ export class SseParser {
 
   #line(line: string, out: SseMessage[]): void {
     if (line === "") {
-      if (this.#data.length > 0 || this.#event !== null) out.push({ kind: "event", event: this.#event, data: this.#data.join("\n"), id: this.#id });
+      if (this.#data.length > 0 || this.#event !== null)
+        out.push({ kind: "event", event: this.#event, data: this.#data.join("\n"), id: this.#id });
       this.#event = null;
       this.#data = [];
       this.#id = null;

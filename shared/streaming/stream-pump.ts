@@ -145,7 +145,9 @@ export class StreamPump {
     try {
       try {
         const startingAfter = writer.upstreamHigh >= 0 ? writer.upstreamHigh : undefined;
-        iterator = (await this.#deps.upstream.stream(job.upstreamId!, { startingAfter, signal: connection.signal }))[Symbol.asyncIterator]();
+        iterator = (await this.#deps.upstream.stream(job.upstreamId!, { startingAfter, signal: connection.signal }))[
+          Symbol.asyncIterator
+        ]();
       } catch (error) {
         return classifyUpstreamError(error) instanceof UpstreamRejectedError ? "refused" : "failed";
       }

@@ -65,7 +65,8 @@ export class StreamService {
           batches = await this.#deps.eventLog.read(job.id, cursor);
           feed.learn(batches);
           // The log is written without gaps; never skip a number if it somehow had one.
-          if (batches.length > 0 && batches[0]!.first > cursor + 1) throw new Error(`the stream log of ${job.id} has no event ${cursor + 1}`);
+          if (batches.length > 0 && batches[0]!.first > cursor + 1)
+            throw new Error(`the stream log of ${job.id} has no event ${cursor + 1}`);
         }
         readStore = false;
         let progressed = false;
@@ -77,7 +78,8 @@ export class StreamService {
             progressed = true;
             if (LIFECYCLE_EVENT_TYPES.has(event.type)) {
               const next = (event.response as { status?: string } | undefined)?.status ?? status;
-              if (next !== status || shownPhase !== "live") yield { kind: "status", status: next, phase: "live", label: streamLabel(next as JobStatus) };
+              if (next !== status || shownPhase !== "live")
+                yield { kind: "status", status: next, phase: "live", label: streamLabel(next as JobStatus) };
               status = next;
               shownPhase = "live";
             }
@@ -86,7 +88,13 @@ export class StreamService {
           if (batch.end && cursor >= batch.first + batch.events.length - 1) {
             const last = batch.events[batch.events.length - 1];
             // Cancelled and expired streams have no terminal event of their own: say how it ended.
-            if (!last || !TERMINAL_EVENT_TYPES.has(last.type)) yield { kind: "status", status: batch.end.status, phase: "live", label: streamLabel(batch.end.status as JobStatus) };
+            if (!last || !TERMINAL_EVENT_TYPES.has(last.type))
+              yield {
+                kind: "status",
+                status: batch.end.status,
+                phase: "live",
+                label: streamLabel(batch.end.status as JobStatus),
+              };
             return;
           }
         }
@@ -158,7 +166,14 @@ export class StreamService {
     });
     void pump
       .run(controller.signal)
-      .catch((error) => this.#log({ level: "error", msg: "stream writer failed", jobId: feed.jobId, error: error instanceof Error ? error.message : String(error) }))
+      .catch((error) =>
+        this.#log({
+          level: "error",
+          msg: "stream writer failed",
+          jobId: feed.jobId,
+          error: error instanceof Error ? error.message : String(error),
+        }),
+      )
       .finally(async () => {
         if (feed.writer === controller) feed.writer = null;
         feed.setPhase("live");
@@ -233,7 +248,10 @@ class JobFeed {
 
   /** Recent batches from the one holding `seq` on, if memory has it (and no gap follows). */
   batchesHolding(seq: number): EventBatch[] | null {
-    const start = this.#recent.findIndex((b) => b.first <= seq && (seq < b.first + b.events.length || (b.end !== null && seq === b.first + b.events.length)));
+    const start = this.#recent.findIndex(
+      (b) =>
+        b.first <= seq && (seq < b.first + b.events.length || (b.end !== null && seq === b.first + b.events.length)),
+    );
     if (start === -1) return null;
     const run = [this.#recent[start]!];
     for (let i = start + 1; i < this.#recent.length; i++) {

@@ -18,9 +18,18 @@ export interface ItemState {
 
 const TEXT_DELTAS = new Set(["response.output_text.delta", "response.refusal.delta"]);
 const TEXT_DONES = new Set(["response.output_text.done", "response.refusal.done"]);
-export const TERMINAL_EVENT_TYPES: ReadonlySet<string> = new Set(["response.completed", "response.failed", "response.incomplete"]);
+export const TERMINAL_EVENT_TYPES: ReadonlySet<string> = new Set([
+  "response.completed",
+  "response.failed",
+  "response.incomplete",
+]);
 /** Lifecycle events that carry a Response snapshot and announce a status. */
-export const LIFECYCLE_EVENT_TYPES: ReadonlySet<string> = new Set(["response.created", "response.queued", "response.in_progress", ...TERMINAL_EVENT_TYPES]);
+export const LIFECYCLE_EVENT_TYPES: ReadonlySet<string> = new Set([
+  "response.created",
+  "response.queued",
+  "response.in_progress",
+  ...TERMINAL_EVENT_TYPES,
+]);
 
 /**
  * Folds a stream's events into what a reader has seen: which items and parts were opened and

@@ -5,7 +5,7 @@
  * the terminal event that carries the full Response and usage.
  */
 import type { StreamEvent } from "#shared/ports.ts";
-import { StreamState } from "./stream-state.ts";
+import type { StreamState } from "./stream-state.ts";
 
 /** Long texts are sent in pieces of this many characters (readers' SSE buffers stay small). */
 export const SYNTHETIC_DELTA_CHARS = 32_768;
@@ -14,7 +14,11 @@ type Json = Record<string, unknown>;
 type Unnumbered = Omit<StreamEvent, "sequence_number">;
 
 /** Statuses that end a stream with an event of their own; `cancelled` and `expired` have none. */
-const TERMINAL_TYPES: Record<string, string> = { completed: "response.completed", failed: "response.failed", incomplete: "response.incomplete" };
+const TERMINAL_TYPES: Record<string, string> = {
+  completed: "response.completed",
+  failed: "response.failed",
+  incomplete: "response.incomplete",
+};
 
 /**
  * `final` is the Response as callers see it (the relay's id and the caller's metadata); `status`
@@ -41,7 +45,7 @@ export function closingEvents(state: StreamState, final: Json, status: string, n
 
   // A failed response's stream just ends with response.failed; cancelled and expired ones just end.
   if (status === "completed" || status === "incomplete") {
-    output.forEach((item, index) => out.push(...closeItem(state, item, index)));
+    for (const [index, item] of output.entries()) out.push(...closeItem(state, item, index));
   }
   if (terminalType && !state.terminal) out.push({ type: terminalType, response: final });
   return out.map((event, i) => ({ ...event, sequence_number: nextSeq + i }) as StreamEvent);
@@ -67,10 +71,18 @@ function closeItem(state: StreamState, item: Json, outputIndex: number): Unnumbe
         // done event below carries the whole truth anyway.
         if (full.startsWith(sent)) {
           for (const piece of pieces(full.slice(sent.length))) {
-            out.push(kind === "output_text" ? { type: "response.output_text.delta", ...where, delta: piece, logprobs: [] } : { type: "response.refusal.delta", ...where, delta: piece });
+            out.push(
+              kind === "output_text"
+                ? { type: "response.output_text.delta", ...where, delta: piece, logprobs: [] }
+                : { type: "response.refusal.delta", ...where, delta: piece },
+            );
           }
         }
-        out.push(kind === "output_text" ? { type: "response.output_text.done", ...where, text: full, logprobs: [] } : { type: "response.refusal.done", ...where, refusal: full });
+        out.push(
+          kind === "output_text"
+            ? { type: "response.output_text.done", ...where, text: full, logprobs: [] }
+            : { type: "response.refusal.done", ...where, refusal: full },
+        );
       }
       out.push({ type: "response.content_part.done", ...where, part });
     });
@@ -81,8 +93,15 @@ function closeItem(state: StreamState, item: Json, outputIndex: number): Unnumbe
 
 /** An item as `output_item.added` shows it: open, before any content. */
 function openedItem(item: Json): Json {
-  if (item.type === "message") return { id: item.id, type: "message", status: "in_progress", content: [], role: item.role ?? "assistant" };
-  if (item.type === "reasoning") return { ...item, summary: [], ...("content" in item ? { content: [] } : {}), ...("status" in item ? { status: "in_progress" } : {}) };
+  if (item.type === "message")
+    return { id: item.id, type: "message", status: "in_progress", content: [], role: item.role ?? "assistant" };
+  if (item.type === "reasoning")
+    return {
+      ...item,
+      summary: [],
+      ...("content" in item ? { content: [] } : {}),
+      ...("status" in item ? { status: "in_progress" } : {}),
+    };
   return "status" in item ? { ...item, status: "in_progress" } : { ...item };
 }
 

@@ -15,7 +15,10 @@ export interface ReadEventsOptions {
  * The events of an upstream SSE body, parsed with the relay's linear parser. A connection that
  * breaks (or goes silent past `idleMs`) throws UpstreamUnavailableError; an abort just ends it.
  */
-export async function* readUpstreamEvents(body: ReadableStream<Uint8Array> | null, options: ReadEventsOptions): AsyncGenerator<StreamEvent> {
+export async function* readUpstreamEvents(
+  body: ReadableStream<Uint8Array> | null,
+  options: ReadEventsOptions,
+): AsyncGenerator<StreamEvent> {
   if (!body) throw new UpstreamUnavailableError("The upstream answered a stream request without a body.", {});
   const reader = body.getReader();
   const parser = new SseParser();
@@ -28,7 +31,10 @@ export async function* readUpstreamEvents(body: ReadableStream<Uint8Array> | nul
       } catch (error) {
         if (options.signal?.aborted) return;
         if (error instanceof StreamIdleError) throw error;
-        throw new UpstreamUnavailableError(`The upstream stream broke off (${error instanceof Error ? error.message : String(error)}).`, { cause: error });
+        throw new UpstreamUnavailableError(
+          `The upstream stream broke off (${error instanceof Error ? error.message : String(error)}).`,
+          { cause: error },
+        );
       }
       const messages = chunk.done ? parser.end() : parser.push(chunk.value);
       for (const message of messages) {
@@ -69,7 +75,10 @@ type ReadResult = Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>["re
 async function readWithin(reader: ReadableStreamDefaultReader<Uint8Array>, ms: number): Promise<ReadResult> {
   let timer: NodeJS.Timeout | undefined;
   const idle = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new StreamIdleError(`The upstream stream sent nothing for ${Math.round(ms / 1000)} s.`, {})), ms);
+    timer = setTimeout(
+      () => reject(new StreamIdleError(`The upstream stream sent nothing for ${Math.round(ms / 1000)} s.`, {})),
+      ms,
+    );
   });
   try {
     return await Promise.race([reader.read(), idle]);

@@ -15,7 +15,12 @@ export type ClassifiedUpstreamError = UpstreamRejectedError | UpstreamUnavailabl
  * (timeouts, resets, gateway 502/504): resending it could start a second billed response.
  */
 export function classifyUpstreamError(error: unknown): ClassifiedUpstreamError {
-  if (error instanceof UpstreamRejectedError || error instanceof UpstreamUnavailableError || error instanceof UpstreamAuthError) return error;
+  if (
+    error instanceof UpstreamRejectedError ||
+    error instanceof UpstreamUnavailableError ||
+    error instanceof UpstreamAuthError
+  )
+    return error;
   if (error instanceof OpenAI.APIConnectionTimeoutError) {
     return new UpstreamUnavailableError("The upstream did not answer in time.", { ambiguous: true, cause: error });
   }
@@ -27,13 +32,24 @@ export function classifyUpstreamError(error: unknown): ClassifiedUpstreamError {
     });
   }
   if (error instanceof OpenAI.APIError && typeof error.status === "number") {
-    const body = (error.error ?? {}) as { message?: string; type?: string; code?: string | null; param?: string | null };
+    const body = (error.error ?? {}) as {
+      message?: string;
+      type?: string;
+      code?: string | null;
+      param?: string | null;
+    };
     const message = body.message ?? error.message;
     const code = error.code ?? body.code ?? null;
     const status = error.status;
     if (status === 401 || status === 403) return new UpstreamAuthError(status, { cause: error });
     if (code === "insufficient_quota" || !(status === 408 || status === 409 || status === 429 || status >= 500)) {
-      return new UpstreamRejectedError(message, { status, type: error.type ?? body.type ?? "invalid_request_error", code, param: error.param ?? body.param ?? null, cause: error });
+      return new UpstreamRejectedError(message, {
+        status,
+        type: error.type ?? body.type ?? "invalid_request_error",
+        code,
+        param: error.param ?? body.param ?? null,
+        cause: error,
+      });
     }
     return new UpstreamUnavailableError(`Upstream answered ${status}: ${message}`, {
       status,
@@ -42,7 +58,10 @@ export function classifyUpstreamError(error: unknown): ClassifiedUpstreamError {
       cause: error,
     });
   }
-  return new UpstreamUnavailableError(`Upstream call failed: ${error instanceof Error ? error.message : String(error)}`, { ambiguous: true, cause: error });
+  return new UpstreamUnavailableError(
+    `Upstream call failed: ${error instanceof Error ? error.message : String(error)}`,
+    { ambiguous: true, cause: error },
+  );
 }
 
 function causeCode(error: Error): string | null {

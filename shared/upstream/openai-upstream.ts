@@ -75,8 +75,13 @@ export class OpenAIUpstream implements Upstream {
   async create(body: Record<string, unknown>): Promise<UpstreamResponse> {
     if (body.stream !== true) return this.#call(() => this.client.responses.create(body as never));
     const controller = new AbortController();
-    const response = await this.#call(() => this.client.responses.create(body as never, { signal: controller.signal }).asResponse());
-    const events = readUpstreamEvents((response as unknown as Response).body, { idleMs: this.#streamIdleMs, signal: controller.signal });
+    const response = await this.#call(() =>
+      this.client.responses.create(body as never, { signal: controller.signal }).asResponse(),
+    );
+    const events = readUpstreamEvents((response as unknown as Response).body, {
+      idleMs: this.#streamIdleMs,
+      signal: controller.signal,
+    });
     let first: IteratorResult<StreamEvent>;
     // response.created comes at once; waiting longer than a plain call would is pointless.
     const giveUp = setTimeout(() => controller.abort(), this.#timeoutMs);
@@ -84,14 +89,20 @@ export class OpenAIUpstream implements Upstream {
       first = await events.next();
     } catch (error) {
       // The request reached the upstream: whether a response exists is unknown.
-      throw new UpstreamUnavailableError(`The upstream create stream broke off before response.created (${(error as Error).message}).`, { ambiguous: true, cause: error });
+      throw new UpstreamUnavailableError(
+        `The upstream create stream broke off before response.created (${(error as Error).message}).`,
+        { ambiguous: true, cause: error },
+      );
     } finally {
       clearTimeout(giveUp);
     }
     const created = first.done ? undefined : (first.value.response as UpstreamResponse | undefined);
     if (first.done || first.value.type !== "response.created" || !created?.id) {
       controller.abort();
-      throw new UpstreamUnavailableError(`The upstream create stream did not open with response.created${first.done ? "" : ` (got ${first.value.type})`}.`, { ambiguous: true });
+      throw new UpstreamUnavailableError(
+        `The upstream create stream did not open with response.created${first.done ? "" : ` (got ${first.value.type})`}.`,
+        { ambiguous: true },
+      );
     }
     const timer = setTimeout(() => {
       this.#parked.delete(created.id);
@@ -121,8 +132,13 @@ export class OpenAIUpstream implements Upstream {
     }
     const query: Record<string, unknown> = { stream: true };
     if (options.startingAfter !== undefined && options.startingAfter >= 0) query.starting_after = options.startingAfter;
-    const response = await this.#call(() => this.client.responses.retrieve(id, query as never, { signal: options.signal }).asResponse());
-    return readUpstreamEvents((response as unknown as Response).body, { idleMs: this.#streamIdleMs, signal: options.signal });
+    const response = await this.#call(() =>
+      this.client.responses.retrieve(id, query as never, { signal: options.signal }).asResponse(),
+    );
+    return readUpstreamEvents((response as unknown as Response).body, {
+      idleMs: this.#streamIdleMs,
+      signal: options.signal,
+    });
   }
 
   async #call(run: () => Promise<unknown>): Promise<UpstreamResponse> {

@@ -1,10 +1,19 @@
 import { isDeliveryActive, isTerminal, type Job } from "#shared/domain/job.ts";
 import { retryDelayMs } from "#shared/domain/polling.ts";
 import { UpstreamAuthError, UpstreamRejectedError, VersionConflictError } from "#shared/errors.ts";
-import type { Deps } from "#shared/ports.ts";
+import type { Deps, UpstreamResponse } from "#shared/ports.ts";
 import { classifyUpstreamError } from "#shared/upstream/classify-error.ts";
 import { deliverWebhook } from "./deliver-webhook.ts";
-import { applyUpstream, failInterrupted, finishLocally, reread, sendCreate, stopUpstream, updateJob, type Step } from "./job-transitions.ts";
+import {
+  applyUpstream,
+  failInterrupted,
+  finishLocally,
+  reread,
+  sendCreate,
+  stopUpstream,
+  updateJob,
+  type Step,
+} from "./job-transitions.ts";
 
 const AUTH_RETRY_MS = 60_000;
 
@@ -24,11 +33,16 @@ export interface AdvanceContext {
  * Transient upstream faults cost no write beyond the first of a run, so an upstream that stays
  * down leaves jobs pending, untouched, until their deadline.
  */
-export async function advanceJob(job: Job, deps: Deps, context: AdvanceContext = { transientFailures: 0 }): Promise<Step & { transient?: boolean }> {
+export async function advanceJob(
+  job: Job,
+  deps: Deps,
+  context: AdvanceContext = { transientFailures: 0 },
+): Promise<Step & { transient?: boolean }> {
   try {
     const result = await step(job, deps, context);
     const justEnded = !isTerminal(job.status) && isTerminal(result.job.status);
-    if (justEnded && context.deliverNow !== false && isDeliveryActive(result.job.delivery)) return await afterTheEnd(result.job, deps, context);
+    if (justEnded && context.deliverNow !== false && isDeliveryActive(result.job.delivery))
+      return await afterTheEnd(result.job, deps, context);
     return result;
   } catch (error) {
     if (error instanceof VersionConflictError) return reread(job, deps);
@@ -40,7 +54,8 @@ async function step(job: Job, deps: Deps, context: AdvanceContext): Promise<Step
   const now = deps.clock.now();
   if (isTerminal(job.status)) return afterTheEnd(job, deps, context);
   if (job.createState === "pending") {
-    if (now >= job.deadlineAt) return { job: await finishLocally(job, "expired", deps, { error: deadlineError(job) }), nextAt: null };
+    if (now >= job.deadlineAt)
+      return { job: await finishLocally(job, "expired", deps, { error: deadlineError(job) }), nextAt: null };
     return sendCreate(job, deps);
   }
   if (job.createState === "sent") {
@@ -50,14 +65,16 @@ async function step(job: Job, deps: Deps, context: AdvanceContext): Promise<Step
   }
   if (now >= job.deadlineAt) return { job: await stopUpstream(job, "expired", deps, deadlineError(job)), nextAt: null };
 
-  let response;
+  let response: UpstreamResponse;
   try {
     response = await deps.upstream.retrieve(job.upstreamId!);
   } catch (error) {
     const classified = classifyUpstreamError(error);
     if (classified instanceof UpstreamRejectedError) {
       // e.g. 404: the upstream no longer knows the response. Nothing will ever change: settle it.
-      const failed = await finishLocally(job, "failed", deps, { error: { code: classified.code ?? `upstream_${classified.status}`, message: classified.message } });
+      const failed = await finishLocally(job, "failed", deps, {
+        error: { code: classified.code ?? `upstream_${classified.status}`, message: classified.message },
+      });
       return { job: failed, nextAt: null };
     }
     // A refused relay key is the operator's to fix, not the job's end: wait at least a minute.
@@ -67,7 +84,9 @@ async function step(job: Job, deps: Deps, context: AdvanceContext): Promise<Step
         : now + retryDelayMs(context.transientFailures + 1, classified.retryAfterMs);
     // One write per run of trouble (so the status shows it, and other pollers see the retry
     // time in the index), none per failed poll.
-    const noted = job.lastUpstreamError ? job : await updateJob(job, { lastUpstreamError: classified.message }, nextAt, deps);
+    const noted = job.lastUpstreamError
+      ? job
+      : await updateJob(job, { lastUpstreamError: classified.message }, nextAt, deps);
     return { job: noted, nextAt, transient: true };
   }
   if (response.status === "queued" && now >= job.queuedDeadlineAt) {
@@ -106,7 +125,12 @@ async function retryOwedCancel(job: Job, deps: Deps, context: AdvanceContext): P
       return { job, nextAt: now + retryDelayMs(context.transientFailures + 1, retryAfter), transient: true };
     }
   }
-  const settled = await updateJob(job, { upstreamCancelPending: false, lastUpstreamError: null }, isDeliveryActive(job.delivery) ? now : null, deps);
+  const settled = await updateJob(
+    job,
+    { upstreamCancelPending: false, lastUpstreamError: null },
+    isDeliveryActive(job.delivery) ? now : null,
+    deps,
+  );
   return { job: settled, nextAt: null };
 }
 

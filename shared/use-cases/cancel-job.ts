@@ -22,5 +22,7 @@ export async function cancelJob(tenantId: string, jobId: string, deps: Deps): Pr
       job = await getOwnedJob(tenantId, jobId, deps);
     }
   }
-  throw new VersionConflictError("The job kept changing while it was being cancelled; try again.", { code: "conflict" });
+  throw new VersionConflictError("The job kept changing while it was being cancelled; try again.", {
+    code: "conflict",
+  });
 }

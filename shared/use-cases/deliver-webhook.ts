@@ -20,28 +20,59 @@ export const ATTEMPT_CLAIM_MS = 75_000;
  */
 export async function deliverWebhook(job: Job, deps: Deps): Promise<Step> {
   const delivery = job.delivery;
-  if (!delivery || !job.webhook || (delivery.state !== "pending" && delivery.state !== "sending")) return { job, nextAt: null };
+  if (!delivery || !job.webhook || (delivery.state !== "pending" && delivery.state !== "sending"))
+    return { job, nextAt: null };
   const now = deps.clock.now();
   if (delivery.nextAttemptAt !== null && delivery.nextAttemptAt > now) return { job, nextAt: delivery.nextAttemptAt };
 
   const attempt = delivery.attempts + 1;
   const claimedUntil = now + ATTEMPT_CLAIM_MS;
-  const claimed = await updateJob(job, { delivery: { ...delivery, state: "sending", attempts: attempt, nextAttemptAt: claimedUntil } }, claimedUntil, deps);
+  const claimed = await updateJob(
+    job,
+    { delivery: { ...delivery, state: "sending", attempts: attempt, nextAttemptAt: claimedUntil } },
+    claimedUntil,
+    deps,
+  );
 
   const tenant = await deps.tenants.getTenant(job.tenantId);
-  if (!tenant) return settle(claimed, { ...claimed.delivery!, state: "exhausted", lastError: "tenant no longer exists", nextAttemptAt: null }, deps);
+  if (!tenant)
+    return settle(
+      claimed,
+      { ...claimed.delivery!, state: "exhausted", lastError: "tenant no longer exists", nextAttemptAt: null },
+      deps,
+    );
   const output = await deps.jobs.getOutput(claimed);
   // The payload is built from the job as it ended (no per-attempt delivery state), so every retry
   // carries the same body.
-  const body = eventBody(delivery.eventType, job, toResponseObject({ ...job, delivery: null }, output, deps.settings.publicBaseUrl), job.completedAt ?? now);
+  const body = eventBody(
+    delivery.eventType,
+    job,
+    toResponseObject({ ...job, delivery: null }, output, deps.settings.publicBaseUrl),
+    job.completedAt ?? now,
+  );
   const headers = signedHeaders(delivery.webhookId, body, tenant.webhookSecrets, new Date());
   const result = await deps.webhooks.send({ url: job.webhook.url, headers, body });
 
   const after = deps.clock.now();
   const ok = result.status !== null && result.status >= 200 && result.status < 300;
   let next: Delivery;
-  if (ok) next = { ...claimed.delivery!, state: "delivered", deliveredAt: after, nextAttemptAt: null, lastStatus: result.status, lastError: null };
-  else if (result.status === 410) next = { ...claimed.delivery!, state: "gone", nextAttemptAt: null, lastStatus: 410, lastError: "the receiver answered 410 Gone; no more retries" };
+  if (ok)
+    next = {
+      ...claimed.delivery!,
+      state: "delivered",
+      deliveredAt: after,
+      nextAttemptAt: null,
+      lastStatus: result.status,
+      lastError: null,
+    };
+  else if (result.status === 410)
+    next = {
+      ...claimed.delivery!,
+      state: "gone",
+      nextAttemptAt: null,
+      lastStatus: 410,
+      lastError: "the receiver answered 410 Gone; no more retries",
+    };
   else {
     const delay = nextRetryDelayMs(attempt - delivery.roundStart, result.retryAfterMs);
     next = {
@@ -97,12 +128,24 @@ async function settle(claimed: Job, next: Delivery, deps: Deps): Promise<Step> {
  */
 export async function redeliverWebhook(job: Job, deps: Deps): Promise<Job> {
   for (let tries = 0; ; tries++) {
-    if (!job.webhook) throw new InvalidRequestError("This job has no webhook to deliver.", { param: "webhook", code: "no_webhook" });
-    if (!isTerminal(job.status)) throw new InvalidRequestError("The job has not ended yet; its webhook is sent when it does.", { code: "nothing_to_deliver" });
-    if (!job.delivery) throw new InvalidRequestError(`This job ended ${job.status}, which is not among the webhook's events.`, { code: "nothing_to_deliver" });
+    if (!job.webhook)
+      throw new InvalidRequestError("This job has no webhook to deliver.", { param: "webhook", code: "no_webhook" });
+    if (!isTerminal(job.status))
+      throw new InvalidRequestError("The job has not ended yet; its webhook is sent when it does.", {
+        code: "nothing_to_deliver",
+      });
+    if (!job.delivery)
+      throw new InvalidRequestError(`This job ended ${job.status}, which is not among the webhook's events.`, {
+        code: "nothing_to_deliver",
+      });
     const now = deps.clock.now();
     try {
-      const reset = await updateJob(job, { delivery: { ...job.delivery, state: "pending", roundStart: job.delivery.attempts, nextAttemptAt: now } }, now, deps);
+      const reset = await updateJob(
+        job,
+        { delivery: { ...job.delivery, state: "pending", roundStart: job.delivery.attempts, nextAttemptAt: now } },
+        now,
+        deps,
+      );
       return (await deliverWebhook(reset, deps)).job;
     } catch (error) {
       // A poller touched the job at the same moment: look again (it may have sent it already).

@@ -2,7 +2,17 @@
  * The moves a job makes, shared by submit, the poller, cancel and OpenAI's webhook. Each move is
  * one conditional write fenced by the job's version; a lost race re-reads and lets the winner be.
  */
-import { canTransition, isDeliveryActive, isTerminal, needsAttention, type Delivery, type Job, type JobError, type JobStatus, type ResponseUsage } from "#shared/domain/job.ts";
+import {
+  canTransition,
+  isDeliveryActive,
+  isTerminal,
+  needsAttention,
+  type Delivery,
+  type Job,
+  type JobError,
+  type JobStatus,
+  type ResponseUsage,
+} from "#shared/domain/job.ts";
 import { costUsd, modelInfo } from "#shared/domain/models.ts";
 import { pollIntervalMs, retryDelayMs } from "#shared/domain/polling.ts";
 import { UpstreamAuthError, UpstreamRejectedError, VersionConflictError } from "#shared/errors.ts";
@@ -22,7 +32,12 @@ export interface Step {
  * lifecycle event. Publishing is best effort and after the write, so an event never announces a
  * state that was not stored.
  */
-export async function updateJob(job: Job, changes: Partial<Job>, dueAt: number | null | undefined, deps: Deps): Promise<Job> {
+export async function updateJob(
+  job: Job,
+  changes: Partial<Job>,
+  dueAt: number | null | undefined,
+  deps: Deps,
+): Promise<Job> {
   const next = await deps.jobs.update(job, { ...changes, updatedAt: deps.clock.now() }, dueAt);
   if (changes.status && changes.status !== job.status) await publishStatus(next, job.status, deps);
   return next;
@@ -46,7 +61,14 @@ export async function publishStatus(job: Job, previousStatus: JobStatus | null, 
     .catch(() => undefined);
 }
 
-const UPSTREAM_STATUSES: ReadonlySet<string> = new Set(["queued", "in_progress", "completed", "failed", "cancelled", "incomplete"]);
+const UPSTREAM_STATUSES: ReadonlySet<string> = new Set([
+  "queued",
+  "in_progress",
+  "completed",
+  "failed",
+  "cancelled",
+  "incomplete",
+]);
 
 /**
  * Marks the create as sent, sends it, and records the upstream id (or the failure). Submit passes
@@ -56,7 +78,12 @@ export async function sendCreate(job: Job, deps: Deps, request?: Record<string, 
   const now = deps.clock.now();
   let claimed: Job;
   try {
-    claimed = await updateJob(job, { createState: "sent", createSentAt: now, createAttempts: job.createAttempts + 1 }, now + deps.settings.createGraceMs, deps);
+    claimed = await updateJob(
+      job,
+      { createState: "sent", createSentAt: now, createAttempts: job.createAttempts + 1 },
+      now + deps.settings.createGraceMs,
+      deps,
+    );
   } catch (error) {
     if (error instanceof VersionConflictError) return reread(job, deps);
     throw error;
@@ -69,7 +96,11 @@ export async function sendCreate(job: Job, deps: Deps, request?: Record<string, 
     return createFailed(claimed, classifyUpstreamError(error), deps);
   }
   try {
-    return await applyUpstream(claimed, response, deps, { upstreamId: response.id, createState: "done", createSentAt: null });
+    return await applyUpstream(claimed, response, deps, {
+      upstreamId: response.id,
+      createState: "done",
+      createSentAt: null,
+    });
   } catch (error) {
     if (!(error instanceof VersionConflictError)) throw error;
     return recordLateCreate(job.id, response, deps);
@@ -95,9 +126,19 @@ async function recordLateCreate(jobId: string, response: UpstreamResponse, deps:
       );
     }
     const now = deps.clock.now();
-    const changes: Partial<Job> = { upstreamId: response.id, createState: "done", createSentAt: null, ...(owesCancel ? { upstreamCancelPending: true } : {}) };
+    const changes: Partial<Job> = {
+      upstreamId: response.id,
+      createState: "done",
+      createSentAt: null,
+      ...(owesCancel ? { upstreamCancelPending: true } : {}),
+    };
     try {
-      const recorded = await updateJob(current, changes, !ended || owesCancel || isDeliveryActive(current.delivery) ? now : null, deps);
+      const recorded = await updateJob(
+        current,
+        changes,
+        !ended || owesCancel || isDeliveryActive(current.delivery) ? now : null,
+        deps,
+      );
       return { job: recorded, nextAt: needsAttention(recorded) ? now : null };
     } catch (error) {
       if (!(error instanceof VersionConflictError) || attempt >= 4) throw error;
@@ -118,7 +159,12 @@ async function createFailed(job: Job, error: ClassifiedUpstreamError, deps: Deps
     return { job: await failInterrupted(job, deps, error.message), nextAt: null };
   }
   const nextAt = now + retryDelayMs(job.createAttempts + 1, error.retryAfterMs);
-  const pending = await updateJob(job, { createState: "pending", createSentAt: null, lastUpstreamError: error.message }, nextAt, deps);
+  const pending = await updateJob(
+    job,
+    { createState: "pending", createSentAt: null, lastUpstreamError: error.message },
+    nextAt,
+    deps,
+  );
   return { job: pending, nextAt };
 }
 
@@ -138,7 +184,12 @@ export async function failInterrupted(job: Job, deps: Deps, detail?: string): Pr
  * Applies what the upstream says about a job. No write when nothing changed (writes grow with
  * status changes, not with polls). `extra` rides along on the write when there is one, and forces it.
  */
-export async function applyUpstream(job: Job, response: UpstreamResponse, deps: Deps, extra: Partial<Job> = {}): Promise<Step> {
+export async function applyUpstream(
+  job: Job,
+  response: UpstreamResponse,
+  deps: Deps,
+  extra: Partial<Job> = {},
+): Promise<Step> {
   const now = deps.clock.now();
   const status = UPSTREAM_STATUSES.has(response.status) ? (response.status as JobStatus) : job.status;
   if (isTerminal(status)) return { job: await finishWithResponse(job, status, response, deps, extra), nextAt: null };
@@ -152,7 +203,13 @@ export async function applyUpstream(job: Job, response: UpstreamResponse, deps: 
   const nextAt = now + pollIntervalMs(changed ? 0 : now - job.statusChangedAt);
   const updated = await updateJob(
     job,
-    { ...extra, status, upstreamStatus: response.status, lastUpstreamError: null, ...(changed ? { statusChangedAt: now } : {}) },
+    {
+      ...extra,
+      status,
+      upstreamStatus: response.status,
+      lastUpstreamError: null,
+      ...(changed ? { statusChangedAt: now } : {}),
+    },
     nextAt,
     deps,
   );
@@ -160,7 +217,14 @@ export async function applyUpstream(job: Job, response: UpstreamResponse, deps: 
 }
 
 /** Stores the upstream's final Response, then records the terminal state that points at it. */
-export async function finishWithResponse(job: Job, status: JobStatus, response: UpstreamResponse, deps: Deps, extra: Partial<Job> = {}, error?: JobError): Promise<Job> {
+export async function finishWithResponse(
+  job: Job,
+  status: JobStatus,
+  response: UpstreamResponse,
+  deps: Deps,
+  extra: Partial<Job> = {},
+  error?: JobError,
+): Promise<Job> {
   const now = deps.clock.now();
   const output = await deps.jobs.putOutput(job.id, response, now);
   const usage = (response.usage as ResponseUsage | null | undefined) ?? null;
@@ -183,14 +247,23 @@ export async function finishWithResponse(job: Job, status: JobStatus, response: 
  * webhook or an upstream cancel is still owed.
  */
 export async function finishLocally(job: Job, status: JobStatus, deps: Deps, changes: Partial<Job> = {}): Promise<Job> {
-  if (!canTransition(job.status, status)) throw new VersionConflictError(`job ${job.id} cannot move from ${job.status} to ${status}`);
+  if (!canTransition(job.status, status))
+    throw new VersionConflictError(`job ${job.id} cannot move from ${job.status} to ${status}`);
   const now = deps.clock.now();
   const owesCancel = changes.upstreamCancelPending ?? false;
   const delivery = firstDelivery(job, status);
   const dueAt = delivery ? now : owesCancel ? now + retryDelayMs(1, null) : null;
   return updateJob(
     job,
-    { completedAt: now, lastUpstreamError: null, ...changes, status, statusChangedAt: now, upstreamCancelPending: owesCancel, delivery },
+    {
+      completedAt: now,
+      lastUpstreamError: null,
+      ...changes,
+      status,
+      statusChangedAt: now,
+      upstreamCancelPending: owesCancel,
+      delivery,
+    },
     dueAt,
     deps,
   );
@@ -220,17 +293,33 @@ function firstDelivery(job: Job, status: JobStatus): Delivery | null {
  * A cancel the upstream could not take now is owed: the job is settled locally and the poller
  * keeps telling the upstream.
  */
-export async function stopUpstream(job: Job, status: "cancelled" | "expired", deps: Deps, error: JobError | null): Promise<Job> {
+export async function stopUpstream(
+  job: Job,
+  status: "cancelled" | "expired",
+  deps: Deps,
+  error: JobError | null,
+): Promise<Job> {
   if (!job.upstreamId) return finishLocally(job, status, deps, { error });
   try {
     const response = await deps.upstream.cancel(job.upstreamId);
     const upstreamStatus = response.status as JobStatus;
     const finalStatus = upstreamStatus !== "cancelled" && isTerminal(upstreamStatus) ? upstreamStatus : status;
-    return finishWithResponse(job, finalStatus, response, deps, {}, finalStatus === status ? (error ?? undefined) : undefined);
+    return finishWithResponse(
+      job,
+      finalStatus,
+      response,
+      deps,
+      {},
+      finalStatus === status ? (error ?? undefined) : undefined,
+    );
   } catch (caught) {
     const classified = classifyUpstreamError(caught);
     if (classified instanceof UpstreamRejectedError) return finishLocally(job, status, deps, { error });
-    return finishLocally(job, status, deps, { error, upstreamCancelPending: true, lastUpstreamError: classified.message });
+    return finishLocally(job, status, deps, {
+      error,
+      upstreamCancelPending: true,
+      lastUpstreamError: classified.message,
+    });
   }
 }
 

@@ -17,7 +17,12 @@ export async function createTenant(
   return { tenant, apiKey };
 }
 
-export async function addKey(tenants: TenantStore, tenantId: string, apiKey: string = newApiKey(), label = "default"): Promise<string> {
+export async function addKey(
+  tenants: TenantStore,
+  tenantId: string,
+  apiKey: string = newApiKey(),
+  label = "default",
+): Promise<string> {
   await tenants.putKey(sha256Hex(apiKey), tenantId, label);
   return apiKey;
 }

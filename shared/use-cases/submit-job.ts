@@ -31,7 +31,12 @@ export async function submitJob(input: SubmitInput, deps: Deps): Promise<SubmitR
   const info = modelInfo(input.body.model);
   const id = newJobId(now);
   const metadata = input.body.metadata ?? {};
-  const forwarded = { ...input.body, background: true, store: true, metadata: { ...metadata, [JOB_ID_METADATA_KEY]: id } };
+  const forwarded = {
+    ...input.body,
+    background: true,
+    store: true,
+    metadata: { ...metadata, [JOB_ID_METADATA_KEY]: id },
+  };
   const job: Job = {
     ...EMPTY_JOB_FIELDS,
     id,
@@ -51,7 +56,6 @@ export async function submitJob(input: SubmitInput, deps: Deps): Promise<SubmitR
     request: { chunks: 0, bytes: 0, sha256: "" },
   };
 
-
   const claim = input.idempotencyKey
     ? {
         tenantId: input.tenant.id,
@@ -65,7 +69,10 @@ export async function submitJob(input: SubmitInput, deps: Deps): Promise<SubmitR
   const created = await deps.jobs.create(job, forwarded, now + deps.settings.createGraceMs, claim);
   if (!created.created) {
     if (created.bodyHash !== claim!.bodyHash) {
-      throw new IdempotencyMismatchError("This Idempotency-Key was already used with a different request body.", { param: "Idempotency-Key", code: "idempotency_key_reused" });
+      throw new IdempotencyMismatchError("This Idempotency-Key was already used with a different request body.", {
+        param: "Idempotency-Key",
+        code: "idempotency_key_reused",
+      });
     }
     const existing = await deps.jobs.get(created.existingJobId);
     if (!existing) throw new NotFoundError("The job made for this Idempotency-Key no longer exists.");

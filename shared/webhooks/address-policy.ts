@@ -20,7 +20,8 @@ export function isPublicAddress(address: string): boolean {
 export type Resolver = (hostname: string) => Promise<string[]>;
 
 /** The OS resolver (hosts file included): what local development needs. It has no timeout of its own. */
-export const systemResolver: Resolver = async (hostname) => (await dnsLookup(hostname, { all: true, verbatim: true })).map((a) => a.address);
+export const systemResolver: Resolver = async (hostname) =>
+  (await dnsLookup(hostname, { all: true, verbatim: true })).map((a) => a.address);
 
 /**
  * DNS with a bound, for public webhook hosts: a slow (hostile) zone cannot hold a send, or the
@@ -31,13 +32,17 @@ export function boundedResolver(timeoutMs = 3000): Resolver {
   return async (hostname) => {
     const [v4, v6] = await Promise.allSettled([dns.resolve4(hostname), dns.resolve6(hostname)]);
     const addresses = [...(v4.status === "fulfilled" ? v4.value : []), ...(v6.status === "fulfilled" ? v6.value : [])];
-    if (addresses.length === 0) throw (v4.status === "rejected" ? v4.reason : new Error(`${hostname} did not resolve`)) as Error;
+    if (addresses.length === 0)
+      throw (v4.status === "rejected" ? v4.reason : new Error(`${hostname} did not resolve`)) as Error;
     return addresses;
   };
 }
 
 export class BlockedAddressError extends Error {
-  constructor(readonly hostname: string, readonly address: string) {
+  constructor(
+    readonly hostname: string,
+    readonly address: string,
+  ) {
     super(`${hostname} resolves to ${address}, which is not a public address`);
     this.name = "BlockedAddressError";
   }
@@ -53,7 +58,10 @@ export function hostOf(url: URL): string {
  * (local development). Otherwise every address must be public: one private answer among public
  * ones is treated as an attempt, not noise.
  */
-export async function resolveAllowed(hostname: string, options: { allowPrivate: boolean; resolve?: Resolver }): Promise<string[]> {
+export async function resolveAllowed(
+  hostname: string,
+  options: { allowPrivate: boolean; resolve?: Resolver },
+): Promise<string[]> {
   const resolve = options.resolve ?? (options.allowPrivate ? systemResolver : boundedResolver());
   const addresses = ipaddr.isValid(hostname) ? [hostname] : await resolve(hostname);
   if (addresses.length === 0) throw new Error(`${hostname} did not resolve`);

@@ -47,7 +47,12 @@ export class HttpWebhookSender implements WebhookSender {
     const url = new URL(request.url);
     const schemeRefusal = url.protocol !== "https:" && !(this.#options.allowPrivate && url.protocol === "http:");
     if (schemeRefusal || url.username || url.password) {
-      return { status: null, latencyMs: 0, error: `refused: ${url.protocol} URLs with credentials or a scheme other than https are not allowed`, retryAfterMs: null };
+      return {
+        status: null,
+        latencyMs: 0,
+        error: `refused: ${url.protocol} URLs with credentials or a scheme other than https are not allowed`,
+        retryAfterMs: null,
+      };
     }
     let address: string;
     try {
@@ -58,7 +63,8 @@ export class HttpWebhookSender implements WebhookSender {
     const family = isIP(address);
     const pinned: LookupFunction = (_hostname, options, callback) => {
       // Node asks with `all: true` when it may try several addresses; answer the one we checked.
-      if ((options as { all?: boolean }).all) (callback as (e: null, a: { address: string; family: number }[]) => void)(null, [{ address, family }]);
+      if ((options as { all?: boolean }).all)
+        (callback as (e: null, a: { address: string; family: number }[]) => void)(null, [{ address, family }]);
       else callback(null, address, family);
     };
     const transport = url.protocol === "https:" ? https : http;
@@ -89,14 +95,24 @@ export class HttpWebhookSender implements WebhookSender {
             finish({
               status: res.statusCode ?? null,
               error: res.statusCode && res.statusCode >= 200 && res.statusCode < 300 ? null : `HTTP ${res.statusCode}`,
-              retryAfterMs: retryAfterMs(new Headers(Object.entries(res.headers).flatMap(([k, v]) => (typeof v === "string" ? [[k, v]] : [])) as [string, string][])),
+              retryAfterMs: retryAfterMs(
+                new Headers(
+                  Object.entries(res.headers).flatMap(([k, v]) => (typeof v === "string" ? [[k, v]] : [])) as [
+                    string,
+                    string,
+                  ][],
+                ),
+              ),
             });
           res.on("end", done);
           res.on("close", done);
           res.on("error", done);
         },
       );
-      const timer = setTimeout(() => finish({ status: null, error: `timed out after ${this.#options.timeoutMs} ms`, retryAfterMs: null }), this.#options.timeoutMs);
+      const timer = setTimeout(
+        () => finish({ status: null, error: `timed out after ${this.#options.timeoutMs} ms`, retryAfterMs: null }),
+        this.#options.timeoutMs,
+      );
       req.on("error", (error) => finish({ status: null, error: error.message, retryAfterMs: null }));
       req.end(request.body);
     });

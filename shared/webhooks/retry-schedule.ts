@@ -8,7 +8,11 @@ export const MAX_ATTEMPTS = RETRY_DELAYS_MS.length + 1;
 const MAX_RETRY_AFTER_MS = 86_400_000;
 
 /** Delay after failed attempt number `attempt` (1-based), or null when attempts are exhausted. */
-export function nextRetryDelayMs(attempt: number, retryAfterMs: number | null, random: () => number = Math.random): number | null {
+export function nextRetryDelayMs(
+  attempt: number,
+  retryAfterMs: number | null,
+  random: () => number = Math.random,
+): number | null {
   const base = RETRY_DELAYS_MS[attempt - 1];
   if (base === undefined) return null;
   const jittered = Math.round(base * (0.8 + 0.4 * random()));

@@ -7,10 +7,16 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSimulator, type Simulator } from "#local/simulator/index.ts";
 import { DynamoTenantStore } from "#shared/store/dynamo-tenant-store.ts";
 import { createTenant } from "#shared/use-cases/manage-keys.ts";
-import { ALL_FUNCTIONS, buildBundles, formatBundleReport, measureInitTime, type BuiltBundle } from "../../cdk/bundle-functions.ts";
-import { RELAY_BUNDLING, type FunctionName } from "../../cdk/bundling.ts";
-import { DUE_SHARDS } from "../../cdk/relay-settings.ts";
-import { createTestTable } from "../support/dynamo.ts";
+import {
+  ALL_FUNCTIONS,
+  buildBundles,
+  formatBundleReport,
+  measureInitTime,
+  type BuiltBundle,
+} from "#cdk/bundle-functions.ts";
+import { RELAY_BUNDLING, type FunctionName } from "#cdk/bundling.ts";
+import { DUE_SHARDS } from "#cdk/relay-settings.ts";
+import { createTestTable } from "#test/support/dynamo.ts";
 import { httpApiEvent, scheduledEvent } from "./events.ts";
 import { LambdaContainer } from "./lambda-container.ts";
 
@@ -30,13 +36,23 @@ describe("Lambda bundles built with the deployed esbuild settings, run in their 
   let httpApi: LambdaContainer;
   let poller: LambdaContainer;
 
-  const call = async (method: string, path: string, options: { body?: unknown; key?: string | null; query?: Record<string, string> } = {}): Promise<HttpResult> => {
+  const call = async (
+    method: string,
+    path: string,
+    options: { body?: unknown; key?: string | null; query?: Record<string, string> } = {},
+  ): Promise<HttpResult> => {
     const key = options.key === undefined ? apiKey : options.key;
     const { result } = await httpApi.invoke<APIGatewayProxyStructuredResultV2>(
-      httpApiEvent(method, path, { body: options.body, query: options.query, headers: key ? { authorization: `Bearer ${key}` } : {} }),
+      httpApiEvent(method, path, {
+        body: options.body,
+        query: options.query,
+        headers: key ? { authorization: `Bearer ${key}` } : {},
+      }),
       { timeoutMs: 29_000 },
     );
-    const text = result.isBase64Encoded ? Buffer.from(result.body ?? "", "base64").toString("utf8") : (result.body ?? "");
+    const text = result.isBase64Encoded
+      ? Buffer.from(result.body ?? "", "base64").toString("utf8")
+      : (result.body ?? "");
     let json: unknown = null;
     try {
       json = JSON.parse(text);
@@ -55,7 +71,9 @@ describe("Lambda bundles built with the deployed esbuild settings, run in their 
     ]);
     bundles = Object.fromEntries(built.map((b) => [b.name, b])) as Record<FunctionName, BuiltBundle>;
     sim = simulator;
-    ({ apiKey } = await createTenant(new DynamoTenantStore({ doc: table.doc, tableName: table.tableName }), { name: "bundle-test" }));
+    ({ apiKey } = await createTenant(new DynamoTenantStore({ doc: table.doc, tableName: table.tableName }), {
+      name: "bundle-test",
+    }));
 
     // What the stack sets (cdk/relay-stack.ts), with local endpoints and a plain key instead of secret ARNs.
     env = {
@@ -88,7 +106,10 @@ describe("Lambda bundles built with the deployed esbuild settings, run in their 
       // Nothing left to resolve from node_modules (the AWS SDK included): only Node built-ins remain.
       expect(bundle.runtimeImports).toContain("node:crypto");
       expect(bundle.runtimeImports.filter((path) => !isBuiltin(path))).toEqual([]);
-      const map = JSON.parse(await readFile(`${bundle.file}.map`, "utf8")) as { sources: string[]; sourcesContent?: unknown };
+      const map = JSON.parse(await readFile(`${bundle.file}.map`, "utf8")) as {
+        sources: string[];
+        sourcesContent?: unknown;
+      };
       expect(map.sources.some((s) => s.endsWith(`functions/${bundle.name}.ts`))).toBe(true);
       expect(map.sourcesContent).toBeUndefined();
       expect(bundle.bytes).toBeLessThan(BUNDLE_BUDGET_BYTES);
@@ -119,7 +140,11 @@ describe("Lambda bundles built with the deployed esbuild settings, run in their 
   it("takes a job from submit through the scheduled poller to completed, read back through the status handler", async () => {
     const createsBefore = sim.stats().ops.create;
     const submitted = await call("POST", "/v1/responses", {
-      body: { model: "gpt-5-pro", input: "Summarise the history of message queues.", metadata: { case: "bundle-test" } },
+      body: {
+        model: "gpt-5-pro",
+        input: "Summarise the history of message queues.",
+        metadata: { case: "bundle-test" },
+      },
     });
     expect(submitted.statusCode).toBe(202);
     const id = submitted.json.id as string;
@@ -134,8 +159,11 @@ describe("Lambda bundles built with the deployed esbuild settings, run in their 
     const invocations: { ticks: number; durationMs: number }[] = [];
     const giveUpAt = Date.now() + 20_000;
     while (!["completed", "failed", "cancelled", "incomplete", "expired"].includes(status.status)) {
-      if (Date.now() > giveUpAt) throw new Error(`job still ${status.status} after ${invocations.length} poller invocations`);
-      const { result, durationMs } = await poller.invoke<{ ticks: number; advanced: number }>(scheduledEvent(), { timeoutMs: POLLER_REMAINING_MS });
+      if (Date.now() > giveUpAt)
+        throw new Error(`job still ${status.status} after ${invocations.length} poller invocations`);
+      const { result, durationMs } = await poller.invoke<{ ticks: number; advanced: number }>(scheduledEvent(), {
+        timeoutMs: POLLER_REMAINING_MS,
+      });
       invocations.push({ ticks: result.ticks, durationMs });
       // It stops on its own before the (fake) timeout, after ticking at least once.
       expect(result.ticks).toBeGreaterThanOrEqual(1);
@@ -147,7 +175,11 @@ describe("Lambda bundles built with the deployed esbuild settings, run in their 
     expect(final.statusCode).toBe(200);
     expect(final.json).toMatchObject({ id, object: "response", status: "completed" });
     const upstreamId = final.json.relay.upstream_id as string;
-    const upstream = sim.getResponse(upstreamId) as { status: string; output_text?: string; output: { type: string; content?: { type: string; text: string }[] }[] };
+    const upstream = sim.getResponse(upstreamId) as {
+      status: string;
+      output_text?: string;
+      output: { type: string; content?: { type: string; text: string }[] }[];
+    };
     expect(upstream.status).toBe("completed");
     const upstreamText = upstream.output
       .filter((item) => item.type === "message")
@@ -174,6 +206,8 @@ describe("Lambda bundles built with the deployed esbuild settings, run in their 
       for (const ms of timing.runsMs) expect(ms).toBeGreaterThan(0);
       rows.push({ name, bytes: bundles[name].bytes, mapBytes: bundles[name].mapBytes, initMs: timing.medianMs });
     }
-    console.log(`Lambda bundles (esbuild ${RELAY_BUNDLING.target}, minified; init = median import time of 3 fresh processes):\n${formatBundleReport(rows)}`);
+    console.log(
+      `Lambda bundles (esbuild ${RELAY_BUNDLING.target}, minified; init = median import time of 3 fresh processes):\n${formatBundleReport(rows)}`,
+    );
   });
 });

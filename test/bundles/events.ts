@@ -8,7 +8,11 @@ const DOMAIN = `${API_ID}.execute-api.us-east-1.amazonaws.com`;
  * What API Gateway HTTP API (payload format 2.0, `$default` route and stage) hands the function:
  * lower-case headers, the query string raw and parsed, a JSON body as text (not base64).
  */
-export function httpApiEvent(method: string, path: string, options: { headers?: Record<string, string>; body?: unknown; query?: Record<string, string> } = {}): APIGatewayProxyEventV2 {
+export function httpApiEvent(
+  method: string,
+  path: string,
+  options: { headers?: Record<string, string>; body?: unknown; query?: Record<string, string> } = {},
+): APIGatewayProxyEventV2 {
   const now = new Date();
   const rawQueryString = new URLSearchParams(options.query ?? {}).toString();
   const headers: Record<string, string> = {
@@ -22,7 +26,12 @@ export function httpApiEvent(method: string, path: string, options: { headers?: 
     "x-forwarded-proto": "https",
     ...Object.fromEntries(Object.entries(options.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
   };
-  const body = options.body === undefined ? undefined : typeof options.body === "string" ? options.body : JSON.stringify(options.body);
+  const body =
+    options.body === undefined
+      ? undefined
+      : typeof options.body === "string"
+        ? options.body
+        : JSON.stringify(options.body);
   if (body !== undefined) {
     headers["content-type"] ??= "application/json";
     headers["content-length"] = String(Buffer.byteLength(body));

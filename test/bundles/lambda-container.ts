@@ -37,10 +37,14 @@ export class LambdaContainer {
       const waiter = this.#pending.get(message.id);
       this.#pending.delete(message.id);
       if (message.type === "result") waiter?.resolve({ result: message.result, durationMs: message.durationMs });
-      else waiter?.reject(Object.assign(new Error(`${message.error.name}: ${message.error.message}`), { stack: message.error.stack }));
+      else
+        waiter?.reject(
+          Object.assign(new Error(`${message.error.name}: ${message.error.message}`), { stack: message.error.stack }),
+        );
     });
     child.on("exit", (code) => {
-      for (const waiter of this.#pending.values()) waiter.reject(new Error(`the ${functionName} container exited (${code}):\n${this.#stderr}`));
+      for (const waiter of this.#pending.values())
+        waiter.reject(new Error(`the ${functionName} container exited (${code}):\n${this.#stderr}`));
       this.#pending.clear();
     });
   }
@@ -55,13 +59,19 @@ export class LambdaContainer {
     let stderr = "";
     child.stderr?.on("data", (chunk) => (stderr += chunk));
     // The function's own log lines go to the parent's stdout only when asked, as CloudWatch would hold them.
-    child.stdout?.on("data", (chunk) => process.env.BUNDLE_TEST_LOGS && process.stdout.write(`[${functionName}] ${chunk}`));
+    child.stdout?.on(
+      "data",
+      (chunk) => process.env.BUNDLE_TEST_LOGS && process.stdout.write(`[${functionName}] ${chunk}`),
+    );
     const ready = await new Promise<{ initMs: number; handlerType: string }>((resolve, reject) => {
       child.once("message", (message: RunnerMessage) => {
         if (message.type === "ready") resolve(message);
-        else if (message.type === "init-error") reject(new Error(`${functionName} failed its cold start: ${message.error.stack ?? message.error.message}`));
+        else if (message.type === "init-error")
+          reject(new Error(`${functionName} failed its cold start: ${message.error.stack ?? message.error.message}`));
       });
-      child.once("exit", (code) => reject(new Error(`${functionName} exited during its cold start (${code}):\n${stderr}`)));
+      child.once("exit", (code) =>
+        reject(new Error(`${functionName} exited during its cold start (${code}):\n${stderr}`)),
+      );
     });
     const container = new LambdaContainer(child, functionName, ready);
     container.#stderr = stderr;

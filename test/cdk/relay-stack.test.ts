@@ -7,12 +7,12 @@ import { AwsSolutionsChecks, NagReportFormat } from "cdk-nag";
 import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTableInput, INDEXES, TABLE_ATTRIBUTES } from "#shared/store/table-definition.ts";
-import { entryPath, esbuildOptions, REPO_ROOT, RELAY_BUNDLING } from "../../cdk/bundling.ts";
-import { ContextError, parseRelayContext } from "../../cdk/context.ts";
-import { RELAY_METRICS } from "../../cdk/constructs/relay-alarms.ts";
-import { TABLE_ACTIONS } from "../../cdk/constructs/relay-function.ts";
-import { DUE_SHARDS, POLL_TICK_MS } from "../../cdk/relay-settings.ts";
-import { RelayStack, type RelayStackProps } from "../../cdk/relay-stack.ts";
+import { entryPath, esbuildOptions, REPO_ROOT, RELAY_BUNDLING } from "#cdk/bundling.ts";
+import { ContextError, parseRelayContext } from "#cdk/context.ts";
+import { RELAY_METRICS } from "#cdk/constructs/relay-alarms.ts";
+import { TABLE_ACTIONS } from "#cdk/constructs/relay-function.ts";
+import { DUE_SHARDS, POLL_TICK_MS } from "#cdk/relay-settings.ts";
+import { RelayStack, type RelayStackProps } from "#cdk/relay-stack.ts";
 
 type Json = any;
 
@@ -32,7 +32,10 @@ async function synth(props: RelayStackProps): Promise<Synthesized> {
   const outdir = await mkdtemp(join(tmpdir(), "relay-cdk-"));
   outdirs.push(outdir);
   // Path and asset metadata (on under the CLI) let the tests find resources and bundles.
-  const app = new App({ outdir, context: { "aws:cdk:enable-path-metadata": true, "aws:cdk:enable-asset-metadata": true } });
+  const app = new App({
+    outdir,
+    context: { "aws:cdk:enable-path-metadata": true, "aws:cdk:enable-asset-metadata": true },
+  });
   const stack = new RelayStack(app, `RelayTest-${props.stage}`, props);
   Aspects.of(stack).add(new AwsSolutionsChecks({ verbose: true, reportFormats: [NagReportFormat.JSON] }));
   const template = Template.fromStack(stack);
@@ -63,16 +66,21 @@ afterAll(async () => {
 
 // ---- helpers over the synthesized JSON ----
 
-const resourcesOfType = (json: Json, type: string): [string, Json][] => Object.entries(json.Resources).filter(([, r]: [string, Json]) => r.Type === type) as [string, Json][];
+const resourcesOfType = (json: Json, type: string): [string, Json][] =>
+  Object.entries(json.Resources).filter(([, r]: [string, Json]) => r.Type === type) as [string, Json][];
 
 function byPath(json: Json, type: string, path: string): [string, Json] {
-  const found = resourcesOfType(json, type).filter(([, r]) => (r.Metadata?.["aws:cdk:path"] as string | undefined)?.endsWith(`/${path}`));
+  const found = resourcesOfType(json, type).filter(([, r]) =>
+    (r.Metadata?.["aws:cdk:path"] as string | undefined)?.endsWith(`/${path}`),
+  );
   if (found.length !== 1) throw new Error(`expected one ${type} at */${path}, found ${found.length}`);
   return found[0];
 }
 
-const fn = (s: Synthesized, name: "HttpApiFunction" | "PollerFunction" | "StreamFunction") => byPath(s.json, "AWS::Lambda::Function", `${name}/Function/Resource`);
-const env = (s: Synthesized, name: "HttpApiFunction" | "PollerFunction" | "StreamFunction"): Record<string, unknown> => fn(s, name)[1].Properties.Environment.Variables;
+const fn = (s: Synthesized, name: "HttpApiFunction" | "PollerFunction" | "StreamFunction") =>
+  byPath(s.json, "AWS::Lambda::Function", `${name}/Function/Resource`);
+const env = (s: Synthesized, name: "HttpApiFunction" | "PollerFunction" | "StreamFunction"): Record<string, unknown> =>
+  fn(s, name)[1].Properties.Environment.Variables;
 const logicalId = (s: Synthesized, type: string, path: string) => byPath(s.json, type, path)[0];
 
 /** Every statement of every policy attached to the function's role. */
@@ -85,7 +93,9 @@ function roleStatements(s: Synthesized, name: "HttpApiFunction" | "PollerFunctio
 
 const actionsOf = (statement: Json): string[] => [statement.Action].flat();
 const resourcesOf = (statement: Json): Json[] => [statement.Resource].flat();
-const tableArn = (s: Synthesized) => ({ "Fn::GetAtt": [logicalId(s, "AWS::DynamoDB::Table", "Table/Resource"), "Arn"] });
+const tableArn = (s: Synthesized) => ({
+  "Fn::GetAtt": [logicalId(s, "AWS::DynamoDB::Table", "Table/Resource"), "Arn"],
+});
 
 // ---- the table ----
 
@@ -94,10 +104,14 @@ describe("DynamoDB table", () => {
     const expected = createTableInput("ignored");
     const table = byPath(branches.dev.json, "AWS::DynamoDB::Table", "Table/Resource")[1].Properties;
     expect(table.KeySchema).toEqual(expected.KeySchema);
-    expect(new Set(table.AttributeDefinitions.map(JSON.stringify))).toEqual(new Set(expected.AttributeDefinitions.map((a) => JSON.stringify(a))));
+    expect(new Set(table.AttributeDefinitions.map(JSON.stringify))).toEqual(
+      new Set(expected.AttributeDefinitions.map((a) => JSON.stringify(a))),
+    );
     const byName = (list: { IndexName: string }[]) => [...list].sort((a, b) => a.IndexName.localeCompare(b.IndexName));
     expect(byName(table.GlobalSecondaryIndexes)).toEqual(byName(expected.GlobalSecondaryIndexes));
-    expect(table.GlobalSecondaryIndexes.map((i: Json) => i.IndexName).sort()).toEqual(INDEXES.map((i) => i.name).sort());
+    expect(table.GlobalSecondaryIndexes.map((i: Json) => i.IndexName).sort()).toEqual(
+      INDEXES.map((i) => i.name).sort(),
+    );
   });
 
   it("is on-demand, with point-in-time recovery and TTL on the shared TTL attribute", () => {
@@ -143,17 +157,25 @@ describe("retain flag", () => {
 // ---- functions ----
 
 describe("Lambda functions", () => {
-  it.each(["HttpApiFunction", "PollerFunction", "StreamFunction"] as const)("%s: pinned Node runtime, ARM64, ESM bundle, source maps, JSON logs into its own log group", (name) => {
-    const [, f] = fn(branches.dev, name);
-    expect(f.Properties.Runtime).toBe("nodejs24.x");
-    expect(f.Properties.Architectures).toEqual(["arm64"]);
-    expect(f.Properties.Handler).toBe("index.handler");
-    expect(f.Properties.TracingConfig).toEqual({ Mode: "Active" });
-    expect(env(branches.dev, name).NODE_OPTIONS).toBe("--enable-source-maps");
-    expect(f.Properties.LoggingConfig).toMatchObject({ LogFormat: "JSON", LogGroup: { Ref: logicalId(branches.dev, "AWS::Logs::LogGroup", `${name}/Logs/Resource`) } });
-    expect(byPath(branches.dev.json, "AWS::Logs::LogGroup", `${name}/Logs/Resource`)[1].Properties.RetentionInDays).toBe(30);
-    expect(f.Metadata["aws:asset:is-bundled"]).toBe(true);
-  });
+  it.each(["HttpApiFunction", "PollerFunction", "StreamFunction"] as const)(
+    "%s: pinned Node runtime, ARM64, ESM bundle, source maps, JSON logs into its own log group",
+    (name) => {
+      const [, f] = fn(branches.dev, name);
+      expect(f.Properties.Runtime).toBe("nodejs24.x");
+      expect(f.Properties.Architectures).toEqual(["arm64"]);
+      expect(f.Properties.Handler).toBe("index.handler");
+      expect(f.Properties.TracingConfig).toEqual({ Mode: "Active" });
+      expect(env(branches.dev, name).NODE_OPTIONS).toBe("--enable-source-maps");
+      expect(f.Properties.LoggingConfig).toMatchObject({
+        LogFormat: "JSON",
+        LogGroup: { Ref: logicalId(branches.dev, "AWS::Logs::LogGroup", `${name}/Logs/Resource`) },
+      });
+      expect(
+        byPath(branches.dev.json, "AWS::Logs::LogGroup", `${name}/Logs/Resource`)[1].Properties.RetentionInDays,
+      ).toBe(30);
+      expect(f.Metadata["aws:asset:is-bundled"]).toBe(true);
+    },
+  );
 
   it("http-api: times out before API Gateway's 30 s limit, no reserved concurrency (the stage throttles instead)", () => {
     const [, f] = fn(branches.dev, "HttpApiFunction");
@@ -254,54 +276,81 @@ describe("secrets", () => {
     for (const vars of [http, poller]) {
       expect(vars.OPENAI_API_KEY).toBeUndefined();
       expect(vars.OPENAI_WEBHOOK_SECRET).toBeUndefined();
-      for (const value of Object.values(vars)) expect(JSON.stringify(value)).not.toMatch(/sk-|whsec_|resolve:secretsmanager/);
+      for (const value of Object.values(vars))
+        expect(JSON.stringify(value)).not.toMatch(/sk-|whsec_|resolve:secretsmanager/);
     }
   });
 });
 
 describe("IAM, per function", () => {
-  it.each(["HttpApiFunction", "PollerFunction", "StreamFunction"] as const)("%s: its own role, no managed policies, logs only to its own log group", (name) => {
-    const [, role] = byPath(branches.dev.json, "AWS::IAM::Role", `${name}/Role/Resource`);
-    expect(role.Properties.ManagedPolicyArns).toBeUndefined();
-    const logs = roleStatements(branches.dev, name).filter((s) => actionsOf(s).some((a) => a.startsWith("logs:")));
-    expect(logs).toHaveLength(1);
-    expect(actionsOf(logs[0]).sort()).toEqual(["logs:CreateLogStream", "logs:PutLogEvents"]);
-    expect(resourcesOf(logs[0])).toEqual([{ "Fn::GetAtt": [logicalId(branches.dev, "AWS::Logs::LogGroup", `${name}/Logs/Resource`), "Arn"] }]);
-  });
+  it.each(["HttpApiFunction", "PollerFunction", "StreamFunction"] as const)(
+    "%s: its own role, no managed policies, logs only to its own log group",
+    (name) => {
+      const [, role] = byPath(branches.dev.json, "AWS::IAM::Role", `${name}/Role/Resource`);
+      expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+      const logs = roleStatements(branches.dev, name).filter((s) => actionsOf(s).some((a) => a.startsWith("logs:")));
+      expect(logs).toHaveLength(1);
+      expect(actionsOf(logs[0]).sort()).toEqual(["logs:CreateLogStream", "logs:PutLogEvents"]);
+      expect(resourcesOf(logs[0])).toEqual([
+        { "Fn::GetAtt": [logicalId(branches.dev, "AWS::Logs::LogGroup", `${name}/Logs/Resource`), "Arn"] },
+      ]);
+    },
+  );
 
-  it.each(["HttpApiFunction", "PollerFunction", "StreamFunction"] as const)("%s: DynamoDB actions on the table and its named indexes only, no Scan", (name) => {
-    const dynamo = roleStatements(branches.dev, name).filter((s) => actionsOf(s).some((a) => a.startsWith("dynamodb:")));
-    expect(dynamo).toHaveLength(1);
-    expect(actionsOf(dynamo[0]).sort()).toEqual([...TABLE_ACTIONS.readWrite].sort());
-    expect(actionsOf(dynamo[0])).not.toContain("dynamodb:Scan");
-    const arn = tableArn(branches.dev);
-    expect(resourcesOf(dynamo[0])).toEqual([arn, ...INDEXES.map((i) => ({ "Fn::Join": ["", [arn, `/index/${i.name}`]] }))]);
-  });
+  it.each(["HttpApiFunction", "PollerFunction", "StreamFunction"] as const)(
+    "%s: DynamoDB actions on the table and its named indexes only, no Scan",
+    (name) => {
+      const dynamo = roleStatements(branches.dev, name).filter((s) =>
+        actionsOf(s).some((a) => a.startsWith("dynamodb:")),
+      );
+      expect(dynamo).toHaveLength(1);
+      expect(actionsOf(dynamo[0]).sort()).toEqual([...TABLE_ACTIONS.readWrite].sort());
+      expect(actionsOf(dynamo[0])).not.toContain("dynamodb:Scan");
+      const arn = tableArn(branches.dev);
+      expect(resourcesOf(dynamo[0])).toEqual([
+        arn,
+        ...INDEXES.map((i) => ({ "Fn::Join": ["", [arn, `/index/${i.name}`]] })),
+      ]);
+    },
+  );
 
   it.each([
     ["HttpApiFunction", ["OpenAiApiKey", "OpenAiWebhookSecret"]],
     ["PollerFunction", ["OpenAiApiKey"]],
   ] as const)("%s: reads exactly the secrets %j", (name, secrets) => {
-    const statements = roleStatements(branches.dev, name).filter((s) => actionsOf(s).some((a) => a.startsWith("secretsmanager:")));
-    for (const s of statements) expect(actionsOf(s).sort()).toEqual(["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"]);
-    expect(statements.flatMap(resourcesOf)).toEqual(secrets.map((id) => ({ Ref: logicalId(branches.dev, "AWS::SecretsManager::Secret", `${id}/Resource`) })));
+    const statements = roleStatements(branches.dev, name).filter((s) =>
+      actionsOf(s).some((a) => a.startsWith("secretsmanager:")),
+    );
+    for (const s of statements)
+      expect(actionsOf(s).sort()).toEqual(["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"]);
+    expect(statements.flatMap(resourcesOf)).toEqual(
+      secrets.map((id) => ({ Ref: logicalId(branches.dev, "AWS::SecretsManager::Secret", `${id}/Resource`) })),
+    );
   });
 
-  it.each(["HttpApiFunction", "PollerFunction", "StreamFunction"] as const)("%s: PutEvents on the relay bus only", (name) => {
-    const busId = resourcesOfType(branches.dev.json, "AWS::Events::EventBus")[0][0];
-    const events = roleStatements(branches.dev, name).filter((s) => actionsOf(s).some((a) => a.startsWith("events:")));
-    expect(events).toHaveLength(1);
-    expect(actionsOf(events[0])).toEqual(["events:PutEvents"]);
-    expect(resourcesOf(events[0])).toEqual([{ "Fn::GetAtt": [busId, "Arn"] }]);
-  });
+  it.each(["HttpApiFunction", "PollerFunction", "StreamFunction"] as const)(
+    "%s: PutEvents on the relay bus only",
+    (name) => {
+      const busId = resourcesOfType(branches.dev.json, "AWS::Events::EventBus")[0][0];
+      const events = roleStatements(branches.dev, name).filter((s) =>
+        actionsOf(s).some((a) => a.startsWith("events:")),
+      );
+      expect(events).toHaveLength(1);
+      expect(actionsOf(events[0])).toEqual(["events:PutEvents"]);
+      expect(resourcesOf(events[0])).toEqual([{ "Fn::GetAtt": [busId, "Arn"] }]);
+    },
+  );
 
-  it.each(["HttpApiFunction", "PollerFunction", "StreamFunction"] as const)("%s: the only '*' resource is X-Ray (the one IAM5 suppression)", (name) => {
-    const statements = roleStatements(branches.dev, name);
-    const wildcard = statements.filter((s) => resourcesOf(s).some((r) => typeof r === "string" && r.includes("*")));
-    expect(wildcard).toHaveLength(1);
-    expect(actionsOf(wildcard[0]).sort()).toEqual(["xray:PutTelemetryRecords", "xray:PutTraceSegments"]);
-    expect(statements.every((s) => s.Effect === "Allow" && actionsOf(s).every((a) => !a.includes("*")))).toBe(true);
-  });
+  it.each(["HttpApiFunction", "PollerFunction", "StreamFunction"] as const)(
+    "%s: the only '*' resource is X-Ray (the one IAM5 suppression)",
+    (name) => {
+      const statements = roleStatements(branches.dev, name);
+      const wildcard = statements.filter((s) => resourcesOf(s).some((r) => typeof r === "string" && r.includes("*")));
+      expect(wildcard).toHaveLength(1);
+      expect(actionsOf(wildcard[0]).sort()).toEqual(["xray:PutTelemetryRecords", "xray:PutTraceSegments"]);
+      expect(statements.every((s) => s.Effect === "Allow" && actionsOf(s).every((a) => !a.includes("*")))).toBe(true);
+    },
+  );
 
   it("grants every AWS API call the functions' code makes (a new command without IAM fails here, not in AWS)", async () => {
     // SDK command -> the IAM actions it needs. A transaction needs the action of each item it holds.
@@ -320,7 +369,12 @@ describe("IAM, per function", () => {
       BatchWrite: ["dynamodb:BatchWriteItem"],
       BatchWriteItem: ["dynamodb:BatchWriteItem"],
       TransactWrite: ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"],
-      TransactWriteItems: ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"],
+      TransactWriteItems: [
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:ConditionCheckItem",
+      ],
       TransactGet: ["dynamodb:GetItem"],
       TransactGetItems: ["dynamodb:GetItem"],
       GetSecretValue: ["secretsmanager:GetSecretValue"],
@@ -331,13 +385,18 @@ describe("IAM, per function", () => {
     for (const text of sources) for (const m of text.matchAll(/new\s+(\w+)Command\s*\(/g)) commands.add(m[1]);
     expect(commands.size).toBeGreaterThan(3);
     const unknown = [...commands].filter((c) => !needs[c]);
-    expect(unknown, "commands with no known IAM mapping: add them to this test and grant them in the stack").toEqual([]);
+    expect(unknown, "commands with no known IAM mapping: add them to this test and grant them in the stack").toEqual(
+      [],
+    );
 
     const required = new Set([...commands].flatMap((c) => needs[c]));
     for (const name of ["HttpApiFunction", "PollerFunction"] as const) {
       const granted = new Set(roleStatements(branches.dev, name).flatMap(actionsOf));
       // The poller never reads OpenAI's webhook secret, but GetSecretValue itself it needs for the API key.
-      expect([...required].filter((a) => !granted.has(a)), name).toEqual([]);
+      expect(
+        [...required].filter((a) => !granted.has(a)),
+        name,
+      ).toEqual([]);
     }
   });
 });
@@ -346,7 +405,8 @@ async function sourceFiles(dirs: string[]): Promise<string[]> {
   const texts: string[] = [];
   for (const dir of dirs) {
     for (const entry of await readdir(join(REPO_ROOT, dir), { recursive: true, withFileTypes: true })) {
-      if (entry.isFile() && entry.name.endsWith(".ts")) texts.push(await readFile(join(entry.parentPath, entry.name), "utf8"));
+      if (entry.isFile() && entry.name.endsWith(".ts"))
+        texts.push(await readFile(join(entry.parentPath, entry.name), "utf8"));
     }
   }
   return texts;
@@ -376,7 +436,11 @@ describe("HTTP API", () => {
       StageName: "$default",
       AutoDeploy: true,
       DefaultRouteSettings: { ThrottlingRateLimit: expect.any(Number), ThrottlingBurstLimit: expect.any(Number) },
-      AccessLogSettings: { DestinationArn: { "Fn::GetAtt": [logicalId(branches.dev, "AWS::Logs::LogGroup", "HttpApiAccessLogs/Resource"), "Arn"] } },
+      AccessLogSettings: {
+        DestinationArn: {
+          "Fn::GetAtt": [logicalId(branches.dev, "AWS::Logs::LogGroup", "HttpApiAccessLogs/Resource"), "Arn"],
+        },
+      },
     });
     expect(JSON.parse(stage.Properties.AccessLogSettings.Format).requestId).toBe("$context.requestId");
   });
@@ -397,13 +461,17 @@ describe("alarms", () => {
     for (const name of ["HttpApiFunction", "PollerFunction"] as const) {
       const [fnId] = fn(s, name);
       for (const metric of ["Errors", "Throttles"]) {
-        const found = alarms(s).filter((a) => a.MetricName === metric && a.Namespace === "AWS/Lambda" && a.Dimensions?.[0]?.Value?.Ref === fnId);
+        const found = alarms(s).filter(
+          (a) => a.MetricName === metric && a.Namespace === "AWS/Lambda" && a.Dimensions?.[0]?.Value?.Ref === fnId,
+        );
         expect(found, `${name} ${metric}`).toHaveLength(1);
         expect(found[0]).toMatchObject({ Threshold: 1, ComparisonOperator: "GreaterThanOrEqualToThreshold" });
       }
     }
     const [pollerId] = fn(s, "PollerFunction");
-    expect(alarms(s).filter((a) => a.MetricName === "Invocations" && a.Dimensions?.[0]?.Value?.Ref === pollerId)).toEqual([
+    expect(
+      alarms(s).filter((a) => a.MetricName === "Invocations" && a.Dimensions?.[0]?.Value?.Ref === pollerId),
+    ).toEqual([
       expect.objectContaining({ ComparisonOperator: "LessThanThreshold", Threshold: 1, TreatMissingData: "breaching" }),
     ]);
     expect(alarms(s).filter((a) => a.MetricName === "5xx" && a.Namespace === "AWS/ApiGateway")).toHaveLength(1);
@@ -438,7 +506,11 @@ describe("alarms", () => {
   });
 
   it("the alarm email is subscribed only when given (prod here)", () => {
-    branches.prod.template.hasResourceProperties("AWS::SNS::Subscription", { Protocol: "email", Endpoint: PROD_PROPS.alarmEmail, TopicArn: { Ref: topicId(branches.prod) } });
+    branches.prod.template.hasResourceProperties("AWS::SNS::Subscription", {
+      Protocol: "email",
+      Endpoint: PROD_PROPS.alarmEmail,
+      TopicArn: { Ref: topicId(branches.prod) },
+    });
     branches.dev.template.resourceCountIs("AWS::SNS::Subscription", 0);
   });
 });
@@ -447,10 +519,20 @@ describe("outputs", () => {
   it("API URL, bus name, table, secret ARNs, alarm topic", () => {
     const { template, json } = branches.dev;
     const apiId = resourcesOfType(json, "AWS::ApiGatewayV2::Api")[0][0];
-    expect(Object.keys(json.Outputs).sort()).toEqual(["AlarmTopicArn", "ApiUrl", "EventBusName", "OpenAiApiKeySecretArn", "OpenAiWebhookSecretArn", "StreamUrl", "TableName"]);
+    expect(Object.keys(json.Outputs).sort()).toEqual([
+      "AlarmTopicArn",
+      "ApiUrl",
+      "EventBusName",
+      "OpenAiApiKeySecretArn",
+      "OpenAiWebhookSecretArn",
+      "StreamUrl",
+      "TableName",
+    ]);
     expect(JSON.stringify(json.Outputs.ApiUrl.Value)).toContain(apiId);
     template.hasOutput("EventBusName", { Value: { Ref: resourcesOfType(json, "AWS::Events::EventBus")[0][0] } });
-    template.hasOutput("OpenAiApiKeySecretArn", { Value: { Ref: logicalId(branches.dev, "AWS::SecretsManager::Secret", "OpenAiApiKey/Resource") } });
+    template.hasOutput("OpenAiApiKeySecretArn", {
+      Value: { Ref: logicalId(branches.dev, "AWS::SecretsManager::Secret", "OpenAiApiKey/Resource") },
+    });
     expect(branches.prod.json.Outputs.ApiUrl.Value).toBe(PROD_PROPS.publicUrl);
   });
 });
@@ -477,22 +559,31 @@ describe("synth", () => {
   it.each(["dev", "prod"] as const)("%s: the checks ran, and exactly the reviewed suppressions apply", (name) => {
     const { nagReport, stack } = branches[name];
     expect(nagReport.filter((l) => l.compliance === "Compliant").map((l) => l.ruleId)).toEqual(
-      expect.arrayContaining(["AwsSolutions-DDB3", "AwsSolutions-APIG1", "AwsSolutions-L1", "AwsSolutions-IAM4", "AwsSolutions-SNS3"]),
+      expect.arrayContaining([
+        "AwsSolutions-DDB3",
+        "AwsSolutions-APIG1",
+        "AwsSolutions-L1",
+        "AwsSolutions-IAM4",
+        "AwsSolutions-SNS3",
+      ]),
     );
     expect(nagReport.filter((l) => l.compliance !== "Compliant" && l.compliance !== "Suppressed")).toEqual([]);
     const suppressed = nagReport
       .filter((l) => l.compliance === "Suppressed")
       .map((l) => `${l.ruleId} ${l.resourceId.replace(`${stack.stackName}/`, "")}`)
       .sort();
-    expect(suppressed).toEqual([
-      "AwsSolutions-APIG4 HttpApiDefaultRoute/Resource",
-      "AwsSolutions-IAM5 HttpApiFunction/Role/DefaultPolicy/Resource",
-      "AwsSolutions-IAM5 PollerFunction/Role/DefaultPolicy/Resource",
-      "AwsSolutions-SMG4 OpenAiApiKey/Resource",
-      "AwsSolutions-SMG4 OpenAiWebhookSecret/Resource",
-      "AwsSolutions-IAM5 StreamFunction/Role/DefaultPolicy/Resource",
-    ].sort());
-    for (const line of nagReport.filter((l) => l.compliance === "Suppressed")) expect(line.exceptionReason.length).toBeGreaterThan(80);
+    expect(suppressed).toEqual(
+      [
+        "AwsSolutions-APIG4 HttpApiDefaultRoute/Resource",
+        "AwsSolutions-IAM5 HttpApiFunction/Role/DefaultPolicy/Resource",
+        "AwsSolutions-IAM5 PollerFunction/Role/DefaultPolicy/Resource",
+        "AwsSolutions-SMG4 OpenAiApiKey/Resource",
+        "AwsSolutions-SMG4 OpenAiWebhookSecret/Resource",
+        "AwsSolutions-IAM5 StreamFunction/Role/DefaultPolicy/Resource",
+      ].sort(),
+    );
+    for (const line of nagReport.filter((l) => l.compliance === "Suppressed"))
+      expect(line.exceptionReason.length).toBeGreaterThan(80);
   });
 });
 
@@ -502,7 +593,13 @@ describe("context (cdk/app.ts)", () => {
   const parse = (ctx: Record<string, unknown>) => parseRelayContext((key) => ctx[key]);
 
   it("defaults to dev without retain; prod retains unless told otherwise", () => {
-    expect(parse({})).toEqual({ stage: "dev", retain: false, alarmEmail: undefined, openaiBaseUrl: undefined, publicUrl: undefined });
+    expect(parse({})).toEqual({
+      stage: "dev",
+      retain: false,
+      alarmEmail: undefined,
+      openaiBaseUrl: undefined,
+      publicUrl: undefined,
+    });
     expect(parse({ stage: "prod" }).retain).toBe(true);
     expect(parse({ stage: "prod", retain: "false" }).retain).toBe(false);
     expect(parse({ stage: "dev", retain: "true" }).retain).toBe(true);
@@ -510,7 +607,13 @@ describe("context (cdk/app.ts)", () => {
   });
 
   it("takes the optional values, trimming a trailing slash from URLs", () => {
-    expect(parse({ alarmEmail: "ops@example.com", publicUrl: "https://relay.example.com/", openaiBaseUrl: "https://x.openai.azure.com/openai/v1" })).toMatchObject({
+    expect(
+      parse({
+        alarmEmail: "ops@example.com",
+        publicUrl: "https://relay.example.com/",
+        openaiBaseUrl: "https://x.openai.azure.com/openai/v1",
+      }),
+    ).toMatchObject({
       alarmEmail: "ops@example.com",
       publicUrl: "https://relay.example.com",
       openaiBaseUrl: "https://x.openai.azure.com/openai/v1",
@@ -534,9 +637,15 @@ describe("stream function", () => {
   it("serves SSE through a RESPONSE_STREAM function URL, with Lambda's longest timeout", () => {
     const [streamId, f] = fn(branches.dev, "StreamFunction");
     expect(f.Properties.Timeout).toBe(900);
-    const urls = Object.values(branches.dev.json.Resources as Record<string, Json>).filter((r) => r.Type === "AWS::Lambda::Url");
+    const urls = Object.values(branches.dev.json.Resources as Record<string, Json>).filter(
+      (r) => r.Type === "AWS::Lambda::Url",
+    );
     expect(urls).toHaveLength(1);
-    expect(urls[0]!.Properties).toMatchObject({ InvokeMode: "RESPONSE_STREAM", AuthType: "NONE", TargetFunctionArn: { "Fn::GetAtt": [streamId, "Arn"] } });
+    expect(urls[0]!.Properties).toMatchObject({
+      InvokeMode: "RESPONSE_STREAM",
+      AuthType: "NONE",
+      TargetFunctionArn: { "Fn::GetAtt": [streamId, "Arn"] },
+    });
     expect(branches.dev.json.Outputs.StreamUrl.Value).toEqual({ "Fn::GetAtt": [expect.any(String), "FunctionUrl"] });
   });
 });

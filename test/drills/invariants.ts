@@ -5,10 +5,11 @@
 import type { Job } from "#shared/domain/job.ts";
 import type { JobStore } from "#shared/ports.ts";
 import type { Simulator } from "#local/simulator/index.ts";
-import type { Received } from "../support/receiver.ts";
+import type { Received } from "#test/support/receiver.ts";
 
 export const TERMINAL: ReadonlySet<string> = new Set(["completed", "failed", "cancelled", "incomplete", "expired"]);
-const rank = (status: string) => (status === "queued" ? 0 : status === "in_progress" ? 1 : TERMINAL.has(status) ? 2 : -1);
+const rank = (status: string) =>
+  status === "queued" ? 0 : status === "in_progress" ? 1 : TERMINAL.has(status) ? 2 : -1;
 
 /** One observation of a job's status by a client (a GET, or the job a submit or cancel returned). */
 export interface StatusRead {
@@ -46,7 +47,8 @@ export function checkStatusHistory(reads: readonly StatusRead[]): string[] {
         const earlier = byAnswer[k++]!;
         if (!highest || rank(earlier.status) > rank(highest.status)) highest = earlier;
       }
-      if (highest && rank(read.status) < rank(highest.status)) violations.push(`${id}: read ${highest.status}, then later ${read.status}`);
+      if (highest && rank(read.status) < rank(highest.status))
+        violations.push(`${id}: read ${highest.status}, then later ${read.status}`);
     }
   }
   return violations;
@@ -58,7 +60,8 @@ export function checkAllTerminal(jobs: readonly Job[], finalReads: ReadonlyMap<s
   for (const job of jobs) {
     if (!TERMINAL.has(job.status)) violations.push(`${job.id}: still ${job.status}`);
     const read = finalReads.get(job.id);
-    if (read !== undefined && read !== job.status) violations.push(`${job.id}: table says ${job.status}, the API said ${read}`);
+    if (read !== undefined && read !== job.status)
+      violations.push(`${job.id}: table says ${job.status}, the API said ${read}`);
   }
   return violations;
 }
@@ -70,7 +73,10 @@ export function checkAllTerminal(jobs: readonly Job[], finalReads: ReadonlyMap<s
  * before recording its id. That is allowed only for a job that then ended failed with
  * `upstream_create_interrupted` (never re-sent), or that the caller cancelled meanwhile.
  */
-export function checkUpstreamCreates(sim: Simulator, jobs: readonly Job[]): { violations: string[]; unrecorded: string[] } {
+export function checkUpstreamCreates(
+  sim: Simulator,
+  jobs: readonly Job[],
+): { violations: string[]; unrecorded: string[] } {
   const violations: string[] = [];
   const byId = new Map(jobs.map((job) => [job.id, job]));
   const createdFor = new Map<string, string[]>();
@@ -86,12 +92,16 @@ export function checkUpstreamCreates(sim: Simulator, jobs: readonly Job[]): { vi
     if (!byId.has(jobId)) violations.push(`upstream ${upstreamId} belongs to ${jobId}, which is not in the table`);
     createdFor.set(jobId, [...(createdFor.get(jobId) ?? []), upstreamId]);
   }
-  for (const [jobId, ids] of createdFor) if (ids.length > 1) violations.push(`${jobId}: created upstream ${ids.length} times (${ids.join(", ")})`);
+  for (const [jobId, ids] of createdFor)
+    if (ids.length > 1) violations.push(`${jobId}: created upstream ${ids.length} times (${ids.join(", ")})`);
   const recorded = new Set<string>();
   for (const job of jobs) {
     if (job.upstreamId) {
       recorded.add(job.upstreamId);
-      if (tagOf.get(job.upstreamId) !== job.id) violations.push(`${job.id}: records upstream ${job.upstreamId}, tagged ${tagOf.get(job.upstreamId) ?? "(not created here)"}`);
+      if (tagOf.get(job.upstreamId) !== job.id)
+        violations.push(
+          `${job.id}: records upstream ${job.upstreamId}, tagged ${tagOf.get(job.upstreamId) ?? "(not created here)"}`,
+        );
     } else if (job.status === "completed" || job.status === "incomplete") {
       violations.push(`${job.id}: ${job.status} without an upstream id`);
     }
@@ -99,7 +109,10 @@ export function checkUpstreamCreates(sim: Simulator, jobs: readonly Job[]): { vi
   const unrecorded = [...tagOf.keys()].filter((id) => !recorded.has(id));
   for (const id of unrecorded) {
     const job = byId.get(tagOf.get(id)!);
-    if (job && job.error?.code !== "upstream_create_interrupted" && job.status !== "cancelled") violations.push(`${job.id}: upstream ${id} is not recorded, yet the job ended ${job.status} (${job.error?.code ?? "no error"})`);
+    if (job && job.error?.code !== "upstream_create_interrupted" && job.status !== "cancelled")
+      violations.push(
+        `${job.id}: upstream ${id} is not recorded, yet the job ended ${job.status} (${job.error?.code ?? "no error"})`,
+      );
   }
   return { violations, unrecorded };
 }
@@ -112,7 +125,8 @@ export function checkWebhooks(received: readonly Received[], jobs: readonly Job[
   const violations: string[] = [];
   const byJob = new Map<string, Received[]>();
   for (const r of received) {
-    if (!r.verified) violations.push(`a delivery failed signature verification (webhook-id ${String(r.headers["webhook-id"])})`);
+    if (!r.verified)
+      violations.push(`a delivery failed signature verification (webhook-id ${String(r.headers["webhook-id"])})`);
     let event: { type?: string; data?: { id?: string; status?: string } };
     try {
       event = JSON.parse(r.body);
@@ -134,7 +148,8 @@ export function checkWebhooks(received: readonly Received[], jobs: readonly Job[
       continue;
     }
     const webhookIds = new Set(copies.map((r) => String(r.headers["webhook-id"])));
-    if (webhookIds.size !== 1) violations.push(`${job.id}: ${webhookIds.size} different webhook-ids (${[...webhookIds].join(", ")})`);
+    if (webhookIds.size !== 1)
+      violations.push(`${job.id}: ${webhookIds.size} different webhook-ids (${[...webhookIds].join(", ")})`);
     for (const webhookId of webhookIds) {
       const other = owner.get(webhookId);
       if (other && other !== job.id) violations.push(`webhook-id ${webhookId} used by ${other} and ${job.id}`);
@@ -142,7 +157,8 @@ export function checkWebhooks(received: readonly Received[], jobs: readonly Job[
     }
     for (const r of accepted) {
       const event = JSON.parse(r.body) as { type: string; data: { status: string } };
-      if (event.type !== `response.${job.status}` || event.data.status !== job.status) violations.push(`${job.id}: ended ${job.status}, webhook said ${event.type} / ${event.data.status}`);
+      if (event.type !== `response.${job.status}` || event.data.status !== job.status)
+        violations.push(`${job.id}: ended ${job.status}, webhook said ${event.type} / ${event.data.status}`);
     }
   }
   return violations;

@@ -6,10 +6,18 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ManualClock } from "#shared/clock.ts";
-import { startRelay, type RelayHarness } from "../support/relay.ts";
-import { startReceiver, type Receiver } from "../support/receiver.ts";
-import { allJobs, checkAllTerminal, checkStatusHistory, checkUpstreamCreates, checkWebhooks, TERMINAL, type StatusRead } from "./invariants.ts";
-import { recordTransitions } from "../support/transitions.ts";
+import { startRelay, type RelayHarness } from "#test/support/relay.ts";
+import { startReceiver, type Receiver } from "#test/support/receiver.ts";
+import {
+  allJobs,
+  checkAllTerminal,
+  checkStatusHistory,
+  checkUpstreamCreates,
+  checkWebhooks,
+  TERMINAL,
+  type StatusRead,
+} from "./invariants.ts";
+import { recordTransitions } from "#test/support/transitions.ts";
 
 const JOBS = 60;
 const HOUR = 3_600_000;
@@ -18,14 +26,16 @@ let relay: RelayHarness;
 let receiver: Receiver;
 beforeAll(async () => {
   // Injected time from the real now: DynamoDB Local expires items by TTL (retention days from the job's clock) against the real clock.
-  relay = await startRelay({ clock: new ManualClock(Date.now()), behaviour: { queuedMs: 2_000, runMs: 20_000, latencyMs: 0 } });
+  relay = await startRelay({
+    clock: new ManualClock(Date.now()),
+    behaviour: { queuedMs: 2_000, runMs: 20_000, latencyMs: 0 },
+  });
   receiver = await startReceiver((await relay.deps.tenants.getTenant(relay.tenant.id))!.webhookSecrets[0]!);
 });
 afterAll(async () => {
   await receiver.close();
   await relay.close();
 });
-
 
 describe("drill: three pollers, a flaky upstream, a receiver down for six hours", () => {
   it("ends every job exactly once and delivers every webhook, with a stable webhook-id, once the receiver is back", async () => {
@@ -63,7 +73,10 @@ describe("drill: three pollers, a flaky upstream, a receiver down for six hours"
       const res = await h.call("POST", "/v1/responses", {
         model: "gpt-5-pro",
         input: `flaky ${i}`,
-        metadata: { sim_run_ms: String(10_000 + ((i * 7919) % 50_000)), sim_outcome: i % 10 === 4 ? "failed" : i % 15 === 6 ? "incomplete" : "completed" },
+        metadata: {
+          sim_run_ms: String(10_000 + ((i * 7919) % 50_000)),
+          sim_outcome: i % 10 === 4 ? "failed" : i % 15 === 6 ? "incomplete" : "completed",
+        },
         webhook: { url: receiver.url },
       });
       // A create refused with 429/5xx leaves the job pending (the poller creates it later): still 202.
@@ -129,11 +142,15 @@ describe("drill: three pollers, a flaky upstream, a receiver down for six hours"
     // Exactly one terminal transition per job in the store, whatever raced (three pollers, cancels, retries).
     for (const id of ids) {
       const ends = transitions.filter((t) => t.jobId === id && TERMINAL.has(t.to));
-      expect(ends.map((t) => t.to), `terminal transitions of ${id}`).toEqual([jobs.find((j) => j.id === id)!.status]);
+      expect(
+        ends.map((t) => t.to),
+        `terminal transitions of ${id}`,
+      ).toEqual([jobs.find((j) => j.id === id)!.status]);
     }
     // Each webhook was tried on schedule while the receiver was down (now, 5 s, 5 min, 30 min, 2 h…)
     // and arrived once it was back: one accepted delivery per job.
-    for (const id of ids) expect(attemptsWhileDown.get(id) ?? 0, `attempts for ${id} while down`).toBeGreaterThanOrEqual(5);
+    for (const id of ids)
+      expect(attemptsWhileDown.get(id) ?? 0, `attempts for ${id} while down`).toBeGreaterThanOrEqual(5);
     expect(receiver.accepted()).toHaveLength(JOBS);
     const faults = h.sim.stats();
     expect(faults.faultsApplied / faults.requests).toBeGreaterThan(0.25);

@@ -47,7 +47,11 @@ async function main() {
     if (event.level === "error") process.stderr.write(`${JSON.stringify(event)}\n`);
   };
   const deps = createDeps(config, { clock, log, events: { publish: async () => {} } });
-  const app = createApp(deps, { maxBodyBytes: config.maxBodyBytes, openaiWebhookSecret: config.openaiWebhookSecret, log });
+  const app = createApp(deps, {
+    maxBodyBytes: config.maxBodyBytes,
+    openaiWebhookSecret: config.openaiWebhookSecret,
+    log,
+  });
   const server = serve({ fetch: app.fetch, port, hostname: "127.0.0.1" });
   await new Promise<void>((resolve, reject) => {
     server.once("listening", () => resolve());
@@ -58,7 +62,9 @@ async function main() {
   // Back-to-back invocations with short real budgets: leases are handed over often, as they are
   // when invocations overlap or one dies. Lease time is in compressed time (20 s = 1 s at 20×).
   for (;;) {
-    await new Poller(deps, { tickMs: 100, leaseMs: 20_000, concurrency: 16, log }).run({ budgetMs: 3_000 }).catch((error) => log({ level: "error", msg: "invocation failed", error: String(error) }));
+    await new Poller(deps, { tickMs: 100, leaseMs: 20_000, concurrency: 16, log })
+      .run({ budgetMs: 3_000 })
+      .catch((error) => log({ level: "error", msg: "invocation failed", error: String(error) }));
   }
 }
 

@@ -18,9 +18,17 @@ import { DynamoTenantStore } from "#shared/store/dynamo-tenant-store.ts";
 import { createTenant } from "#shared/use-cases/manage-keys.ts";
 import { freePort } from "#local/dynamodb-local.ts";
 import { startSimulator, type Simulator } from "#local/simulator/index.ts";
-import { createTestTable } from "../support/dynamo.ts";
-import { startReceiver, type Receiver } from "../support/receiver.ts";
-import { allJobs, checkAllTerminal, checkStatusHistory, checkUpstreamCreates, checkWebhooks, TERMINAL, type StatusRead } from "./invariants.ts";
+import { createTestTable } from "#test/support/dynamo.ts";
+import { startReceiver, type Receiver } from "#test/support/receiver.ts";
+import {
+  allJobs,
+  checkAllTerminal,
+  checkStatusHistory,
+  checkUpstreamCreates,
+  checkWebhooks,
+  TERMINAL,
+  type StatusRead,
+} from "./invariants.ts";
 import { compressedClock } from "./time.ts";
 
 const JOBS = 100;
@@ -32,7 +40,9 @@ const RELAY_SCRIPT = fileURLToPath(new URL("./relay-process.ts", import.meta.url
 const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const debug = process.env.DRILL_DEBUG ? (msg: string) => console.error(`[sigkill ${new Date().toISOString().slice(17, 23)}] ${msg}`) : () => {};
+const debug = process.env.DRILL_DEBUG
+  ? (msg: string) => console.error(`[sigkill ${new Date().toISOString().slice(17, 23)}] ${msg}`)
+  : () => {};
 
 /** The relay as a child process this test owns (killed only by its own pid). */
 class RelayProcess {
@@ -43,7 +53,11 @@ class RelayProcess {
 
   async start(): Promise<void> {
     this.starts++;
-    const child = spawn(process.execPath, ["--import", "tsx", RELAY_SCRIPT], { cwd: REPO_ROOT, env: { ...process.env, ...this.env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["--import", "tsx", RELAY_SCRIPT], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...this.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     this.#child = child;
     child.stderr!.on("data", (chunk) => (this.stderr += chunk));
     await new Promise<void>((resolve, reject) => {
@@ -90,7 +104,10 @@ describe("drill: SIGKILL the relay while 100 jobs are in flight", () => {
       const deadlineAt = wallStarted + BUDGET_MS - 15_000;
       const table = await createTestTable("drill-kill");
       const store = new DynamoJobStore({ doc: table.doc, tableName: table.tableName });
-      const { tenant, apiKey } = await createTenant(new DynamoTenantStore({ doc: table.doc, tableName: table.tableName }), { name: "drill" });
+      const { tenant, apiKey } = await createTenant(
+        new DynamoTenantStore({ doc: table.doc, tableName: table.tableName }),
+        { name: "drill" },
+      );
       receiver = await startReceiver(tenant.webhookSecrets[0]!);
       const t0 = Date.now();
       const clock = compressedClock(t0, SPEED);
@@ -116,12 +133,16 @@ describe("drill: SIGKILL the relay while 100 jobs are in flight", () => {
       const accepted = new Map<number, string>(); // request number -> job id (one Idempotency-Key each)
       const cancels: string[] = []; // what each cancel answered
       let random = 0x2545f491;
-      const rand = () => ((random = (Math.imul(random, 1103515245) + 12345) >>> 0) / 2 ** 32);
+      const rand = () => (random = (Math.imul(random, 1103515245) + 12345) >>> 0) / 2 ** 32;
 
       const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
         const res = await fetch(`${relayUrl}${path}`, {
           method,
-          headers: { authorization: `Bearer ${apiKey}`, ...(body ? { "content-type": "application/json" } : {}), ...headers },
+          headers: {
+            authorization: `Bearer ${apiKey}`,
+            ...(body ? { "content-type": "application/json" } : {}),
+            ...headers,
+          },
           body: body ? JSON.stringify(body) : undefined,
           signal: AbortSignal.timeout(10_000),
         });
@@ -160,7 +181,11 @@ describe("drill: SIGKILL the relay while 100 jobs are in flight", () => {
             {
               model: "gpt-5-pro",
               input: `drill job ${plan.i}`,
-              metadata: { sim_queued_ms: String(plan.queuedMs), sim_run_ms: String(plan.runMs), sim_outcome: plan.outcome },
+              metadata: {
+                sim_queued_ms: String(plan.queuedMs),
+                sim_run_ms: String(plan.runMs),
+                sim_outcome: plan.outcome,
+              },
               webhook: { url: receiver!.url },
             },
             { "Idempotency-Key": `drill-${plan.i}` },
@@ -170,7 +195,8 @@ describe("drill: SIGKILL the relay while 100 jobs are in flight", () => {
           return res.body.id as string;
         });
         const previous = accepted.get(plan.i);
-        if (previous && previous !== id) throw new Error(`Idempotency-Key drill-${plan.i} answered two jobs: ${previous}, ${id}`);
+        if (previous && previous !== id)
+          throw new Error(`Idempotency-Key drill-${plan.i} answered two jobs: ${previous}, ${id}`);
         accepted.set(plan.i, id);
         if (plan.cancelAfterMs !== null) {
           await sleep(plan.cancelAfterMs);
@@ -231,7 +257,12 @@ describe("drill: SIGKILL the relay while 100 jobs are in flight", () => {
         for (const r of [...reads].sort((a, b) => a.at - b.at)) latest.set(r.id, r.status);
         const delivered = new Set(receiver.accepted().map((r) => JSON.parse(r.body).data.id as string));
         const settled = [...latest].filter(([id, status]) => TERMINAL.has(status) && delivered.has(id)).length;
-        kills.push({ phase: phase.name, atWallMs: Date.now() - wallStarted, accepted: accepted.size, unfinished: JOBS - settled });
+        kills.push({
+          phase: phase.name,
+          atWallMs: Date.now() - wallStarted,
+          accepted: accepted.size,
+          unfinished: JOBS - settled,
+        });
         await relay.kill();
         debug("killed");
         await relay.start();
@@ -243,11 +274,20 @@ describe("drill: SIGKILL the relay while 100 jobs are in flight", () => {
 
       // Wait until the table says everything ended and every webhook was delivered.
       let jobs = await allJobs(store, tenant.id);
-      while (!(jobs.length >= JOBS && jobs.every((job) => TERMINAL.has(job.status) && job.delivery?.state === "delivered"))) {
+      while (
+        !(jobs.length >= JOBS && jobs.every((job) => TERMINAL.has(job.status) && job.delivery?.state === "delivered"))
+      ) {
         if (Date.now() > deadlineAt) break;
         await sleep(250);
         jobs = await allJobs(store, tenant.id);
-        debug(`${jobs.length} jobs, ${jobs.filter((j) => TERMINAL.has(j.status)).length} ended, ${jobs.filter((j) => j.delivery?.state === "delivered").length} delivered; states ${JSON.stringify(jobs.filter((j) => !TERMINAL.has(j.status) || j.delivery?.state !== "delivered").slice(0, 3).map((j) => [j.status, j.createState, j.delivery]))}`);
+        debug(
+          `${jobs.length} jobs, ${jobs.filter((j) => TERMINAL.has(j.status)).length} ended, ${jobs.filter((j) => j.delivery?.state === "delivered").length} delivered; states ${JSON.stringify(
+            jobs
+              .filter((j) => !TERMINAL.has(j.status) || j.delivery?.state !== "delivered")
+              .slice(0, 3)
+              .map((j) => [j.status, j.createState, j.delivery]),
+          )}`,
+        );
       }
       reading = false;
       await reader;

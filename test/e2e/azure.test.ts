@@ -6,7 +6,7 @@ import { startSimulator, type Simulator } from "#local/simulator/index.ts";
 import { submitJob } from "#shared/use-cases/submit-job.ts";
 import { advanceJob } from "#shared/use-cases/advance-job.ts";
 import { createTenant } from "#shared/use-cases/manage-keys.ts";
-import { createTestTable } from "../support/dynamo.ts";
+import { createTestTable } from "#test/support/dynamo.ts";
 import { UpstreamAuthError } from "#shared/errors.ts";
 
 let sim: Simulator;
@@ -31,7 +31,10 @@ describe("Azure OpenAI", () => {
     expect(config.openai.baseUrl).toBe(sim.url);
     const deps = createDeps(config, { clock });
     const { tenant } = await createTenant(deps.tenants, { name: "azure" });
-    const { job } = await submitJob({ tenant, body: { model: "my-gpt-5-deployment", input: "hi" }, webhook: null, idempotencyKey: null }, deps);
+    const { job } = await submitJob(
+      { tenant, body: { model: "my-gpt-5-deployment", input: "hi" }, webhook: null, idempotencyKey: null },
+      deps,
+    );
     expect(job.upstreamId).toMatch(/^resp_/);
     clock.advance(1000);
     const step = await advanceJob(job, deps);
@@ -41,11 +44,20 @@ describe("Azure OpenAI", () => {
   it("treats Azure refusing the relay's key (401) as the relay's fault, without echoing the key", async () => {
     const table = await createTestTable();
     const deps = createDeps(
-      loadConfig({ RELAY_TABLE_NAME: table.tableName, DYNAMODB_ENDPOINT: table.endpoint, OPENAI_BASE_URL: sim.url, OPENAI_API_KEY: "wrong-key", OPENAI_API_KEY_HEADER: "api-key" }),
+      loadConfig({
+        RELAY_TABLE_NAME: table.tableName,
+        DYNAMODB_ENDPOINT: table.endpoint,
+        OPENAI_BASE_URL: sim.url,
+        OPENAI_API_KEY: "wrong-key",
+        OPENAI_API_KEY_HEADER: "api-key",
+      }),
       { clock },
     );
     const { tenant } = await createTenant(deps.tenants, { name: "azure-bad" });
-    const error = await submitJob({ tenant, body: { model: "m", input: "hi" }, webhook: null, idempotencyKey: null }, deps).catch((e) => e);
+    const error = await submitJob(
+      { tenant, body: { model: "m", input: "hi" }, webhook: null, idempotencyKey: null },
+      deps,
+    ).catch((e) => e);
     expect(error).toBeInstanceOf(UpstreamAuthError);
     expect(error.message).not.toContain("wrong-key");
   });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTenant, revokeKey } from "#shared/use-cases/manage-keys.ts";
-import { startRelay, type RelayHarness } from "../support/relay.ts";
+import { startRelay, type RelayHarness } from "#test/support/relay.ts";
 
 let relay: RelayHarness;
 beforeAll(async () => {
@@ -23,26 +23,59 @@ describe("bad input", () => {
     ["reserved metadata key", { model: "gpt-5-pro", metadata: { relay_job_id: "x" } }, {}, 400, "metadata"],
     ["metadata value too long", { model: "gpt-5-pro", metadata: { k: "v".repeat(513) } }, {}, 400, "metadata.k"],
     ["webhook that is not a URL", { model: "gpt-5-pro", webhook: { url: "nope" } }, {}, 400, "webhook.url"],
-    ["webhook with a file: scheme", { model: "gpt-5-pro", webhook: { url: "file:///etc/passwd" } }, {}, 400, "webhook.url"],
-    ["webhook with credentials", { model: "gpt-5-pro", webhook: { url: "https://u:p@example.com/h" } }, {}, 400, "webhook.url"],
-    ["unknown webhook event", { model: "gpt-5-pro", webhook: { url: "https://example.com/h", events: ["response.done"] } }, {}, 400, "webhook.events.0"],
-    ["unknown webhook field", { model: "gpt-5-pro", webhook: { url: "https://example.com/h", secret: "x" } }, {}, 400, "webhook"],
+    [
+      "webhook with a file: scheme",
+      { model: "gpt-5-pro", webhook: { url: "file:///etc/passwd" } },
+      {},
+      400,
+      "webhook.url",
+    ],
+    [
+      "webhook with credentials",
+      { model: "gpt-5-pro", webhook: { url: "https://u:p@example.com/h" } },
+      {},
+      400,
+      "webhook.url",
+    ],
+    [
+      "unknown webhook event",
+      { model: "gpt-5-pro", webhook: { url: "https://example.com/h", events: ["response.done"] } },
+      {},
+      400,
+      "webhook.events.0",
+    ],
+    [
+      "unknown webhook field",
+      { model: "gpt-5-pro", webhook: { url: "https://example.com/h", secret: "x" } },
+      {},
+      400,
+      "webhook",
+    ],
     ["a JSON array", [1, 2, 3], {}, 400, null],
     ["not JSON", "{model: gpt-5-pro", {}, 400, null],
     ["an empty body", "", {}, 400, null],
-    ["an Idempotency-Key too long", { model: "gpt-5-pro" }, { "idempotency-key": "k".repeat(256) }, 400, "Idempotency-Key"],
+    [
+      "an Idempotency-Key too long",
+      { model: "gpt-5-pro" },
+      { "idempotency-key": "k".repeat(256) },
+      400,
+      "Idempotency-Key",
+    ],
     ["a body over the limit", { model: "gpt-5-pro", input: "x".repeat(70 * 1024) }, {}, 413, null],
   ];
-  it.each(cases)("%s gets a clear OpenAI-shaped error and writes nothing", async (_name, body, headers, status, param) => {
-    const creates = relay.sim.stats().ops.create;
-    const before = (await relay.call("GET", "/v1/responses?limit=100")).body.data.length;
-    const res = await relay.call("POST", "/v1/responses", body, headers);
-    expect(res.status).toBe(status);
-    expectOpenAIError(res.body);
-    expect(res.body.error.param).toBe(param);
-    expect(relay.sim.stats().ops.create).toBe(creates);
-    expect((await relay.call("GET", "/v1/responses?limit=100")).body.data.length).toBe(before);
-  });
+  it.each(cases)(
+    "%s gets a clear OpenAI-shaped error and writes nothing",
+    async (_name, body, headers, status, param) => {
+      const creates = relay.sim.stats().ops.create;
+      const before = (await relay.call("GET", "/v1/responses?limit=100")).body.data.length;
+      const res = await relay.call("POST", "/v1/responses", body, headers);
+      expect(res.status).toBe(status);
+      expectOpenAIError(res.body);
+      expect(res.body.error.param).toBe(param);
+      expect(relay.sim.stats().ops.create).toBe(creates);
+      expect((await relay.call("GET", "/v1/responses?limit=100")).body.data.length).toBe(before);
+    },
+  );
 
   it("rejects bad list parameters", async () => {
     expect((await relay.call("GET", "/v1/responses?status=done")).status).toBe(400);
@@ -60,7 +93,12 @@ describe("bad input", () => {
 
 describe("authentication", () => {
   it("needs a bearer key on every /v1 call, and never echoes it", async () => {
-    for (const [method, path] of [["GET", "/v1/responses"], ["POST", "/v1/responses"], ["GET", "/v1/responses/resp_x"], ["POST", "/v1/responses/resp_x/cancel"]]) {
+    for (const [method, path] of [
+      ["GET", "/v1/responses"],
+      ["POST", "/v1/responses"],
+      ["GET", "/v1/responses/resp_x"],
+      ["POST", "/v1/responses/resp_x/cancel"],
+    ]) {
       const res = await relay.call(method, path, method === "POST" ? { model: "m" } : undefined, {}, null);
       expect(res.status, `${method} ${path}`).toBe(401);
       expectOpenAIError(res.body);
@@ -74,7 +112,9 @@ describe("authentication", () => {
     expect((await relay.call("GET", "/health", undefined, {}, null)).body).toEqual({ status: "ok" });
     const doc = await relay.call("GET", "/openapi.json", undefined, {}, null);
     expect(doc.body.openapi).toBe("3.1.0");
-    expect(Object.keys(doc.body.paths)).toEqual(expect.arrayContaining(["/v1/responses", "/v1/responses/{id}", "/v1/responses/{id}/cancel"]));
+    expect(Object.keys(doc.body.paths)).toEqual(
+      expect.arrayContaining(["/v1/responses", "/v1/responses/{id}", "/v1/responses/{id}/cancel"]),
+    );
     const docs = await fetch(`${relay.url}/docs`);
     expect(docs.headers.get("content-type")).toContain("text/html");
     expect(await docs.text()).toContain("POST /v1/responses");
@@ -116,15 +156,19 @@ describe("listing", () => {
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) {
       relay.clock.advance(1000);
-      ids.push((await relay.call("POST", "/v1/responses", { model: "gpt-5-pro", input: `job ${i}` }, {}, apiKey)).body.id);
+      ids.push(
+        (await relay.call("POST", "/v1/responses", { model: "gpt-5-pro", input: `job ${i}` }, {}, apiKey)).body.id,
+      );
     }
     await relay.call("POST", `/v1/responses/${ids[1]}/cancel`, undefined, {}, apiKey);
     const first = (await relay.call("GET", "/v1/responses?limit=2", undefined, {}, apiKey)).body;
     expect(first).toMatchObject({ object: "list", has_more: true, first_id: ids[4], last_id: ids[3] });
     expect(first.data.map((j: any) => j.id)).toEqual([ids[4], ids[3]]);
-    const second = (await relay.call("GET", `/v1/responses?limit=2&after=${first.last_id}`, undefined, {}, apiKey)).body;
+    const second = (await relay.call("GET", `/v1/responses?limit=2&after=${first.last_id}`, undefined, {}, apiKey))
+      .body;
     expect(second.data.map((j: any) => j.id)).toEqual([ids[2], ids[1]]);
-    const third = (await relay.call("GET", `/v1/responses?limit=2&after=${second.last_id}`, undefined, {}, apiKey)).body;
+    const third = (await relay.call("GET", `/v1/responses?limit=2&after=${second.last_id}`, undefined, {}, apiKey))
+      .body;
     expect(third.data.map((j: any) => j.id)).toEqual([ids[0]]);
     expect(third.has_more).toBe(false);
     const cancelled = (await relay.call("GET", "/v1/responses?status=cancelled", undefined, {}, apiKey)).body;

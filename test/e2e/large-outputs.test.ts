@@ -4,7 +4,7 @@ import { gunzipSync } from "node:zlib";
 import { request } from "node:http";
 import { handle } from "hono/aws-lambda";
 import { createApp } from "#shared/http/app.ts";
-import { startRelay, type RelayHarness } from "../support/relay.ts";
+import { startRelay, type RelayHarness } from "#test/support/relay.ts";
 
 let relay: RelayHarness;
 beforeAll(async () => {
@@ -20,7 +20,11 @@ describe("outputs larger than a DynamoDB item", () => {
     ["1.1 MB", Math.round(1.1 * 1024 * 1024)],
     ["5 MB", 5 * 1024 * 1024],
   ])("returns a %s output intact, byte for byte", async (_label, bytes) => {
-    const res = await relay.call("POST", "/v1/responses", { model: "gpt-5-pro", input: `big ${bytes}`, metadata: { sim_output_bytes: String(bytes) } });
+    const res = await relay.call("POST", "/v1/responses", {
+      model: "gpt-5-pro",
+      input: `big ${bytes}`,
+      metadata: { sim_output_bytes: String(bytes) },
+    });
     const done = await relay.settle(res.body.id);
     expect(done.status).toBe("completed");
     const upstreamText = (relay.sim.getResponse(done.relay.upstream_id) as any).output[0].content[0].text as string;
@@ -34,7 +38,11 @@ describe("outputs larger than a DynamoDB item", () => {
 describe("large outputs on a buffered Lambda (6 MB reply limit)", () => {
   it("gzips the status reply for clients that accept it, through HTTP and through the Lambda adapter", async () => {
     const bytes = 5 * 1024 * 1024;
-    const res = await relay.call("POST", "/v1/responses", { model: "gpt-5-pro", input: "gzip me", metadata: { sim_output_bytes: String(bytes) } });
+    const res = await relay.call("POST", "/v1/responses", {
+      model: "gpt-5-pro",
+      input: "gzip me",
+      metadata: { sim_output_bytes: String(bytes) },
+    });
     const done = await relay.settle(res.body.id);
     // Raw HTTP with Accept-Encoding: the wire carries gzip, and it decodes to the same JSON.
     const raw = await new Promise<{ encoding: string | undefined; body: Buffer }>((resolve, reject) => {
@@ -60,7 +68,24 @@ describe("large outputs on a buffered Lambda (6 MB reply limit)", () => {
         rawPath: `/v1/responses/${res.body.id}`,
         rawQueryString: "",
         headers: { authorization: `Bearer ${relay.apiKey}`, "accept-encoding": "gzip, deflate", host: "relay.example" },
-        requestContext: { http: { method: "GET", path: `/v1/responses/${res.body.id}`, protocol: "HTTP/1.1", sourceIp: "127.0.0.1", userAgent: "t" }, domainName: "relay.example", requestId: "r", routeKey: "$default", stage: "$default", time: "", timeEpoch: 0, accountId: "1", apiId: "a", domainPrefix: "relay" },
+        requestContext: {
+          http: {
+            method: "GET",
+            path: `/v1/responses/${res.body.id}`,
+            protocol: "HTTP/1.1",
+            sourceIp: "127.0.0.1",
+            userAgent: "t",
+          },
+          domainName: "relay.example",
+          requestId: "r",
+          routeKey: "$default",
+          stage: "$default",
+          time: "",
+          timeEpoch: 0,
+          accountId: "1",
+          apiId: "a",
+          domainPrefix: "relay",
+        },
         isBase64Encoded: false,
       } as never,
       {} as never,
@@ -68,6 +93,8 @@ describe("large outputs on a buffered Lambda (6 MB reply limit)", () => {
     expect(result.statusCode).toBe(200);
     expect(result.isBase64Encoded).toBe(true);
     expect(Buffer.byteLength(result.body)).toBeLessThan(6 * 1024 * 1024);
-    expect(JSON.parse(gunzipSync(Buffer.from(result.body, "base64")).toString("utf8")).output_text).toBe(done.output_text);
+    expect(JSON.parse(gunzipSync(Buffer.from(result.body, "base64")).toString("utf8")).output_text).toBe(
+      done.output_text,
+    );
   });
 });

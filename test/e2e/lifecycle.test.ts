@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startRelay, type RelayHarness } from "../support/relay.ts";
+import { startRelay, type RelayHarness } from "#test/support/relay.ts";
 
 let relay: RelayHarness;
 beforeAll(async () => {
@@ -7,7 +7,8 @@ beforeAll(async () => {
 });
 afterAll(() => relay.close());
 
-const submit = (body: Record<string, unknown>, headers?: Record<string, string>) => relay.call("POST", "/v1/responses", body, headers);
+const submit = (body: Record<string, unknown>, headers?: Record<string, string>) =>
+  relay.call("POST", "/v1/responses", body, headers);
 
 describe("a job through the relay's HTTP API", () => {
   it("answers 202 at once with Location, Retry-After and a queued Response", async () => {
@@ -15,14 +16,26 @@ describe("a job through the relay's HTTP API", () => {
     expect(res.status).toBe(202);
     expect(res.headers.get("location")).toBe(`/v1/responses/${res.body.id}`);
     expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
-    expect(res.body).toMatchObject({ object: "response", status: "queued", model: "gpt-5-pro", output: [], usage: null, error: null, metadata: { ticket: "T-1" } });
+    expect(res.body).toMatchObject({
+      object: "response",
+      status: "queued",
+      model: "gpt-5-pro",
+      output: [],
+      usage: null,
+      error: null,
+      metadata: { ticket: "T-1" },
+    });
     expect(res.body.id).toMatch(/^resp_/);
     expect(res.body.relay.upstream_id).toMatch(/^resp_/);
     expect(res.body.relay.upstream_id).not.toBe(res.body.id);
     expect(res.body.relay.status_label).toBe("background mode (queued)…");
     // the upstream response is tagged with the job id and forced to background + store
     const upstream = relay.sim.getResponse(res.body.relay.upstream_id) as any;
-    expect(upstream).toMatchObject({ background: true, store: true, metadata: { ticket: "T-1", relay_job_id: res.body.id } });
+    expect(upstream).toMatchObject({
+      background: true,
+      store: true,
+      metadata: { ticket: "T-1", relay_job_id: res.body.id },
+    });
   });
 
   it("goes queued -> in_progress -> completed with the upstream's output, usage and cost", async () => {
@@ -60,7 +73,9 @@ describe("a job through the relay's HTTP API", () => {
 
   it("cancels a running job upstream and locally, keeps partial output, and is idempotent", async () => {
     const res = await submit({ model: "gpt-5-pro", input: "long one", metadata: { sim_run_ms: "600000" } });
-    await relay.runUntil(async () => (await relay.call("GET", `/v1/responses/${res.body.id}`)).body.status === "in_progress");
+    await relay.runUntil(
+      async () => (await relay.call("GET", `/v1/responses/${res.body.id}`)).body.status === "in_progress",
+    );
     relay.clock.advance(30_000);
     const cancelled = await relay.call("POST", `/v1/responses/${res.body.id}/cancel`);
     expect(cancelled.status).toBe(200);
@@ -81,8 +96,14 @@ describe("a job through the relay's HTTP API", () => {
   });
 
   it("expires a job past its deadline and cancels it upstream", async () => {
-    const res = await submit({ model: "gpt-5-pro", input: "never ends", metadata: { sim_run_ms: String(10 * 3600_000) } });
-    await relay.runUntil(async () => (await relay.call("GET", `/v1/responses/${res.body.id}`)).body.status === "in_progress");
+    const res = await submit({
+      model: "gpt-5-pro",
+      input: "never ends",
+      metadata: { sim_run_ms: String(10 * 3600_000) },
+    });
+    await relay.runUntil(
+      async () => (await relay.call("GET", `/v1/responses/${res.body.id}`)).body.status === "in_progress",
+    );
     const done = await relay.settle(res.body.id, { stepMs: 60_000, maxSteps: 120 });
     expect(done.status).toBe("expired");
     expect(done.error.code).toBe("deadline_exceeded");

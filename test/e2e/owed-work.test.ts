@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { startRelay, type RelayHarness } from "../support/relay.ts";
-import { startReceiver } from "../support/receiver.ts";
+import { startRelay, type RelayHarness } from "#test/support/relay.ts";
+import { startReceiver } from "#test/support/receiver.ts";
 
 let relay: RelayHarness | undefined;
 afterEach(async () => {
@@ -26,7 +26,11 @@ describe("work a job still owes after it ended", () => {
     const h = relay;
     const receiver = await startReceiver((await h.deps.tenants.getTenant(h.tenant.id))!.webhookSecrets[0]!);
     receiver.reply(() => ({ status: 503 }));
-    const res = await h.call("POST", "/v1/responses", { model: "gpt-5-pro", input: "cancel me", webhook: { url: receiver.url } });
+    const res = await h.call("POST", "/v1/responses", {
+      model: "gpt-5-pro",
+      input: "cancel me",
+      webhook: { url: receiver.url },
+    });
     await h.runUntil(async () => (await h.call("GET", `/v1/responses/${res.body.id}`)).body.status === "in_progress");
     h.sim.injectFault({ op: "cancel", status: 503, times: 3 });
     const cancelled = await h.call("POST", `/v1/responses/${res.body.id}/cancel`);
@@ -73,7 +77,10 @@ describe("status after trouble", () => {
     const res = await h.call("POST", "/v1/responses", { model: "gpt-5-pro", input: "blip" });
     await h.runUntil(async () => (await h.call("GET", `/v1/responses/${res.body.id}`)).body.status === "in_progress");
     h.sim.injectFault({ op: "retrieve", status: 503, times: 1 });
-    await h.runUntil(async () => (await h.call("GET", `/v1/responses/${res.body.id}`)).body.relay.last_upstream_error !== null, { stepMs: 5000 });
+    await h.runUntil(
+      async () => (await h.call("GET", `/v1/responses/${res.body.id}`)).body.relay.last_upstream_error !== null,
+      { stepMs: 5000 },
+    );
     await minutes(h, 2);
     const status = (await h.call("GET", `/v1/responses/${res.body.id}`)).body;
     expect(status.relay.last_upstream_error).toBeNull();

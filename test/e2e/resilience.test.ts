@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { Job } from "#shared/domain/job.ts";
-import { startRelay, type RelayHarness } from "../support/relay.ts";
-import { recordTransitions } from "../support/transitions.ts";
+import { startRelay, type RelayHarness } from "#test/support/relay.ts";
+import { recordTransitions } from "#test/support/transitions.ts";
 
 let relay: RelayHarness | undefined;
 afterEach(async () => {
@@ -11,8 +11,11 @@ afterEach(async () => {
 
 const TERMINAL = ["completed", "failed", "cancelled", "incomplete", "expired"];
 
-
-async function submitMany(h: RelayHarness, n: number, body: (i: number) => Record<string, unknown> = (i) => ({ model: "gpt-5-pro", input: `job ${i}` })) {
+async function submitMany(
+  h: RelayHarness,
+  n: number,
+  body: (i: number) => Record<string, unknown> = (i) => ({ model: "gpt-5-pro", input: `job ${i}` }),
+) {
   const ids: string[] = [];
   for (let i = 0; i < n; i++) {
     const res = await h.call("POST", "/v1/responses", body(i));
@@ -98,7 +101,10 @@ describe("upstream storms", () => {
     const res = await h.call("POST", "/v1/responses", { model: "gpt-5-pro", input: "vanishes" });
     // The upstream forgets the response (deleted, or past retention): its GET answers 404.
     const upstreamId = res.body.relay.upstream_id;
-    const deleted = await fetch(`${h.sim.url}/responses/${upstreamId}`, { method: "DELETE", headers: { authorization: "Bearer sk-simulator" } });
+    const deleted = await fetch(`${h.sim.url}/responses/${upstreamId}`, {
+      method: "DELETE",
+      headers: { authorization: "Bearer sk-simulator" },
+    });
     expect(deleted.status).toBe(200);
     const done = await h.settle(res.body.id);
     expect(done.status).toBe("failed");
@@ -111,7 +117,11 @@ describe("concurrent pollers", () => {
     relay = await startRelay({ behaviour: { queuedMs: 1500, runMs: 4000 } });
     const h = relay;
     const transitions = recordTransitions(h.deps.jobs);
-    const ids = await submitMany(h, 30, (i) => ({ model: "gpt-5-pro", input: `p${i}`, metadata: i % 5 === 0 ? { sim_outcome: "failed" } : {} }));
+    const ids = await submitMany(h, 30, (i) => ({
+      model: "gpt-5-pro",
+      input: `p${i}`,
+      metadata: i % 5 === 0 ? { sim_outcome: "failed" } : {},
+    }));
     h.sim.injectFault({ op: "retrieve", status: 429, retryAfterSeconds: 1, times: Infinity, probability: 0.17 });
     h.sim.injectFault({ op: "retrieve", status: 502, times: Infinity, probability: 0.2 });
     // Short leases so the pollers keep trading shards, as overlapping invocations would.
@@ -168,9 +178,27 @@ describe("a crash between two steps loses no job and never creates twice", () =>
   };
 
   it.each([
-    { where: "after the intent, before the create is marked sent", at: "before", when: (c: Partial<Job>) => c.createState === "sent", outcome: "completed", creates: 1 },
-    { where: "after marking it sent, before the upstream call", at: "after", when: (c: Partial<Job>) => c.createState === "sent", outcome: "failed", creates: 0 },
-    { where: "after the upstream create, before recording its id", at: "before", when: (c: Partial<Job>) => c.createState === "done", outcome: "failed", creates: 1 },
+    {
+      where: "after the intent, before the create is marked sent",
+      at: "before",
+      when: (c: Partial<Job>) => c.createState === "sent",
+      outcome: "completed",
+      creates: 1,
+    },
+    {
+      where: "after marking it sent, before the upstream call",
+      at: "after",
+      when: (c: Partial<Job>) => c.createState === "sent",
+      outcome: "failed",
+      creates: 0,
+    },
+    {
+      where: "after the upstream create, before recording its id",
+      at: "before",
+      when: (c: Partial<Job>) => c.createState === "done",
+      outcome: "failed",
+      creates: 1,
+    },
   ] as const)("$where: ends $outcome with $creates upstream create(s)", async ({ at, when, outcome, creates }) => {
     relay = await startRelay();
     const h = relay;

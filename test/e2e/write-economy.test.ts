@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CapacityMeter } from "#shared/store/dynamo-client.ts";
 import { loadConfig } from "#shared/config.ts";
 import { createDeps } from "#shared/runtime.ts";
-import { startRelay, type RelayHarness } from "../support/relay.ts";
+import { startRelay, type RelayHarness } from "#test/support/relay.ts";
 
 let relay: RelayHarness;
 beforeAll(async () => {
@@ -14,7 +14,12 @@ describe("DynamoDB writes", () => {
   it("grow with status changes, not with the number of polls", { timeout: 90_000 }, async () => {
     // A second set of adapters on the same table, metered, drives the poller.
     const meter = new CapacityMeter();
-    const config = loadConfig({ RELAY_TABLE_NAME: relay.table.tableName, DYNAMODB_ENDPOINT: relay.table.endpoint, OPENAI_BASE_URL: relay.sim.url, OPENAI_API_KEY: "sk" });
+    const config = loadConfig({
+      RELAY_TABLE_NAME: relay.table.tableName,
+      DYNAMODB_ENDPOINT: relay.table.endpoint,
+      OPENAI_BASE_URL: relay.sim.url,
+      OPENAI_API_KEY: "sk",
+    });
     const metered = createDeps(config, { clock: relay.clock, meter, log: () => {} });
     const { Poller } = await import("#shared/poller/poller.ts");
     const poller = new Poller(metered, { tickMs: 1000 });
@@ -35,7 +40,11 @@ describe("DynamoDB writes", () => {
     };
     let checks = 0;
     const countChecks = async () => checks;
-    await relay.runUntil(async () => (checks++, (await relay.deps.jobs.get(res.body.id))?.status === "completed"), { pollers: [poller], stepMs: 3000, maxSteps: 400 });
+    await relay.runUntil(async () => (checks++, (await relay.deps.jobs.get(res.body.id))?.status === "completed"), {
+      pollers: [poller],
+      stepMs: 3000,
+      maxSteps: 400,
+    });
     checks = 0;
     const polls = relay.sim.stats().ops.retrieve - retrievesBefore;
     expect(polls).toBeGreaterThan(40);

@@ -15,7 +15,11 @@ const server = createServer((req, res) => {
     const body = JSON.parse(raw);
     calls.push({ target: req.headers["x-amz-target"] as string, body });
     const failing = calls.length === 1 ? failOnFirstCall : [];
-    const entries = body.Entries.map((_: unknown, i: number) => (failing.includes(i) ? { ErrorCode: "InternalFailure", ErrorMessage: "try again" } : { EventId: `ev-${calls.length}-${i}` }));
+    const entries = body.Entries.map((_: unknown, i: number) =>
+      failing.includes(i)
+        ? { ErrorCode: "InternalFailure", ErrorMessage: "try again" }
+        : { EventId: `ev-${calls.length}-${i}` },
+    );
     res.writeHead(200, { "content-type": "application/x-amz-json-1.1" });
     res.end(JSON.stringify({ FailedEntryCount: failing.length, Entries: entries }));
   });
@@ -47,14 +51,25 @@ describe("EventBridge publisher (real AWS SDK, local wire endpoint)", () => {
   it("sends PutEvents in batches of 10 with a source and detail-type that read well in a rule", async () => {
     calls.length = 0;
     failOnFirstCall = [];
-    await new EventBridgePublisher({ client, busName: "relay-bus" }).publish(Array.from({ length: 12 }, (_, i) => event(i, i === 0 ? "in_progress" : "completed")));
+    await new EventBridgePublisher({ client, busName: "relay-bus" }).publish(
+      Array.from({ length: 12 }, (_, i) => event(i, i === 0 ? "in_progress" : "completed")),
+    );
     expect(calls).toHaveLength(2);
     expect(calls[0]!.target).toBe("AWSEvents.PutEvents");
     expect(calls[0]!.body.Entries).toHaveLength(10);
     expect(calls[1]!.body.Entries).toHaveLength(2);
     const first = calls[0]!.body.Entries[0];
-    expect(first).toMatchObject({ EventBusName: "relay-bus", Source: "responses-relay", DetailType: "Response In Progress" });
-    expect(JSON.parse(first.Detail)).toMatchObject({ jobId: "resp_0", tenantId: "ten_1", status: "in_progress", at: "2026-11-24T12:00:00.000Z" });
+    expect(first).toMatchObject({
+      EventBusName: "relay-bus",
+      Source: "responses-relay",
+      DetailType: "Response In Progress",
+    });
+    expect(JSON.parse(first.Detail)).toMatchObject({
+      jobId: "resp_0",
+      tenantId: "ten_1",
+      status: "in_progress",
+      at: "2026-11-24T12:00:00.000Z",
+    });
     expect(detailType("completed")).toBe("Response Completed");
   });
 
@@ -68,15 +83,24 @@ describe("EventBridge publisher (real AWS SDK, local wire endpoint)", () => {
 
   it("gives up quietly (logged) rather than failing a transition", async () => {
     const logs: Record<string, unknown>[] = [];
-    const dead = new EventBridgeClient({ region: "us-east-1", endpoint: "http://127.0.0.1:1", credentials: { accessKeyId: "t", secretAccessKey: "t" }, maxAttempts: 1 });
-    await expect(new EventBridgePublisher({ client: dead, busName: "b", attempts: 2, log: (e) => logs.push(e) }).publish([event(1)])).resolves.toBeUndefined();
+    const dead = new EventBridgeClient({
+      region: "us-east-1",
+      endpoint: "http://127.0.0.1:1",
+      credentials: { accessKeyId: "t", secretAccessKey: "t" },
+      maxAttempts: 1,
+    });
+    await expect(
+      new EventBridgePublisher({ client: dead, busName: "b", attempts: 2, log: (e) => logs.push(e) }).publish([
+        event(1),
+      ]),
+    ).resolves.toBeUndefined();
     expect(logs[0]).toMatchObject({ level: "error", msg: "lifecycle events not published", count: 1 });
   });
 });
 
 describe("lifecycle events from the relay", () => {
   it("publishes each transition once, in order", async () => {
-    const { startRelay } = await import("../support/relay.ts");
+    const { startRelay } = await import("#test/support/relay.ts");
     const relay = await startRelay({ behaviour: { queuedMs: 1000, runMs: 2000 } });
     const res = await relay.call("POST", "/v1/responses", { model: "gpt-5-pro", input: "events" });
     await relay.settle(res.body.id);

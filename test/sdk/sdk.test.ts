@@ -1,8 +1,8 @@
 import OpenAI from "openai";
 import type { ResponseStreamEvent } from "openai/resources/responses/responses";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startRelay, type RelayHarness } from "../support/relay.ts";
-import { driveUntil, openStream, range } from "../streaming/support.ts";
+import { startRelay, type RelayHarness } from "#test/support/relay.ts";
+import { driveUntil, openStream, range } from "#test/streaming/support.ts";
 
 /** The official SDK pointed at the relay, exactly as a user would. */
 let relay: RelayHarness;
@@ -31,11 +31,17 @@ async function drain(stream: AsyncIterable<ResponseStreamEvent>): Promise<Respon
 }
 
 const seqsOf = (events: ResponseStreamEvent[]) => events.map((e) => e.sequence_number);
-const textOf = (events: ResponseStreamEvent[]) => events.map((e) => (e.type === "response.output_text.delta" ? e.delta : "")).join("");
+const textOf = (events: ResponseStreamEvent[]) =>
+  events.map((e) => (e.type === "response.output_text.delta" ? e.delta : "")).join("");
 
 describe("the official openai SDK as a client of the relay", () => {
   it("responses.create({ background: true }) then responses.retrieve(id) until it completes", async () => {
-    const created = await client.responses.create({ model: "gpt-5-pro", input: "Write about rivers.", background: true, metadata: { ticket: "SDK-1" } });
+    const created = await client.responses.create({
+      model: "gpt-5-pro",
+      input: "Write about rivers.",
+      background: true,
+      metadata: { ticket: "SDK-1" },
+    });
     expect(created.id).toMatch(/^resp_/);
     expect(created.status).toBe("queued");
     expect(created.metadata).toEqual({ ticket: "SDK-1" });
@@ -53,7 +59,12 @@ describe("the official openai SDK as a client of the relay", () => {
   });
 
   it("responses.create({ background: true, stream: true }): the relay's job streamed live", async () => {
-    const stream = await client.responses.create({ model: "gpt-5-pro", input: "Stream about lakes.", background: true, stream: true });
+    const stream = await client.responses.create({
+      model: "gpt-5-pro",
+      input: "Stream about lakes.",
+      background: true,
+      stream: true,
+    });
     const events = await drain(stream);
     expect(events[0]!.type).toBe("response.created");
     const id = (events[0] as Extract<ResponseStreamEvent, { type: "response.created" }>).response.id;
@@ -74,7 +85,12 @@ describe("the official openai SDK as a client of the relay", () => {
   });
 
   it("responses.retrieve(id, { stream: true, starting_after }) resumes after that number, hours later too", async () => {
-    const created = await client.responses.create({ model: "gpt-5-pro", input: "Resume about seas.", background: true, metadata: { sim_stream_cut_after: "5" } });
+    const created = await client.responses.create({
+      model: "gpt-5-pro",
+      input: "Resume about seas.",
+      background: true,
+      metadata: { sim_stream_cut_after: "5" },
+    });
     const whole = await drain(await client.responses.retrieve(created.id, { stream: true }));
     expect(whole.at(-1)!.type).toBe("response.completed");
     expect(seqsOf(whole)).toEqual(range(0, whole.length));
@@ -94,7 +110,12 @@ describe("the official openai SDK as a client of the relay", () => {
   });
 
   it("responses.cancel(id) cancels a running job, and again returns the same", async () => {
-    const created = await client.responses.create({ model: "gpt-5-pro", input: "A long one.", background: true, metadata: { sim_run_ms: "600000" } });
+    const created = await client.responses.create({
+      model: "gpt-5-pro",
+      input: "A long one.",
+      background: true,
+      metadata: { sim_run_ms: "600000" },
+    });
     await driveUntil(relay, async () => (await client.responses.retrieve(created.id)).status === "in_progress");
     const cancelled = await client.responses.cancel(created.id);
     expect(cancelled.id).toBe(created.id);
@@ -107,23 +128,41 @@ describe("the official openai SDK as a client of the relay", () => {
     const stranger = new OpenAI({ baseURL: `${relay.url}/v1`, apiKey: "rr_not-a-real-key-1234", maxRetries: 0 });
     const unauthorised = await stranger.responses.retrieve("resp_abc").catch((e: unknown) => e);
     expect(unauthorised).toBeInstanceOf(OpenAI.AuthenticationError);
-    expect(unauthorised).toMatchObject({ status: 401, code: "invalid_api_key", message: expect.stringContaining("Incorrect API key provided: ...1234") });
+    expect(unauthorised).toMatchObject({
+      status: 401,
+      code: "invalid_api_key",
+      message: expect.stringContaining("Incorrect API key provided: ...1234"),
+    });
 
     const missing = await client.responses.retrieve("resp_doesnotexist").catch((e: unknown) => e);
     expect(missing).toBeInstanceOf(OpenAI.NotFoundError);
-    expect(missing).toMatchObject({ status: 404, message: expect.stringContaining("Response with id 'resp_doesnotexist' not found.") });
+    expect(missing).toMatchObject({
+      status: 404,
+      message: expect.stringContaining("Response with id 'resp_doesnotexist' not found."),
+    });
 
-    const missingStream = await client.responses.retrieve("resp_doesnotexist", { stream: true }).catch((e: unknown) => e);
+    const missingStream = await client.responses
+      .retrieve("resp_doesnotexist", { stream: true })
+      .catch((e: unknown) => e);
     expect(missingStream).toBeInstanceOf(OpenAI.NotFoundError);
 
     const badCancel = await client.responses.cancel("resp_doesnotexist").catch((e: unknown) => e);
     expect(badCancel).toBeInstanceOf(OpenAI.NotFoundError);
 
-    const invalid = await client.responses.create({ model: "gpt-5-pro", input: "x", background: true, max_output_tokens: 3 }).catch((e: unknown) => e);
+    const invalid = await client.responses
+      .create({ model: "gpt-5-pro", input: "x", background: true, max_output_tokens: 3 })
+      .catch((e: unknown) => e);
     expect(invalid).toBeInstanceOf(OpenAI.BadRequestError);
-    expect(invalid).toMatchObject({ status: 400, type: "invalid_request_error", param: "max_output_tokens", message: expect.stringContaining("max_output_tokens") });
+    expect(invalid).toMatchObject({
+      status: 400,
+      type: "invalid_request_error",
+      param: "max_output_tokens",
+      message: expect.stringContaining("max_output_tokens"),
+    });
 
-    const invalidStream = await client.responses.create({ model: "gpt-5-pro", input: "x", background: true, stream: true, metadata: { relay_job_id: "mine" } }).catch((e: unknown) => e);
+    const invalidStream = await client.responses
+      .create({ model: "gpt-5-pro", input: "x", background: true, stream: true, metadata: { relay_job_id: "mine" } })
+      .catch((e: unknown) => e);
     expect(invalidStream).toBeInstanceOf(OpenAI.BadRequestError);
     expect(invalidStream).toMatchObject({ status: 400, param: "metadata" });
   });

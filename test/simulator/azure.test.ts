@@ -17,7 +17,12 @@ describe("simulator: Azure mode", () => {
   it("serves the API under /openai/v1 with the key in an api-key header", async () => {
     expect(sim.url).toBe(`${sim.origin}/openai/v1`);
     // apiKey is sent as a bearer token too; the simulator, like Azure, authenticates on api-key.
-    const client = new OpenAI({ baseURL: sim.url, apiKey: "unused", defaultHeaders: { "api-key": key }, maxRetries: 0 });
+    const client = new OpenAI({
+      baseURL: sim.url,
+      apiKey: "unused",
+      defaultHeaders: { "api-key": key },
+      maxRetries: 0,
+    });
     const created = await client.responses.create(BASE_REQUEST);
     expect(created.status).toBe("in_progress");
     clock.advance(1000);
@@ -33,7 +38,12 @@ describe("simulator: Azure mode", () => {
   });
 
   it("answers a wrong api-key with Azure's 401", async () => {
-    const client = new OpenAI({ baseURL: sim.url, apiKey: "unused", defaultHeaders: { "api-key": "wrong" }, maxRetries: 0 });
+    const client = new OpenAI({
+      baseURL: sim.url,
+      apiKey: "unused",
+      defaultHeaders: { "api-key": "wrong" },
+      maxRetries: 0,
+    });
     const err = await caught(client.responses.create(BASE_REQUEST));
     expect(err).toBeInstanceOf(OpenAI.AuthenticationError);
     expect((err as Error).message).toMatch(/^401 Access denied due to invalid subscription key/);

@@ -13,10 +13,25 @@ describe("simulator: CLI", () => {
   });
 
   it("starts on the given port with the given behaviour and serves the SDK", async () => {
-    child = spawn(process.execPath, ["--import", "tsx", "local/simulator/main.ts", "--port", "0", "--queued-ms", "0", "--output-bytes", "40", "--quiet"], {
-      cwd: repoRoot,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    child = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        "local/simulator/main.ts",
+        "--port",
+        "0",
+        "--queued-ms",
+        "0",
+        "--output-bytes",
+        "40",
+        "--quiet",
+      ],
+      {
+        cwd: repoRoot,
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     const baseURL = await new Promise<string>((resolve, reject) => {
       let out = "";
       child!.stdout!.on("data", (chunk: Buffer) => {

@@ -30,10 +30,11 @@ describe("simulator: HTTP control endpoints", () => {
     expect(h.sim.behaviour().queuedMs).toBe(0);
   });
 
-  it("queues and clears faults, with times given as \"Infinity\"", async () => {
+  it('queues and clears faults, with times given as "Infinity"', async () => {
     expect((await call("POST", "faults", { op: "retrieve", status: 503, times: "Infinity" })).status).toBe(201);
     const { id } = await h.client.responses.create(BASE_REQUEST);
-    for (let i = 0; i < 3; i++) expect(await caught(h.client.responses.retrieve(id))).toBeInstanceOf(OpenAI.InternalServerError);
+    for (let i = 0; i < 3; i++)
+      expect(await caught(h.client.responses.retrieve(id))).toBeInstanceOf(OpenAI.InternalServerError);
     expect((await call("DELETE", "faults")).status).toBe(204);
     expect((await h.client.responses.retrieve(id)).id).toBe(id);
     expect((await call("POST", "faults", { op: "create", status: "bad" })).status).toBe(400);
@@ -54,7 +55,10 @@ describe("simulator: HTTP control endpoints", () => {
     expect((await call("GET", "responses/resp_nope")).status).toBe(404);
     expect(h.sim.stats().requests).toBe(1);
 
-    expect((await call("POST", "webhook", { url: "http://127.0.0.1:9/hook", secret: "whsec_c2VjcmV0c2VjcmV0c2VjcmV0" })).status).toBe(200);
+    expect(
+      (await call("POST", "webhook", { url: "http://127.0.0.1:9/hook", secret: "whsec_c2VjcmV0c2VjcmV0c2VjcmV0" }))
+        .status,
+    ).toBe(200);
     expect((await call("POST", "webhook", { url: "not a url", secret: "x" })).status).toBe(400);
     expect((await call("DELETE", "webhook")).status).toBe(204);
     expect((await call("GET", "nothing-here")).status).toBe(404);

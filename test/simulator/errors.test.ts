@@ -24,15 +24,59 @@ describe("simulator: request errors", () => {
     ["non-string model", { model: 5, input: "x" }, "model", /Invalid type for 'model'/],
     ["missing input", { model: "gpt-5-pro" }, "input", /Missing required parameter: 'input'/],
     ["object input", { model: "gpt-5-pro", input: { text: "x" } }, "input", /Invalid type for 'input'/],
-    ["max_output_tokens below 16", { model: "gpt-5-pro", input: "x", max_output_tokens: 15 }, "max_output_tokens", /Expected a value >= 16, but got 15/],
-    ["17 metadata pairs", { model: "gpt-5-pro", input: "x", metadata: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, "v"])) }, "metadata", /at most 16 properties/],
-    ["metadata key of 65 chars", { model: "gpt-5-pro", input: "x", metadata: { ["k".repeat(65)]: "v" } }, "metadata", /maximum length 64/],
-    ["metadata value of 513 chars", { model: "gpt-5-pro", input: "x", metadata: { k: "v".repeat(513) } }, "metadata.k", /maximum length 512/],
-    ["non-string metadata value", { model: "gpt-5-pro", input: "x", metadata: { k: 1 } }, "metadata.k", /expected a string/],
+    [
+      "max_output_tokens below 16",
+      { model: "gpt-5-pro", input: "x", max_output_tokens: 15 },
+      "max_output_tokens",
+      /Expected a value >= 16, but got 15/,
+    ],
+    [
+      "17 metadata pairs",
+      {
+        model: "gpt-5-pro",
+        input: "x",
+        metadata: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, "v"])),
+      },
+      "metadata",
+      /at most 16 properties/,
+    ],
+    [
+      "metadata key of 65 chars",
+      { model: "gpt-5-pro", input: "x", metadata: { ["k".repeat(65)]: "v" } },
+      "metadata",
+      /maximum length 64/,
+    ],
+    [
+      "metadata value of 513 chars",
+      { model: "gpt-5-pro", input: "x", metadata: { k: "v".repeat(513) } },
+      "metadata.k",
+      /maximum length 512/,
+    ],
+    [
+      "non-string metadata value",
+      { model: "gpt-5-pro", input: "x", metadata: { k: 1 } },
+      "metadata.k",
+      /expected a string/,
+    ],
     ["background without store", { ...BASE_REQUEST, store: false }, "store", /store/],
-    ["unknown sim_outcome", { ...BASE_REQUEST, metadata: { sim_outcome: "exploded" } }, "metadata.sim_outcome", /sim_outcome/],
-    ["bad sim_run_ms", { ...BASE_REQUEST, metadata: { sim_run_ms: "-5" } }, "metadata.sim_run_ms", /non-negative integer/],
-    ["unknown previous_response_id", { ...BASE_REQUEST, previous_response_id: "resp_gone" }, "previous_response_id", /Previous response with id 'resp_gone' not found/],
+    [
+      "unknown sim_outcome",
+      { ...BASE_REQUEST, metadata: { sim_outcome: "exploded" } },
+      "metadata.sim_outcome",
+      /sim_outcome/,
+    ],
+    [
+      "bad sim_run_ms",
+      { ...BASE_REQUEST, metadata: { sim_run_ms: "-5" } },
+      "metadata.sim_run_ms",
+      /non-negative integer/,
+    ],
+    [
+      "unknown previous_response_id",
+      { ...BASE_REQUEST, previous_response_id: "resp_gone" },
+      "previous_response_id",
+      /Previous response with id 'resp_gone' not found/,
+    ],
   ];
 
   it.each(invalid)("rejects %s with a 400 invalid_request_error", async (_name, body, param, message) => {
@@ -58,10 +102,17 @@ describe("simulator: request errors", () => {
   });
 
   it("rejects a body that is not JSON", async () => {
-    const res = await fetch(`${h.sim.url}/responses`, { method: "POST", body: "{nope", headers: { "content-type": "application/json" } });
+    const res = await fetch(`${h.sim.url}/responses`, {
+      method: "POST",
+      body: "{nope",
+      headers: { "content-type": "application/json" },
+    });
     expect(res.status).toBe(400);
     const body = await jsonOf(res);
-    expect(body.error).toMatchObject({ type: "invalid_request_error", message: expect.stringContaining("could not parse the JSON body") });
+    expect(body.error).toMatchObject({
+      type: "invalid_request_error",
+      message: expect.stringContaining("could not parse the JSON body"),
+    });
   });
 
   it("answers unknown routes with an OpenAI-shaped 404", async () => {

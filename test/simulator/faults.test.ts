@@ -116,7 +116,8 @@ describe("simulator: injected faults", () => {
     expect((await h.client.responses.retrieve(id)).id).toBe(id);
 
     h.sim.injectFault({ op: "any", status: 503, times: Infinity });
-    for (let i = 0; i < 5; i++) expect(await caught(h.client.responses.retrieve(id))).toBeInstanceOf(OpenAI.InternalServerError);
+    for (let i = 0; i < 5; i++)
+      expect(await caught(h.client.responses.retrieve(id))).toBeInstanceOf(OpenAI.InternalServerError);
     h.sim.clearFaults();
     expect((await h.client.responses.retrieve(id)).id).toBe(id);
   });
@@ -129,7 +130,12 @@ describe("simulator: injected faults", () => {
         const { id } = await other.client.responses.create(BASE_REQUEST);
         const hits: boolean[] = [];
         for (let i = 0; i < 30; i++) {
-          hits.push(await other.client.responses.retrieve(id).then(() => false, () => true));
+          hits.push(
+            await other.client.responses.retrieve(id).then(
+              () => false,
+              () => true,
+            ),
+          );
         }
         return hits;
       } finally {

@@ -21,7 +21,9 @@ export async function startHarness(opts: SimulatorOptions = {}): Promise<SimHarn
 }
 
 /** Drains a stream; a cut connection is reported as `error` instead of failing the test. */
-export async function collect(stream: AsyncIterable<ResponseStreamEvent>): Promise<{ events: ResponseStreamEvent[]; error?: unknown }> {
+export async function collect(
+  stream: AsyncIterable<ResponseStreamEvent>,
+): Promise<{ events: ResponseStreamEvent[]; error?: unknown }> {
   const events: ResponseStreamEvent[] = [];
   try {
     for await (const event of stream) events.push(event);
@@ -33,7 +35,9 @@ export async function collect(stream: AsyncIterable<ResponseStreamEvent>): Promi
 
 /** The message text of a Response as sent on the wire (cancel() results lack the SDK's output_text). */
 export function textOf(response: { output: Array<{ type: string }> }): string {
-  const message = response.output.find((item) => item.type === "message") as { content: Array<{ text?: string }> } | undefined;
+  const message = response.output.find((item) => item.type === "message") as
+    | { content: Array<{ text?: string }> }
+    | undefined;
   return message?.content.map((part) => part.text ?? "").join("") ?? "";
 }
 
@@ -64,4 +68,8 @@ export async function caught(p: Promise<unknown>): Promise<unknown> {
   throw new Error("expected the call to throw");
 }
 
-export const BASE_REQUEST = { model: "gpt-5-pro", input: "Summarise the history of background jobs.", background: true } as const;
+export const BASE_REQUEST = {
+  model: "gpt-5-pro",
+  input: "Summarise the history of background jobs.",
+  background: true,
+} as const;

@@ -11,7 +11,11 @@ describe("simulator: multi-MB outputs", () => {
 
   it("returns a 3 MB output intact through retrieve and through stream deltas", async () => {
     const bytes = 3 * 1024 * 1024;
-    const stream = await h.client.responses.create({ ...BASE_REQUEST, stream: true, metadata: { sim_output_bytes: String(bytes) } });
+    const stream = await h.client.responses.create({
+      ...BASE_REQUEST,
+      stream: true,
+      metadata: { sim_output_bytes: String(bytes) },
+    });
     h.clock.advance(1000);
     const { events, error } = await collect(stream);
     expect(error).toBeUndefined();

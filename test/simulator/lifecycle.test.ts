@@ -38,7 +38,8 @@ describe("simulator: background lifecycle", () => {
       truncation: "disabled",
     });
     expect(created.created_at).toBe(Math.floor(h.clock.now() / 1000));
-    for (const field of ["temperature", "top_p", "reasoning", "text", "service_tier"]) expect(created).toHaveProperty(field);
+    for (const field of ["temperature", "top_p", "reasoning", "text", "service_tier"])
+      expect(created).toHaveProperty(field);
   });
 
   it("moves queued -> in_progress -> completed as the clock advances, with usage only at the end", async () => {

@@ -1,7 +1,17 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import OpenAI from "openai";
 import type { ResponseStreamEvent } from "openai/resources/responses/responses";
-import { BASE_REQUEST, jsonOf, caught, collect, deltasOf, startHarness, textOf, waitFor, type SimHarness } from "./helpers.ts";
+import {
+  BASE_REQUEST,
+  jsonOf,
+  caught,
+  collect,
+  deltasOf,
+  startHarness,
+  textOf,
+  waitFor,
+  type SimHarness,
+} from "./helpers.ts";
 
 const OPENING = [
   "response.created",
@@ -10,7 +20,12 @@ const OPENING = [
   "response.output_item.added",
   "response.content_part.added",
 ];
-const CLOSING = ["response.output_text.done", "response.content_part.done", "response.output_item.done", "response.completed"];
+const CLOSING = [
+  "response.output_text.done",
+  "response.content_part.done",
+  "response.output_item.done",
+  "response.completed",
+];
 
 describe("simulator: streaming and resume", () => {
   let h: SimHarness;
@@ -36,7 +51,12 @@ describe("simulator: streaming and resume", () => {
     const created = events[0] as Extract<ResponseStreamEvent, { type: "response.created" }>;
     expect(created.response).toMatchObject({ status: "queued", background: true, output: [] });
     const delta = events[5] as Extract<ResponseStreamEvent, { type: "response.output_text.delta" }>;
-    expect(delta).toMatchObject({ output_index: 0, content_index: 0, logprobs: [], item_id: expect.stringMatching(/^msg_/) });
+    expect(delta).toMatchObject({
+      output_index: 0,
+      content_index: 0,
+      logprobs: [],
+      item_id: expect.stringMatching(/^msg_/),
+    });
     const completed = events.at(-1) as Extract<ResponseStreamEvent, { type: "response.completed" }>;
     expect(completed.response.status).toBe("completed");
     expect(completed.response.usage).not.toBeNull();
@@ -98,7 +118,11 @@ describe("simulator: streaming and resume", () => {
   });
 
   it("cuts every connection after N events, and resuming from the last seen number loses and repeats nothing", async () => {
-    const stream = await h.client.responses.create({ ...BASE_REQUEST, stream: true, metadata: { sim_stream_cut_after: "10" } });
+    const stream = await h.client.responses.create({
+      ...BASE_REQUEST,
+      stream: true,
+      metadata: { sim_stream_cut_after: "10" },
+    });
     h.clock.advance(5000);
     const first = await collect(stream);
     expect(first.events).toHaveLength(10);
@@ -160,7 +184,11 @@ describe("simulator: streaming and resume", () => {
       ["failed", "response.failed"],
       ["incomplete", "response.incomplete"],
     ] as const) {
-      const stream = await h.client.responses.create({ ...BASE_REQUEST, stream: true, metadata: { sim_outcome: outcome } });
+      const stream = await h.client.responses.create({
+        ...BASE_REQUEST,
+        stream: true,
+        metadata: { sim_outcome: outcome },
+      });
       h.clock.advance(5000);
       const { events, error } = await collect(stream);
       expect(error).toBeUndefined();
@@ -188,14 +216,18 @@ describe("simulator: streaming and resume", () => {
     h.clock.advance(1);
     const err = await caught(h.client.responses.retrieve(id, { stream: true, starting_after: 3 }));
     expect(err).toBeInstanceOf(OpenAI.BadRequestError);
-    expect((err as Error).message).toBe("400 This response can no longer be streamed because it is more than 5 minutes old.");
+    expect((err as Error).message).toBe(
+      "400 This response can no longer be streamed because it is more than 5 minutes old.",
+    );
     expect((await h.client.responses.retrieve(id)).status).toBe("completed");
   });
 
   it("frames raw SSE as event/data pairs with no [DONE], and honours include_obfuscation=false", async () => {
     const { id } = await h.client.responses.create(BASE_REQUEST);
     h.clock.advance(5000);
-    const res = await fetch(`${h.sim.url}/responses/${id}?stream=true`, { headers: { authorization: "Bearer sk-test" } });
+    const res = await fetch(`${h.sim.url}/responses/${id}?stream=true`, {
+      headers: { authorization: "Bearer sk-test" },
+    });
     expect(res.headers.get("content-type")).toMatch(/^text\/event-stream/);
     expect(res.headers.get("x-request-id")).toMatch(/^req_/);
     const raw = await res.text();
@@ -220,4 +252,3 @@ describe("simulator: streaming and resume", () => {
     expect((await jsonOf(res)).error.param).toBe("starting_after");
   });
 });
-

@@ -25,7 +25,18 @@ describe("simulator: output text and timeline", () => {
   });
 
   it("caps deltas and schedules every event in time order, the terminal one at the end of the run", () => {
-    const timeline = planTimeline(1000, { queuedMs: 500, runMs: 2000, outputBytes: 5_000_000, outcome: "completed", streamCutAfter: undefined, cachedTokens: 0 }, true);
+    const timeline = planTimeline(
+      1000,
+      {
+        queuedMs: 500,
+        runMs: 2000,
+        outputBytes: 5_000_000,
+        outcome: "completed",
+        streamCutAfter: undefined,
+        cachedTokens: 0,
+      },
+      true,
+    );
     expect(timeline.deltaCount).toBeLessThanOrEqual(MAX_DELTAS);
     expect(timeline.deltaCount * timeline.deltaSize).toBeGreaterThanOrEqual(5_000_000);
     const times = timeline.events.map((e) => e.at);

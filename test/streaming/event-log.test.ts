@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { EventBatch, EventLog, StreamEvent } from "#shared/ports.ts";
 import { DynamoEventLog } from "#shared/store/dynamo-event-store.ts";
 import { LogWriter } from "#shared/streaming/log-writer.ts";
-import { createTestTable } from "../support/dynamo.ts";
+import { createTestTable } from "#test/support/dynamo.ts";
 import { range } from "./support.ts";
 
 let table: Awaited<ReturnType<typeof createTestTable>>;
@@ -15,7 +15,15 @@ beforeAll(async () => {
 });
 
 const jobId = () => `resp_${randomBytes(8).toString("hex")}`;
-const delta = (seq: number, text = `t${seq} `): StreamEvent => ({ type: "response.output_text.delta", sequence_number: seq, item_id: "msg_1", output_index: 0, content_index: 0, delta: text, logprobs: [] });
+const delta = (seq: number, text = `t${seq} `): StreamEvent => ({
+  type: "response.output_text.delta",
+  sequence_number: seq,
+  item_id: "msg_1",
+  output_index: 0,
+  content_index: 0,
+  delta: text,
+  logprobs: [],
+});
 const batch = (first: number, count: number, end = false): EventBatch => ({
   first,
   events: range(first, count).map((seq) => delta(seq)),
@@ -53,7 +61,7 @@ describe("the DynamoDB event log", () => {
     // At or past the end of a finished log: only the last batch, so the reader learns it ended.
     expect(await firsts(9)).toEqual([6]);
     expect(await firsts(50)).toEqual([6]);
-    expect((await log.read(jobId(), -1))).toEqual([]);
+    expect(await log.read(jobId(), -1)).toEqual([]);
   });
 
   it("puts a batch too large for one item into chunks, and reads it back exactly", async () => {
@@ -64,7 +72,11 @@ describe("the DynamoDB event log", () => {
     expect(await log.append(id, { first: 0, events, upstreamCursor: 1, end: null })).toBe(true);
     expect((await log.read(id, -1))[0]!.events).toEqual(events);
     const chunks = await table.doc.send(
-      new QueryCommand({ TableName: table.tableName, KeyConditionExpression: "pk = :pk AND begins_with(sk, :p)", ExpressionAttributeValues: { ":pk": `JOB#${id}`, ":p": "EVB#" } }),
+      new QueryCommand({
+        TableName: table.tableName,
+        KeyConditionExpression: "pk = :pk AND begins_with(sk, :p)",
+        ExpressionAttributeValues: { ":pk": `JOB#${id}`, ":p": "EVB#" },
+      }),
     );
     expect(chunks.Items!.length).toBeGreaterThan(1);
   });
@@ -72,7 +84,11 @@ describe("the DynamoDB event log", () => {
 
 describe("two writers on one log", () => {
   const upstream = range(0, 60).map((seq) => delta(seq));
-  const terminal: StreamEvent = { type: "response.completed", sequence_number: 60, response: { id: "resp_x", status: "completed", output: [] } };
+  const terminal: StreamEvent = {
+    type: "response.completed",
+    sequence_number: 60,
+    response: { id: "resp_x", status: "completed", output: [] },
+  };
 
   /** What a writer's upstream connection gives it: the events after the cursor it asks from. */
   async function feed(writer: LogWriter, events: StreamEvent[]) {
@@ -103,7 +119,10 @@ describe("two writers on one log", () => {
       const a = new LogWriter(counting(), id, { flushMs: 3, maxBatchEvents: 3, maxBatchBytes: 1e6 }, () => {});
       const b = new LogWriter(counting(), id, { flushMs: 5, maxBatchEvents: 7, maxBatchBytes: 1e6 }, () => {});
       // B starts a little later, as a second instance would.
-      await Promise.all([feed(a, [...upstream, terminal]), new Promise((r) => setTimeout(r, round * 3)).then(() => feed(b, [...upstream, terminal]))]);
+      await Promise.all([
+        feed(a, [...upstream, terminal]),
+        new Promise((r) => setTimeout(r, round * 3)).then(() => feed(b, [...upstream, terminal])),
+      ]);
       const stored = await readAll(id);
       expect(stored.map((e) => e.sequence_number)).toEqual(range(0, 61));
       expect(stored.map((e) => e.delta ?? e.type)).toEqual([...upstream.map((e) => e.delta), "response.completed"]);
@@ -115,7 +134,20 @@ describe("two writers on one log", () => {
 
   it("never let a writer that finishes the stream itself contradict one relaying the upstream", async () => {
     const text = upstream.map((e) => e.delta).join("");
-    const final = { id: "resp_x", object: "response", status: "completed", output: [{ id: "msg_1", type: "message", status: "completed", role: "assistant", content: [{ type: "output_text", text, annotations: [], logprobs: [] }] }] };
+    const final = {
+      id: "resp_x",
+      object: "response",
+      status: "completed",
+      output: [
+        {
+          id: "msg_1",
+          type: "message",
+          status: "completed",
+          role: "assistant",
+          content: [{ type: "output_text", text, annotations: [], logprobs: [] }],
+        },
+      ],
+    };
     lost.count = 0;
     for (let round = 0; round < 5; round++) {
       const id = jobId();
@@ -133,7 +165,10 @@ describe("two writers on one log", () => {
       expect(stored.map((e) => e.sequence_number)).toEqual(range(0, stored.length));
       // Whatever interleaving won, the stream reads as one: deltas that add up to the final text,
       // then its closing events, ending once with response.completed.
-      const deltas = stored.filter((e) => e.type === "response.output_text.delta").map((e) => e.delta).join("");
+      const deltas = stored
+        .filter((e) => e.type === "response.output_text.delta")
+        .map((e) => e.delta)
+        .join("");
       expect(deltas).toBe(text);
       expect(stored.filter((e) => e.type === "response.completed")).toHaveLength(1);
       expect(stored.at(-1)!.type).toBe("response.completed");

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "#shared/config.ts";
 import { createApp } from "#shared/http/app.ts";
 import { createDeps } from "#shared/runtime.ts";
-import { startRelay, type RelayHarness } from "../support/relay.ts";
+import { startRelay, type RelayHarness } from "#test/support/relay.ts";
 import { deltaText, driveToEnd, driveUntil, openStream, range, seqs } from "./support.ts";
 
 /** A second relay instance (another Lambda, another process) on the same table and upstream. */
@@ -39,7 +39,8 @@ afterAll(async () => {
 });
 
 const submit = async (metadata: Record<string, string> = {}) =>
-  (await relay.call("POST", "/v1/responses", { model: "gpt-5-pro", input: `instances ${Math.random()}`, metadata })).body as { id: string; relay: { upstream_id: string } };
+  (await relay.call("POST", "/v1/responses", { model: "gpt-5-pro", input: `instances ${Math.random()}`, metadata }))
+    .body as { id: string; relay: { upstream_id: string } };
 
 describe("callers of one job on several relay instances", () => {
   it("all see the same numbers and content, with the upstream cutting streams", async () => {

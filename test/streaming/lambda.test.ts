@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "#shared/http/app.ts";
 import type { StreamEvent } from "#shared/ports.ts";
 import { SseParser } from "#shared/streaming/sse.ts";
-import { startRelay, type RelayHarness } from "../support/relay.ts";
+import { startRelay, type RelayHarness } from "#test/support/relay.ts";
 import { range, seqs } from "./support.ts";
 
 let relay: RelayHarness;
@@ -30,7 +30,12 @@ describe("a stream that outlives its Lambda", () => {
     const invoke = async (headers: Record<string, string> = {}) => {
       const context = { getRemainingTimeInMillis: () => 6_000 };
       const started = Date.now();
-      const res = await app.fetch(new Request(`http://relay.test/v1/responses/${job.id}?stream=true`, { headers: { authorization: `Bearer ${relay.apiKey}`, ...headers } }), { context });
+      const res = await app.fetch(
+        new Request(`http://relay.test/v1/responses/${job.id}?stream=true`, {
+          headers: { authorization: `Bearer ${relay.apiKey}`, ...headers },
+        }),
+        { context },
+      );
       const text = await res.text();
       return { ...parse(text), text, ms: Date.now() - started };
     };
@@ -63,15 +68,21 @@ describe("functions/stream.ts", () => {
       streamifyResponse: (fn: unknown) => fn,
       HttpResponseStream: { from: (stream: PassThrough, meta: unknown) => (metadata.push(meta), stream) },
     };
-    const env = { RELAY_TABLE_NAME: relay.table.tableName, DYNAMODB_ENDPOINT: relay.table.endpoint, OPENAI_BASE_URL: relay.sim.url, OPENAI_API_KEY: "sk-simulator" };
+    const env = {
+      RELAY_TABLE_NAME: relay.table.tableName,
+      DYNAMODB_ENDPOINT: relay.table.endpoint,
+      OPENAI_BASE_URL: relay.sim.url,
+      OPENAI_API_KEY: "sk-simulator",
+    };
     const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
     Object.assign(process.env, env);
     let handler: (event: unknown, stream: PassThrough, context: unknown) => Promise<void>;
     try {
       ({ handler } = (await import("#functions/stream.ts")) as unknown as { handler: typeof handler });
     } finally {
-      for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
+      for (const [k, v] of Object.entries(saved))
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
     }
     const out = new PassThrough();
     const chunks: Buffer[] = [];
@@ -82,7 +93,16 @@ describe("functions/stream.ts", () => {
       rawPath: `/v1/responses/${job.id}`,
       rawQueryString: "stream=true&starting_after=2",
       headers: { authorization: `Bearer ${relay.apiKey}`, host: "abc123.lambda-url.us-east-1.on.aws" },
-      requestContext: { domainName: "abc123.lambda-url.us-east-1.on.aws", http: { method: "GET", path: `/v1/responses/${job.id}`, protocol: "HTTP/1.1", sourceIp: "203.0.113.9", userAgent: "test" } },
+      requestContext: {
+        domainName: "abc123.lambda-url.us-east-1.on.aws",
+        http: {
+          method: "GET",
+          path: `/v1/responses/${job.id}`,
+          protocol: "HTTP/1.1",
+          sourceIp: "203.0.113.9",
+          userAgent: "test",
+        },
+      },
       isBase64Encoded: false,
     };
     try {
@@ -90,7 +110,10 @@ describe("functions/stream.ts", () => {
     } finally {
       delete (globalThis as Record<string, unknown>).awslambda;
     }
-    expect(metadata[0]).toMatchObject({ statusCode: 200, headers: { "content-type": "text/event-stream; charset=utf-8" } });
+    expect(metadata[0]).toMatchObject({
+      statusCode: 200,
+      headers: { "content-type": "text/event-stream; charset=utf-8" },
+    });
     const { events } = parse(Buffer.concat(chunks).toString("utf8"));
     expect(events[0]!.sequence_number).toBe(3);
     expect(events.at(-1)!.type).toBe("response.completed");

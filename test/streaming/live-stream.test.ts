@@ -1,11 +1,22 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { streamLabel } from "#shared/domain/labels.ts";
 import type { StreamEvent } from "#shared/ports.ts";
-import { startRelay, type RelayHarness } from "../support/relay.ts";
+import { startRelay, type RelayHarness } from "#test/support/relay.ts";
 import { deltaText, driveToEnd, driveUntil, openStream, range, seqs, type StreamRead } from "./support.ts";
 
-const OPENING = ["response.created", "response.queued", "response.in_progress", "response.output_item.added", "response.content_part.added"];
-const CLOSING = ["response.output_text.done", "response.content_part.done", "response.output_item.done", "response.completed"];
+const OPENING = [
+  "response.created",
+  "response.queued",
+  "response.in_progress",
+  "response.output_item.added",
+  "response.content_part.added",
+];
+const CLOSING = [
+  "response.output_text.done",
+  "response.content_part.done",
+  "response.output_item.done",
+  "response.completed",
+];
 
 let relay: RelayHarness;
 beforeAll(async () => {
@@ -18,7 +29,12 @@ afterEach(() => {
 });
 
 const submit = async (metadata: Record<string, string> = {}, extra: Record<string, unknown> = {}) => {
-  const res = await relay.call("POST", "/v1/responses", { model: "gpt-5-pro", input: `stream test ${Math.random()}`, metadata, ...extra });
+  const res = await relay.call("POST", "/v1/responses", {
+    model: "gpt-5-pro",
+    input: `stream test ${Math.random()}`,
+    metadata,
+    ...extra,
+  });
   expect(res.status).toBe(202);
   return res.body as { id: string; relay: { upstream_id: string } };
 };
@@ -60,7 +76,9 @@ describe("GET /v1/responses/{id}?stream=true", () => {
     }
     // Human labels from the one mapping, as the stream goes.
     const labels = read.statuses.map((s) => s.label);
-    expect(labels).toEqual(expect.arrayContaining([streamLabel("queued"), streamLabel("in_progress"), streamLabel("completed")]));
+    expect(labels).toEqual(
+      expect.arrayContaining([streamLabel("queued"), streamLabel("in_progress"), streamLabel("completed")]),
+    );
     expect(labels).toContain("background mode (queued)…");
     expect(read.statuses.at(-1)).toEqual({ status: "completed", phase: "live", label: "completed" });
   });
@@ -90,7 +108,9 @@ describe("GET /v1/responses/{id}?stream=true", () => {
     expect(relay.sim.stats().ops.stream).toBe(2);
     // The relay wrote the rest itself: in OpenAI's order, continuing the numbers.
     expect(read.events.map((e) => e.type).slice(-4)).toEqual(CLOSING);
-    expect(read.events.filter((e) => e.type === "response.output_text.done")[0]!.text).toBe(upstreamOf(job).output[0].content[0].text);
+    expect(read.events.filter((e) => e.type === "response.output_text.done")[0]!.text).toBe(
+      upstreamOf(job).output[0].content[0].text,
+    );
   });
 
   it("resumes after upstream failures with backoff, polls while they last, and goes live again", async () => {
@@ -159,7 +179,9 @@ describe("GET /v1/responses/{id}?stream=true", () => {
     const bad = await relay.call("GET", `/v1/responses/${job.id}?stream=true&starting_after=abc`);
     expect(bad.status).toBe(400);
     expect(bad.body.error).toMatchObject({ type: "invalid_request_error", param: "starting_after" });
-    const badHeader = await relay.call("GET", `/v1/responses/${job.id}?stream=true`, undefined, { "last-event-id": "-3" });
+    const badHeader = await relay.call("GET", `/v1/responses/${job.id}?stream=true`, undefined, {
+      "last-event-id": "-3",
+    });
     expect(badHeader.status).toBe(400);
     expect(badHeader.body.error.param).toBe("Last-Event-ID");
     const missing = await relay.call("GET", `/v1/responses/resp_0000unknown?stream=true`);
@@ -171,7 +193,10 @@ describe("GET /v1/responses/{id}?stream=true", () => {
 
 describe("POST /v1/responses with stream: true", () => {
   it("answers 200 with the stream from response.created for the relay's job", async () => {
-    const read = await openStream(relay, "/v1/responses", { method: "POST", body: { model: "gpt-5-pro", input: "stream it", stream: true, metadata: { k: "v" } } });
+    const read = await openStream(relay, "/v1/responses", {
+      method: "POST",
+      body: { model: "gpt-5-pro", input: "stream it", stream: true, metadata: { k: "v" } },
+    });
     expect(read.status).toBe(200);
     const location = read.headers.get("location")!;
     const id = location.split("/").pop()!;
@@ -187,7 +212,10 @@ describe("POST /v1/responses with stream: true", () => {
 
   it("survives the resume window passing while it is disconnected from the upstream", async () => {
     relay.sim.injectFault({ op: "stream", status: 503, times: 1 });
-    const read = await openStream(relay, "/v1/responses", { method: "POST", body: { model: "gpt-5-pro", input: "cut me", stream: true, metadata: { sim_stream_cut_after: "2" } } });
+    const read = await openStream(relay, "/v1/responses", {
+      method: "POST",
+      body: { model: "gpt-5-pro", input: "cut me", stream: true, metadata: { sim_stream_cut_after: "2" } },
+    });
     // created + queued, then the create stream is cut; the first resume fails (503): backing off.
     await driveUntil(relay, () => read.statuses.some((s) => s.phase === "reconnecting"), { stepMs: 0, tick: false });
     relay.clock.advance(10 * 60_000);
@@ -214,7 +242,10 @@ describe("POST /v1/responses with stream: true", () => {
 
       // Submitted with stream: true, the upstream response is created streaming, so even with
       // every connection cut the relay resumes it live.
-      const live = await openStream(relay, "/v1/responses", { method: "POST", body: { model: "gpt-5-pro", input: "live", stream: true, metadata: { sim_stream_cut_after: "4" } } });
+      const live = await openStream(relay, "/v1/responses", {
+        method: "POST",
+        body: { model: "gpt-5-pro", input: "live", stream: true, metadata: { sim_stream_cut_after: "4" } },
+      });
       await driveToEnd(relay, live);
       const job = (await relay.call("GET", live.headers.get("location")!)).body;
       expectWholeStream(live, job);
@@ -246,4 +277,3 @@ describe("the status endpoint agrees with a finished stream", () => {
     expect(status).toBe("completed");
   });
 });
-

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StreamEvent } from "#shared/ports.ts";
-import { startRelay, type RelayHarness } from "../support/relay.ts";
+import { startRelay, type RelayHarness } from "#test/support/relay.ts";
 import { deltaText, driveToEnd, driveUntil, openStream, range, seqs } from "./support.ts";
 
 const HOUR = 3600_000;
@@ -12,13 +12,21 @@ beforeAll(async () => {
 afterAll(() => relay.close());
 
 const submit = async (metadata: Record<string, string> = {}) => {
-  const res = await relay.call("POST", "/v1/responses", { model: "gpt-5-pro", input: `resume test ${Math.random()}`, metadata });
+  const res = await relay.call("POST", "/v1/responses", {
+    model: "gpt-5-pro",
+    input: `resume test ${Math.random()}`,
+    metadata,
+  });
   expect(res.status).toBe(202);
   return res.body as { id: string; relay: { upstream_id: string } };
 };
 
 const replay = async (id: string, cursor?: number, headers: Record<string, string> = {}) => {
-  const read = await openStream(relay, `/v1/responses/${id}?stream=true${cursor === undefined ? "" : `&starting_after=${cursor}`}`, { headers });
+  const read = await openStream(
+    relay,
+    `/v1/responses/${id}?stream=true${cursor === undefined ? "" : `&starting_after=${cursor}`}`,
+    { headers },
+  );
   await read.done;
   return read;
 };
@@ -70,12 +78,28 @@ describe("resuming the relay's stream", () => {
 
     const read = await replay(job.id);
     const types = read.events.map((e) => e.type);
-    expect(types.slice(0, 5)).toEqual(["response.created", "response.queued", "response.in_progress", "response.output_item.added", "response.content_part.added"]);
-    expect(types.slice(-4)).toEqual(["response.output_text.done", "response.content_part.done", "response.output_item.done", "response.completed"]);
+    expect(types.slice(0, 5)).toEqual([
+      "response.created",
+      "response.queued",
+      "response.in_progress",
+      "response.output_item.added",
+      "response.content_part.added",
+    ]);
+    expect(types.slice(-4)).toEqual([
+      "response.output_text.done",
+      "response.content_part.done",
+      "response.output_item.done",
+      "response.completed",
+    ]);
     expect(seqs(read.events)).toEqual(range(0, read.events.length));
     expect(deltaText(read.events)).toBe(done.output_text);
     const completed = read.events.at(-1)! as StreamEvent & { response: any };
-    expect(completed.response).toMatchObject({ id: job.id, status: "completed", usage: done.usage, output: done.output });
+    expect(completed.response).toMatchObject({
+      id: job.id,
+      status: "completed",
+      usage: done.usage,
+      output: done.output,
+    });
     expect(completed.response.metadata).toEqual({});
     expect(relay.sim.stats().ops.stream).toBe(before + 1); // one try, refused: "more than 5 minutes old"
 

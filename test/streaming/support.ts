@@ -4,7 +4,7 @@
  */
 import type { StreamEvent } from "#shared/ports.ts";
 import { readSse } from "#shared/streaming/sse.ts";
-import type { RelayHarness } from "../support/relay.ts";
+import type { RelayHarness } from "#test/support/relay.ts";
 
 export interface RelayStatus {
   status: string;
@@ -38,7 +38,11 @@ export async function openStream(
   const controller = new AbortController();
   const response = await fetch(`${relay.url}${path}`, {
     method: options.method ?? "GET",
-    headers: { authorization: `Bearer ${relay.apiKey}`, ...(options.body ? { "content-type": "application/json" } : {}), ...options.headers },
+    headers: {
+      authorization: `Bearer ${relay.apiKey}`,
+      ...(options.body ? { "content-type": "application/json" } : {}),
+      ...options.headers,
+    },
     body: options.body ? JSON.stringify(options.body) : undefined,
     signal: controller.signal,
   });
@@ -61,7 +65,8 @@ export async function openStream(
     try {
       for await (const message of readSse(response.body as unknown as AsyncIterable<Uint8Array>)) {
         if (message.kind === "comment") {
-          if (message.text.startsWith("relay status ")) read.statuses.push(JSON.parse(message.text.slice("relay status ".length)));
+          if (message.text.startsWith("relay status "))
+            read.statuses.push(JSON.parse(message.text.slice("relay status ".length)));
           continue;
         }
         read.events.push(JSON.parse(message.data));
@@ -96,7 +101,11 @@ export async function driveUntil(
 }
 
 /** Waits (real time) for a stream to end, moving the clock meanwhile. */
-export async function driveToEnd(relay: Pick<RelayHarness, "clock" | "poller">, read: StreamRead, options: Parameters<typeof driveUntil>[2] = {}): Promise<void> {
+export async function driveToEnd(
+  relay: Pick<RelayHarness, "clock" | "poller">,
+  read: StreamRead,
+  options: Parameters<typeof driveUntil>[2] = {},
+): Promise<void> {
   let ended = false;
   const finished = read.done.finally(() => (ended = true));
   await driveUntil(relay, () => ended, options);
@@ -105,4 +114,5 @@ export async function driveToEnd(relay: Pick<RelayHarness, "clock" | "poller">, 
 
 export const seqs = (events: StreamEvent[]) => events.map((e) => e.sequence_number);
 export const range = (from: number, count: number) => Array.from({ length: count }, (_, i) => from + i);
-export const deltaText = (events: StreamEvent[]) => events.map((e) => (e.type === "response.output_text.delta" ? (e.delta as string) : "")).join("");
+export const deltaText = (events: StreamEvent[]) =>
+  events.map((e) => (e.type === "response.output_text.delta" ? (e.delta as string) : "")).join("");

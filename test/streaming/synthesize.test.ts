@@ -5,13 +5,27 @@ import { StreamState } from "#shared/streaming/stream-state.ts";
 import { closingEvents, pieces, SYNTHETIC_DELTA_CHARS } from "#shared/streaming/synthesize.ts";
 
 const TEXT = "The tide comes in, the tide goes out, and the moon keeps the time.";
-const message = (text: string, status = "completed") => ({ id: "msg_1", type: "message", status, role: "assistant", content: [{ type: "output_text", text, annotations: [], logprobs: [] }] });
-const final = (status: string, output: unknown[]) => ({ id: "resp_job", object: "response", status, background: true, output, usage: { input_tokens: 5, output_tokens: 20, total_tokens: 25 }, metadata: {} });
+const message = (text: string, status = "completed") => ({
+  id: "msg_1",
+  type: "message",
+  status,
+  role: "assistant",
+  content: [{ type: "output_text", text, annotations: [], logprobs: [] }],
+});
+const final = (status: string, output: unknown[]) => ({
+  id: "resp_job",
+  object: "response",
+  status,
+  background: true,
+  output,
+  usage: { input_tokens: 5, output_tokens: 20, total_tokens: 25 },
+  metadata: {},
+});
 const at = { item_id: "msg_1", output_index: 0, content_index: 0 };
 
 function stateOf(events: Omit<StreamEvent, "sequence_number">[]): StreamState {
   const state = new StreamState();
-  events.forEach((event, i) => state.apply({ ...event, sequence_number: i } as StreamEvent));
+  for (const [i, event] of events.entries()) state.apply({ ...event, sequence_number: i } as StreamEvent);
   return state;
 }
 
@@ -19,13 +33,25 @@ const OPENED = [
   { type: "response.created", response: { status: "queued" } },
   { type: "response.queued", response: { status: "queued" } },
   { type: "response.in_progress", response: { status: "in_progress" } },
-  { type: "response.output_item.added", output_index: 0, item: { id: "msg_1", type: "message", status: "in_progress", content: [], role: "assistant" } },
-  { type: "response.content_part.added", ...at, part: { type: "output_text", text: "", annotations: [], logprobs: [] } },
+  {
+    type: "response.output_item.added",
+    output_index: 0,
+    item: { id: "msg_1", type: "message", status: "in_progress", content: [], role: "assistant" },
+  },
+  {
+    type: "response.content_part.added",
+    ...at,
+    part: { type: "output_text", text: "", annotations: [], logprobs: [] },
+  },
 ];
 
 describe("the events the relay writes itself", () => {
   it("continue a stream cut mid-text: the rest of the text, then the closing events, numbered on", () => {
-    const state = stateOf([...OPENED, { type: "response.output_text.delta", ...at, delta: TEXT.slice(0, 20) }, { type: "response.output_text.delta", ...at, delta: TEXT.slice(20, 31) }]);
+    const state = stateOf([
+      ...OPENED,
+      { type: "response.output_text.delta", ...at, delta: TEXT.slice(0, 20) },
+      { type: "response.output_text.delta", ...at, delta: TEXT.slice(20, 31) },
+    ]);
     const events = closingEvents(state, final("completed", [message(TEXT)]), "completed", 7);
     expect(events.map((e) => e.type)).toEqual([
       "response.output_text.delta",
@@ -41,7 +67,15 @@ describe("the events the relay writes itself", () => {
   });
 
   it("write the whole stream when nothing was streamed, in OpenAI's order", () => {
-    const events = closingEvents(new StreamState(), final("completed", [{ id: "rs_1", type: "reasoning", summary: [{ type: "summary_text", text: "thought" }] }, message(TEXT)]), "completed", 0);
+    const events = closingEvents(
+      new StreamState(),
+      final("completed", [
+        { id: "rs_1", type: "reasoning", summary: [{ type: "summary_text", text: "thought" }] },
+        message(TEXT),
+      ]),
+      "completed",
+      0,
+    );
     expect(events.map((e) => e.type)).toEqual([
       "response.created",
       "response.queued",
@@ -56,7 +90,7 @@ describe("the events the relay writes itself", () => {
       "response.output_item.done",
       "response.completed",
     ]);
-    expect((events[0]!.response as any)).toMatchObject({ status: "queued", output: [], usage: null });
+    expect(events[0]!.response as any).toMatchObject({ status: "queued", output: [], usage: null });
     expect(events[3]).toMatchObject({ output_index: 0, item: { id: "rs_1", type: "reasoning", summary: [] } });
     expect(events[5]).toMatchObject({ output_index: 1, item: { id: "msg_1", status: "in_progress", content: [] } });
     expect(events[7]).toMatchObject({ output_index: 1, delta: TEXT });
@@ -69,7 +103,10 @@ describe("the events the relay writes itself", () => {
       { type: "response.output_text.done", ...at, text: TEXT },
       { type: "response.content_part.done", ...at, part: message(TEXT).content[0] },
     ]);
-    expect(closingEvents(done, final("completed", [message(TEXT)]), "completed", 8).map((e) => e.type)).toEqual(["response.output_item.done", "response.completed"]);
+    expect(closingEvents(done, final("completed", [message(TEXT)]), "completed", 8).map((e) => e.type)).toEqual([
+      "response.output_item.done",
+      "response.completed",
+    ]);
     // Streamed text that is not a prefix of the final one gets no more deltas; done carries the truth.
     const odd = stateOf([...OPENED, { type: "response.output_text.delta", ...at, delta: "Something else" }]);
     const events = closingEvents(odd, final("completed", [message(TEXT)]), "completed", 6);
@@ -80,14 +117,20 @@ describe("the events the relay writes itself", () => {
   it("end failed streams with response.failed alone, incomplete ones after closing their items, cancelled ones with nothing", () => {
     const midway = () => stateOf([...OPENED, { type: "response.output_text.delta", ...at, delta: TEXT.slice(0, 10) }]);
     expect(closingEvents(midway(), final("failed", []), "failed", 6).map((e) => e.type)).toEqual(["response.failed"]);
-    expect(closingEvents(midway(), final("incomplete", [message(TEXT.slice(0, 30), "incomplete")]), "incomplete", 6).map((e) => e.type)).toEqual([
+    expect(
+      closingEvents(midway(), final("incomplete", [message(TEXT.slice(0, 30), "incomplete")]), "incomplete", 6).map(
+        (e) => e.type,
+      ),
+    ).toEqual([
       "response.output_text.delta",
       "response.output_text.done",
       "response.content_part.done",
       "response.output_item.done",
       "response.incomplete",
     ]);
-    expect(closingEvents(midway(), final("cancelled", [message(TEXT.slice(0, 10), "in_progress")]), "cancelled", 6)).toEqual([]);
+    expect(
+      closingEvents(midway(), final("cancelled", [message(TEXT.slice(0, 10), "in_progress")]), "cancelled", 6),
+    ).toEqual([]);
     expect(closingEvents(midway(), final("completed", [message(TEXT)]), "expired", 6)).toEqual([]);
   });
 
@@ -100,7 +143,12 @@ describe("the events the relay writes itself", () => {
 });
 
 describe("SSE framing", () => {
-  const event: StreamEvent = { type: "response.output_text.delta", sequence_number: 12, delta: "a\nb: c", logprobs: [] };
+  const event: StreamEvent = {
+    type: "response.output_text.delta",
+    sequence_number: 12,
+    delta: "a\nb: c",
+    logprobs: [],
+  };
 
   it("frames events as OpenAI does, plus an id line, and status as comments", () => {
     expect(frameEvent(event)).toBe(`event: response.output_text.delta\ndata: ${JSON.stringify(event)}\nid: 12\n\n`);
@@ -113,7 +161,12 @@ describe("SSE framing", () => {
     const expected: SseMessage[] = [
       { kind: "comment", text: "hello" },
       { kind: "event", event: event.type, data: JSON.stringify(event), id: "12" },
-      { kind: "event", event: event.type, data: JSON.stringify({ ...event, sequence_number: 13, delta: "✓ done" }), id: "13" },
+      {
+        kind: "event",
+        event: event.type,
+        data: JSON.stringify({ ...event, sequence_number: 13, delta: "✓ done" }),
+        id: "13",
+      },
       { kind: "event", event: "x", data: "one\ntwo", id: null },
     ];
     for (const size of [1, 2, 3, 7, 64, bytes.length]) {

@@ -16,7 +16,10 @@ export interface Received {
  */
 export async function startReceiver(secret: string) {
   const received: Received[] = [];
-  let reply: (request: { headers: IncomingHttpHeaders; body: string }) => { status: number; headers?: Record<string, string> } = () => ({ status: 200 });
+  let reply: (request: { headers: IncomingHttpHeaders; body: string }) => {
+    status: number;
+    headers?: Record<string, string>;
+  } = () => ({ status: 200 });
   const verifier = new Webhook(secret);
   const server = createServer((req, res) => {
     let body = "";

@@ -47,16 +47,30 @@ export async function startRelay(options: RelayHarnessOptions = {}) {
     metrics: { emit: (name, value) => void metrics.push({ name, value }) },
     resolve: options.resolve,
   });
-  const app = createApp(deps, { maxBodyBytes: config.maxBodyBytes, log: () => {}, openaiWebhookSecret: config.openaiWebhookSecret });
+  const app = createApp(deps, {
+    maxBodyBytes: config.maxBodyBytes,
+    log: () => {},
+    openaiWebhookSecret: config.openaiWebhookSecret,
+  });
   const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" });
   await new Promise<void>((resolve) => server.once("listening", () => resolve()));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const { apiKey, tenant } = await createTenant(deps.tenants, { name: "test" });
 
-  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}, key: string | null = apiKey) => {
+  const call = async (
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+    key: string | null = apiKey,
+  ) => {
     const response = await fetch(`${url}${path}`, {
       method,
-      headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(body !== undefined ? { "content-type": "application/json" } : {}), ...headers },
+      headers: {
+        ...(key ? { authorization: `Bearer ${key}` } : {}),
+        ...(body !== undefined ? { "content-type": "application/json" } : {}),
+        ...headers,
+      },
       body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
     });
     const text = await response.text();
@@ -73,7 +87,10 @@ export async function startRelay(options: RelayHarnessOptions = {}) {
   const poller = newPoller();
 
   /** Moves time in steps and ticks the poller until `done()` holds (or gives up). */
-  const runUntil = async (done: () => Promise<boolean> | boolean, { stepMs = 1000, maxSteps = 400, pollers = [poller] } = {}) => {
+  const runUntil = async (
+    done: () => Promise<boolean> | boolean,
+    { stepMs = 1000, maxSteps = 400, pollers = [poller] } = {},
+  ) => {
     for (let i = 0; i < maxSteps; i++) {
       if (await done()) return i;
       clock.advance(stepMs);

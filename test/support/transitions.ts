@@ -16,7 +16,8 @@ export function recordTransitions(store: JobStore): Transition[] {
   const update = store.update.bind(store);
   store.update = async (job: Job, changes: Partial<Job>, dueAt?: number | null) => {
     const next = await update(job, changes, dueAt);
-    if (changes.status && changes.status !== job.status) log.push({ jobId: job.id, from: job.status, to: changes.status });
+    if (changes.status && changes.status !== job.status)
+      log.push({ jobId: job.id, from: job.status, to: changes.status });
     return next;
   };
   return log;

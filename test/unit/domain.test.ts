@@ -32,7 +32,12 @@ describe("model catalog and cost", () => {
   });
   it("prices cached input at the cached rate", () => {
     const info = modelInfo("o3-deep-research");
-    const usage = { input_tokens: 1_000_000, input_tokens_details: { cached_tokens: 400_000 }, output_tokens: 0, total_tokens: 1_000_000 };
+    const usage = {
+      input_tokens: 1_000_000,
+      input_tokens_details: { cached_tokens: 400_000 },
+      output_tokens: 0,
+      total_tokens: 1_000_000,
+    };
     expect(costUsd(usage, info)).toBeCloseTo(0.6 * 10 + 0.4 * 2.5, 10);
   });
   it("gives no cost for unknown models or missing usage", () => {
@@ -63,7 +68,13 @@ describe("output_text", () => {
   it("joins the text parts of message items only", () => {
     const output = [
       { type: "reasoning", summary: [] },
-      { type: "message", content: [{ type: "output_text", text: "Hello, " }, { type: "refusal", refusal: "x" }] },
+      {
+        type: "message",
+        content: [
+          { type: "output_text", text: "Hello, " },
+          { type: "refusal", refusal: "x" },
+        ],
+      },
       { type: "message", content: [{ type: "output_text", text: "world" }] },
     ];
     expect(outputText(output)).toBe("Hello, world");

@@ -15,7 +15,14 @@ const fails = (body: unknown, param: string | null) => {
 
 describe("submit body", () => {
   it("forces background and store, keeps unknown OpenAI fields, and takes the webhook out", () => {
-    const parsed = parseSubmitBody({ model: "gpt-5-pro", input: "hi", background: false, store: false, reasoning: { effort: "high" }, webhook: { url: "https://example.com/hook" } });
+    const parsed = parseSubmitBody({
+      model: "gpt-5-pro",
+      input: "hi",
+      background: false,
+      store: false,
+      reasoning: { effort: "high" },
+      webhook: { url: "https://example.com/hook" },
+    });
     expect(parsed.body).toEqual({ model: "gpt-5-pro", input: "hi", reasoning: { effort: "high" } });
     expect(parsed.webhook).toEqual({ url: "https://example.com/hook" });
   });
@@ -24,7 +31,10 @@ describe("submit body", () => {
     expect(fails({ model: 5 }, "model")).toMatch(/Invalid 'model'/);
     fails({ model: "m", max_output_tokens: 3 }, "max_output_tokens");
     fails({ model: "m", metadata: { relay_job_id: "x" } }, "metadata");
-    fails({ model: "m", metadata: Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`k${i}`, "v"])) }, "metadata");
+    fails(
+      { model: "m", metadata: Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`k${i}`, "v"])) },
+      "metadata",
+    );
     fails({ model: "m", webhook: { url: "not a url" } }, "webhook.url");
     fails({ model: "m", webhook: { url: "https://x.example", extra: 1 } }, "webhook");
     fails({ model: "m", webhook: { url: "https://x.example", events: ["response.done"] } }, "webhook.events.0");

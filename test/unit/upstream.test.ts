@@ -29,37 +29,60 @@ const apiError = (status: number, body: object, headers: Record<string, string> 
 
 describe("upstream error classification", () => {
   it.each([400, 404, 422])("%i is permanent", (status) => {
-    expect(classifyUpstreamError(apiError(status, { message: "no", type: "invalid_request_error" }))).toBeInstanceOf(UpstreamRejectedError);
+    expect(classifyUpstreamError(apiError(status, { message: "no", type: "invalid_request_error" }))).toBeInstanceOf(
+      UpstreamRejectedError,
+    );
   });
   it.each([408, 409, 429, 500, 502, 503, 504])("%i is transient", (status) => {
     expect(classifyUpstreamError(apiError(status, { message: "busy" }))).toBeInstanceOf(UpstreamUnavailableError);
   });
-  it.each([401, 403])("%i is the relay's own credentials failing, never passed on as the upstream said it", (status) => {
-    const error = classifyUpstreamError(apiError(status, { message: "Incorrect API key provided: sk-...abcd", type: "invalid_request_error" }));
-    expect(error).toBeInstanceOf(UpstreamAuthError);
-    expect(error.message).not.toContain("abcd");
-  });
+  it.each([401, 403])(
+    "%i is the relay's own credentials failing, never passed on as the upstream said it",
+    (status) => {
+      const error = classifyUpstreamError(
+        apiError(status, { message: "Incorrect API key provided: sk-...abcd", type: "invalid_request_error" }),
+      );
+      expect(error).toBeInstanceOf(UpstreamAuthError);
+      expect(error.message).not.toContain("abcd");
+    },
+  );
   it("treats a gateway's 502/504 on create as ambiguous (the request may have gone through), 500/503 as not", () => {
-    expect((classifyUpstreamError(apiError(502, { message: "bad gateway" })) as UpstreamUnavailableError).ambiguous).toBe(true);
-    expect((classifyUpstreamError(apiError(504, { message: "gateway timeout" })) as UpstreamUnavailableError).ambiguous).toBe(true);
-    expect((classifyUpstreamError(apiError(500, { message: "oops" })) as UpstreamUnavailableError).ambiguous).toBe(false);
-    expect((classifyUpstreamError(apiError(503, { message: "busy" })) as UpstreamUnavailableError).ambiguous).toBe(false);
+    expect(
+      (classifyUpstreamError(apiError(502, { message: "bad gateway" })) as UpstreamUnavailableError).ambiguous,
+    ).toBe(true);
+    expect(
+      (classifyUpstreamError(apiError(504, { message: "gateway timeout" })) as UpstreamUnavailableError).ambiguous,
+    ).toBe(true);
+    expect((classifyUpstreamError(apiError(500, { message: "oops" })) as UpstreamUnavailableError).ambiguous).toBe(
+      false,
+    );
+    expect((classifyUpstreamError(apiError(503, { message: "busy" })) as UpstreamUnavailableError).ambiguous).toBe(
+      false,
+    );
   });
   it("treats insufficient_quota as permanent even on 429", () => {
-    const error = classifyUpstreamError(apiError(429, { message: "quota", type: "insufficient_quota", code: "insufficient_quota" }));
+    const error = classifyUpstreamError(
+      apiError(429, { message: "quota", type: "insufficient_quota", code: "insufficient_quota" }),
+    );
     expect(error).toBeInstanceOf(UpstreamRejectedError);
     expect((error as UpstreamRejectedError).status).toBe(429);
   });
   it("reads Retry-After in its three spellings", () => {
-    const error = classifyUpstreamError(apiError(429, { message: "slow down", code: "rate_limit_exceeded" }, { "retry-after": "7" }));
+    const error = classifyUpstreamError(
+      apiError(429, { message: "slow down", code: "rate_limit_exceeded" }, { "retry-after": "7" }),
+    );
     expect((error as UpstreamUnavailableError).retryAfterMs).toBe(7000);
     expect(retryAfterMs(new Headers({ "retry-after-ms": "250" }))).toBe(250);
     expect(retryAfterMs(new Headers({ "x-ms-retry-after-ms": "1500" }))).toBe(1500);
     expect(retryAfterMs(new Headers({ "retry-after": new Date(10_000).toUTCString() }), 4000)).toBe(6000);
   });
   it("knows a refused connection never carried the request, a timeout might have", () => {
-    const refused = new OpenAI.APIConnectionError({ cause: Object.assign(new TypeError("fetch failed"), { cause: { code: "ECONNREFUSED" } }) });
+    const refused = new OpenAI.APIConnectionError({
+      cause: Object.assign(new TypeError("fetch failed"), { cause: { code: "ECONNREFUSED" } }),
+    });
     expect((classifyUpstreamError(refused) as UpstreamUnavailableError).ambiguous).toBe(false);
-    expect((classifyUpstreamError(new OpenAI.APIConnectionTimeoutError()) as UpstreamUnavailableError).ambiguous).toBe(true);
+    expect((classifyUpstreamError(new OpenAI.APIConnectionTimeoutError()) as UpstreamUnavailableError).ambiguous).toBe(
+      true,
+    );
   });
 });

@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Webhook } from "standardwebhooks";
 import { newWebhookSecret } from "#shared/ids.ts";
-import { startRelay, type RelayHarness } from "../support/relay.ts";
-import { startReceiver, type Receiver } from "../support/receiver.ts";
+import { startRelay, type RelayHarness } from "#test/support/relay.ts";
+import { startReceiver, type Receiver } from "#test/support/receiver.ts";
 
 let relay: RelayHarness;
 let receiver: Receiver;
@@ -18,13 +18,23 @@ afterEach(async () => {
 });
 
 const submit = (extra: Record<string, unknown> = {}, webhook: Record<string, unknown> = {}) =>
-  relay.call("POST", "/v1/responses", { model: "gpt-5-pro", input: `job ${Math.random()}`, webhook: { url: receiver.url, ...webhook }, ...extra });
+  relay.call("POST", "/v1/responses", {
+    model: "gpt-5-pro",
+    input: `job ${Math.random()}`,
+    webhook: { url: receiver.url, ...webhook },
+    ...extra,
+  });
 const event = (r: { body: string }) => JSON.parse(r.body);
-const until = (done: () => boolean | Promise<boolean>, opts?: Parameters<RelayHarness["runUntil"]>[1]) => relay.runUntil(done, opts);
+const until = (done: () => boolean | Promise<boolean>, opts?: Parameters<RelayHarness["runUntil"]>[1]) =>
+  relay.runUntil(done, opts);
 
 describe("signed webhook delivery", () => {
   it("delivers exactly one verified event per ended job, the full Response inline", async () => {
-    const ids = [(await submit()).body.id, (await submit({ metadata: { sim_outcome: "failed" } })).body.id, (await submit({ metadata: { sim_outcome: "incomplete" } })).body.id];
+    const ids = [
+      (await submit()).body.id,
+      (await submit({ metadata: { sim_outcome: "failed" } })).body.id,
+      (await submit({ metadata: { sim_outcome: "incomplete" } })).body.id,
+    ];
     const cancelled = (await submit({ metadata: { sim_run_ms: "600000" } })).body.id;
     await relay.call("POST", `/v1/responses/${cancelled}/cancel`);
     ids.push(cancelled);
@@ -112,9 +122,15 @@ describe("signed webhook delivery", () => {
   it("gives up after the last scheduled attempt and says so", async () => {
     receiver.reply(() => ({ status: 500 }));
     const res = await submit();
-    await until(async () => (await relay.call("GET", `/v1/responses/${res.body.id}`)).body.relay.webhook.delivery?.state === "exhausted", { stepMs: 30 * 60_000, maxSteps: 200 });
+    await until(
+      async () =>
+        (await relay.call("GET", `/v1/responses/${res.body.id}`)).body.relay.webhook.delivery?.state === "exhausted",
+      { stepMs: 30 * 60_000, maxSteps: 200 },
+    );
     expect(receiver.received).toHaveLength(8);
-    expect(relay.metrics.filter((m) => m.name === "WebhookDeliveriesExhausted")).toEqual([{ name: "WebhookDeliveriesExhausted", value: 1 }]);
+    expect(relay.metrics.filter((m) => m.name === "WebhookDeliveriesExhausted")).toEqual([
+      { name: "WebhookDeliveriesExhausted", value: 1 },
+    ]);
     relay.clock.advance(48 * 3600_000);
     await relay.poller.tick();
     expect(receiver.received).toHaveLength(8);
@@ -230,7 +246,11 @@ describe("a crash mid-delivery loses nothing", () => {
     const res = await submit();
     await until(() => crashed);
     const fresh = relay.newPoller();
-    await until(async () => (await relay.call("GET", `/v1/responses/${res.body.id}`)).body.relay.webhook.delivery?.state === "delivered", { pollers: [fresh], stepMs: 10_000 });
+    await until(
+      async () =>
+        (await relay.call("GET", `/v1/responses/${res.body.id}`)).body.relay.webhook.delivery?.state === "delivered",
+      { pollers: [fresh], stepMs: 10_000 },
+    );
     expect(receiver.accepted().length).toBe(where === "before-send" ? 1 : 2);
     expect(new Set(receiver.received.map((r) => r.headers["webhook-id"])).size).toBe(1);
     await fresh.releaseAll();

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { Webhook } from "standardwebhooks";
 import { createApp } from "#shared/http/app.ts";
-import { startRelay, type RelayHarness } from "../support/relay.ts";
+import { startRelay, type RelayHarness } from "#test/support/relay.ts";
 
 // The signing test vector from the reference (a real OpenAI event, openai-node's tests).
 const VECTOR = {
@@ -14,14 +14,26 @@ const VECTOR = {
 
 let relay: RelayHarness;
 beforeAll(async () => {
-  relay = await startRelay({ env: { OPENAI_WEBHOOK_SECRET: VECTOR.secret }, behaviour: { queuedMs: 500, runMs: 2000 } });
+  relay = await startRelay({
+    env: { OPENAI_WEBHOOK_SECRET: VECTOR.secret },
+    behaviour: { queuedMs: 500, runMs: 2000 },
+  });
 });
 afterAll(() => relay.close());
 afterEach(() => vi.useRealTimers());
 
 const post = (body: string, headers: Record<string, string>) =>
-  fetch(`${relay.url}/v1/webhooks/openai`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body });
-const vectorHeaders = (over: Record<string, string> = {}) => ({ "webhook-id": VECTOR.id, "webhook-timestamp": String(VECTOR.timestamp), "webhook-signature": VECTOR.signature, ...over });
+  fetch(`${relay.url}/v1/webhooks/openai`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body,
+  });
+const vectorHeaders = (over: Record<string, string> = {}) => ({
+  "webhook-id": VECTOR.id,
+  "webhook-timestamp": String(VECTOR.timestamp),
+  "webhook-signature": VECTOR.signature,
+  ...over,
+});
 
 describe("POST /v1/webhooks/openai", () => {
   it("accepts the reference's signing test vector (at its own time)", async () => {
@@ -34,7 +46,11 @@ describe("POST /v1/webhooks/openai", () => {
 
   it.each([
     ["a tampered body", VECTOR.body.replace("resp_123", "resp_124"), {}],
-    ["a wrong signature", VECTOR.body, { "webhook-signature": "v1,Z1VBZzJoV291UlpxUlFHNHVKeXBOUzhZSzg4NUc4MzgrRUhiNG5LQlk=" }],
+    [
+      "a wrong signature",
+      VECTOR.body,
+      { "webhook-signature": "v1,Z1VBZzJoV291UlpxUlFHNHVKeXBOUzhZSzg4NUc4MzgrRUhiNG5LQlk=" },
+    ],
     ["a missing signature", VECTOR.body, { "webhook-signature": "" }],
   ])("refuses %s", async (_label, body, headers) => {
     vi.useFakeTimers({ toFake: ["Date"] });
@@ -57,15 +73,23 @@ describe("POST /v1/webhooks/openai", () => {
   });
 
   it("refuses events signed with another secret", async () => {
-    const other = new Webhook("whsec_" + Buffer.alloc(32, 7).toString("base64"));
+    const other = new Webhook(`whsec_${Buffer.alloc(32, 7).toString("base64")}`);
     const at = new Date();
-    const res = await post(VECTOR.body, { "webhook-id": "wh_other", "webhook-timestamp": String(Math.floor(at.getTime() / 1000)), "webhook-signature": other.sign("wh_other", at, VECTOR.body) });
+    const res = await post(VECTOR.body, {
+      "webhook-id": "wh_other",
+      "webhook-timestamp": String(Math.floor(at.getTime() / 1000)),
+      "webhook-signature": other.sign("wh_other", at, VECTOR.body),
+    });
     expect(res.status).toBe(400);
   });
 
   it("is disabled (404) when no secret is configured", async () => {
     const app = createApp(relay.deps, { maxBodyBytes: 1 << 20, log: () => {} });
-    const res = await app.request("/v1/webhooks/openai", { method: "POST", body: VECTOR.body, headers: vectorHeaders() });
+    const res = await app.request("/v1/webhooks/openai", {
+      method: "POST",
+      body: VECTOR.body,
+      headers: vectorHeaders(),
+    });
     expect(res.status).toBe(404);
   });
 
@@ -90,8 +114,18 @@ describe("POST /v1/webhooks/openai", () => {
   it("ignores events for responses it does not track", async () => {
     const wh = new Webhook(VECTOR.secret);
     const at = new Date();
-    const body = JSON.stringify({ id: "evt_x", object: "event", created_at: 1, type: "response.completed", data: { id: "resp_not_ours" } });
-    const res = await post(body, { "webhook-id": "wh_unknown", "webhook-timestamp": String(Math.floor(at.getTime() / 1000)), "webhook-signature": wh.sign("wh_unknown", at, body) });
+    const body = JSON.stringify({
+      id: "evt_x",
+      object: "event",
+      created_at: 1,
+      type: "response.completed",
+      data: { id: "resp_not_ours" },
+    });
+    const res = await post(body, {
+      "webhook-id": "wh_unknown",
+      "webhook-timestamp": String(Math.floor(at.getTime() / 1000)),
+      "webhook-signature": wh.sign("wh_unknown", at, body),
+    });
     expect(res.status).toBe(200);
   });
 });

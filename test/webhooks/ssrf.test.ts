@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isPublicAddress } from "#shared/webhooks/address-policy.ts";
 import { HttpWebhookSender } from "#shared/webhooks/http-sender.ts";
-import { startRelay, type RelayHarness } from "../support/relay.ts";
-import { startReceiver, type Receiver } from "../support/receiver.ts";
+import { startRelay, type RelayHarness } from "#test/support/relay.ts";
+import { startReceiver, type Receiver } from "#test/support/receiver.ts";
 
 /** Every spelling from the reliability reference's SSRF matrix. */
 const BLOCKED_URLS = [
@@ -76,7 +76,11 @@ describe("webhook URLs in AWS mode", () => {
   });
 
   it("accepts a public https URL", async () => {
-    const res = await relay.call("POST", "/v1/responses", { model: "gpt-5-pro", input: "x", webhook: { url: "https://public.example/hooks" } });
+    const res = await relay.call("POST", "/v1/responses", {
+      model: "gpt-5-pro",
+      input: "x",
+      webhook: { url: "https://public.example/hooks" },
+    });
     expect(res.status).toBe(202);
   });
 
@@ -92,15 +96,21 @@ describe("webhook URLs in AWS mode", () => {
 describe("at send time", () => {
   let receiver: Receiver;
   beforeAll(async () => {
-    receiver = await startReceiver("whsec_" + Buffer.alloc(32, 1).toString("base64"));
+    receiver = await startReceiver(`whsec_${Buffer.alloc(32, 1).toString("base64")}`);
   });
   afterAll(() => receiver.close());
 
   it("re-checks the address: a name that rebinds to loopback after submit is refused, and nothing connects", async () => {
     rebindCalls = 0;
-    const res = await relay.call("POST", "/v1/responses", { model: "gpt-5-pro", input: "rebind", webhook: { url: `https://rebind.example:${receiver.port}/hook` } });
+    const res = await relay.call("POST", "/v1/responses", {
+      model: "gpt-5-pro",
+      input: "rebind",
+      webhook: { url: `https://rebind.example:${receiver.port}/hook` },
+    });
     expect(res.status).toBe(202);
-    await relay.runUntil(async () => (await relay.call("GET", `/v1/responses/${res.body.id}/deliveries`)).body.data.length > 0);
+    await relay.runUntil(
+      async () => (await relay.call("GET", `/v1/responses/${res.body.id}/deliveries`)).body.data.length > 0,
+    );
     const [attempt] = (await relay.call("GET", `/v1/responses/${res.body.id}/deliveries`)).body.data;
     expect(attempt.status_code).toBeNull();
     expect(attempt.error).toMatch(/refused: rebind.example resolves to 127\.0\.0\.1/);
@@ -117,7 +127,11 @@ describe("at send time", () => {
       },
     });
     // hooks.invalid cannot resolve anywhere: reaching the receiver proves the pinned address was used.
-    const result = await sender.send({ url: `http://hooks.invalid:${receiver.port}/hook`, headers: { "content-type": "application/json" }, body: "{}" });
+    const result = await sender.send({
+      url: `http://hooks.invalid:${receiver.port}/hook`,
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
     expect(result.status).toBe(200);
     expect(lookups).toBe(1);
     expect(receiver.received.at(-1)!.headers.host).toBe(`hooks.invalid:${receiver.port}`);

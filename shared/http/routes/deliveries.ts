@@ -3,7 +3,7 @@ import { toUnixSeconds } from "#shared/clock.ts";
 import type { Deps } from "#shared/ports.ts";
 import { redeliverWebhook } from "#shared/use-cases/deliver-webhook.ts";
 import { getOwnedJob } from "#shared/use-cases/get-job.ts";
-import type { AuthEnv } from "../auth.ts";
+import type { AuthEnv } from "#shared/http/auth.ts";
 
 /** The webhook delivery log of a job, and "send it again". */
 export function deliveriesRoutes(deps: Deps) {
@@ -14,7 +14,14 @@ export function deliveriesRoutes(deps: Deps) {
     const attempts = await deps.deliveries.list(job.id);
     return c.json({
       object: "list",
-      delivery: job.delivery ? { webhook_id: job.delivery.webhookId, event_type: job.delivery.eventType, state: job.delivery.state, attempts: job.delivery.attempts } : null,
+      delivery: job.delivery
+        ? {
+            webhook_id: job.delivery.webhookId,
+            event_type: job.delivery.eventType,
+            state: job.delivery.state,
+            attempts: job.delivery.attempts,
+          }
+        : null,
       data: attempts.map((a) => ({
         object: "webhook.attempt",
         attempt: a.attempt,
@@ -35,7 +42,14 @@ export function deliveriesRoutes(deps: Deps) {
     const job = await getOwnedJob(c.get("tenant").id, c.req.param("id"), deps);
     const after = await redeliverWebhook(job, deps);
     const d = after.delivery!;
-    return c.json({ webhook_id: d.webhookId, event_type: d.eventType, state: d.state, attempts: d.attempts, last_status: d.lastStatus, last_error: d.lastError });
+    return c.json({
+      webhook_id: d.webhookId,
+      event_type: d.eventType,
+      state: d.state,
+      attempts: d.attempts,
+      last_status: d.lastStatus,
+      last_error: d.lastError,
+    });
   });
 
   return app;

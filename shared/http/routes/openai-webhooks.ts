@@ -19,7 +19,10 @@ export function openaiWebhookRoutes(deps: Deps, options: { secret: string | unde
   const verifier = options.secret ? new Webhook(options.secret) : null;
 
   app.post("/", async (c) => {
-    if (!verifier) throw new NotFoundError("OpenAI webhooks are not enabled on this relay (OPENAI_WEBHOOK_SECRET is unset).", { code: "webhooks_disabled" });
+    if (!verifier)
+      throw new NotFoundError("OpenAI webhooks are not enabled on this relay (OPENAI_WEBHOOK_SECRET is unset).", {
+        code: "webhooks_disabled",
+      });
     // The signature covers the exact bytes: verify the raw body, never a re-serialised one.
     const raw = await c.req.text();
     let event: { type?: string; data?: { id?: string } };
@@ -41,7 +44,12 @@ export function openaiWebhookRoutes(deps: Deps, options: { secret: string | unde
       if (job && !isTerminal(job.status)) await advanceJob(job, deps, { transientFailures: 0, deliverNow: false });
     } catch (error) {
       // Already claimed in the inbox, so OpenAI's retry would be a no-op: the poller is the backstop.
-      options.log({ level: "error", msg: "advancing a job from an OpenAI webhook failed", upstreamId, error: (error as Error).message });
+      options.log({
+        level: "error",
+        msg: "advancing a job from an OpenAI webhook failed",
+        upstreamId,
+        error: (error as Error).message,
+      });
     }
     return c.json({ received: true });
   });

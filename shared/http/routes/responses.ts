@@ -7,9 +7,9 @@ import { cancelJob } from "#shared/use-cases/cancel-job.ts";
 import { streamCursor, streamJob } from "#shared/streaming/http-stream.ts";
 import { getJobWithOutput, getOwnedJob } from "#shared/use-cases/get-job.ts";
 import { submitJob } from "#shared/use-cases/submit-job.ts";
-import type { AuthEnv } from "../auth.ts";
-import { parseSubmitBody } from "../submit-body.ts";
-import { checkWebhookUrl } from "../webhook-url.ts";
+import type { AuthEnv } from "#shared/http/auth.ts";
+import { parseSubmitBody } from "#shared/http/submit-body.ts";
+import { checkWebhookUrl } from "#shared/http/webhook-url.ts";
 
 /** Suggested wait before the first status poll (Retry-After on 202). */
 const FIRST_POLL_SECONDS = 2;
@@ -22,16 +22,24 @@ export function responsesRoutes(deps: Deps) {
     const raw = await readJson(c);
     const idempotencyKey = c.req.header("idempotency-key")?.trim() || null;
     if (idempotencyKey !== null && (idempotencyKey.length > 255 || /[^\x21-\x7e]/.test(idempotencyKey))) {
-      throw new InvalidRequestError("Idempotency-Key must be 1 to 255 visible ASCII characters.", { param: "Idempotency-Key", code: "invalid_value" });
+      throw new InvalidRequestError("Idempotency-Key must be 1 to 255 visible ASCII characters.", {
+        param: "Idempotency-Key",
+        code: "invalid_value",
+      });
     }
     const parsed = parseSubmitBody(raw);
     if (parsed.webhook) await checkWebhookUrl(parsed.webhook.url, deps.webhooks);
     // stream: true also goes upstream: only a response created streaming can be streamed later.
     const body = parsed.stream ? { ...parsed.body, stream: true } : parsed.body;
-    const { job, replayed } = await submitJob({ tenant: c.get("tenant"), body, webhook: parsed.webhook, idempotencyKey }, deps);
+    const { job, replayed } = await submitJob(
+      { tenant: c.get("tenant"), body, webhook: parsed.webhook, idempotencyKey },
+      deps,
+    );
     if (parsed.stream) {
       // As OpenAI answers a streaming create: 200 and the stream, from response.created on.
-      return streamJob(c, deps, job, -1, { headers: { Location: `/v1/responses/${job.id}`, ...(replayed ? { "Idempotent-Replayed": "true" } : {}) } });
+      return streamJob(c, deps, job, -1, {
+        headers: { Location: `/v1/responses/${job.id}`, ...(replayed ? { "Idempotent-Replayed": "true" } : {}) },
+      });
     }
     c.header("Location", `/v1/responses/${job.id}`);
     c.header("Retry-After", String(FIRST_POLL_SECONDS));
@@ -43,18 +51,30 @@ export function responsesRoutes(deps: Deps) {
   app.get("/", async (c) => {
     const status = c.req.query("status");
     if (status !== undefined && !(JOB_STATUSES as readonly string[]).includes(status)) {
-      throw new InvalidRequestError(`Invalid 'status': expected one of ${JOB_STATUSES.join(", ")}.`, { param: "status", code: "invalid_value" });
+      throw new InvalidRequestError(`Invalid 'status': expected one of ${JOB_STATUSES.join(", ")}.`, {
+        param: "status",
+        code: "invalid_value",
+      });
     }
     const limitRaw = c.req.query("limit") ?? "20";
     const limit = Number(limitRaw);
     if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
-      throw new InvalidRequestError("Invalid 'limit': expected an integer from 1 to 100.", { param: "limit", code: "invalid_value" });
+      throw new InvalidRequestError("Invalid 'limit': expected an integer from 1 to 100.", {
+        param: "limit",
+        code: "invalid_value",
+      });
     }
     const after = c.req.query("after") || undefined;
     const page = await deps.jobs.list(c.get("tenant").id, { status, limit, after });
     // Summaries: a page of full outputs could be megabytes; GET one job for its output.
     const data = page.jobs.map((job) => toResponseObject(job, null, baseUrl(c)));
-    return c.json({ object: "list", data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: page.hasMore });
+    return c.json({
+      object: "list",
+      data,
+      first_id: data[0]?.id ?? null,
+      last_id: data.at(-1)?.id ?? null,
+      has_more: page.hasMore,
+    });
   });
 
   app.get("/:id", async (c) => {
@@ -77,7 +97,8 @@ export function responsesRoutes(deps: Deps) {
 
 async function readJson(c: Context): Promise<unknown> {
   const text = await c.req.text();
-  if (!text.trim()) throw new InvalidRequestError("The request body is empty; send a JSON object.", { code: "invalid_json" });
+  if (!text.trim())
+    throw new InvalidRequestError("The request body is empty; send a JSON object.", { code: "invalid_json" });
   try {
     return JSON.parse(text);
   } catch {
