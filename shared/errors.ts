@@ -78,6 +78,18 @@ export class UpstreamAuthError extends RelayError {
   }
 }
 
+/**
+ * A blocking create waited as long as its front door allows and the job is still running. Not a
+ * failure of the job: it keeps running, and the message names where to read it.
+ */
+export class StillRunningError extends RelayError {
+  readonly jobId: string;
+  constructor(message: string, options: { jobId: string }) {
+    super(message, { code: "response_still_running" });
+    this.jobId = options.jobId;
+  }
+}
+
 /** A conditional write lost a race: someone else changed the item first. */
 export class VersionConflictError extends RelayError {}
 

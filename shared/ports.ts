@@ -13,7 +13,20 @@ export interface IdempotencyClaim {
   expiresAt: number;
 }
 
-export type CreateJobResult = { created: true; job: Job } | { created: false; existingJobId: string; bodyHash: string };
+/** How the upstream refused a create outright: what the caller was answered, to repeat on a replay. */
+export interface Refusal {
+  status: number;
+  type: string;
+  message: string;
+  code: string | null;
+  param: string | null;
+  /** The upstream refused the relay's own credentials (the answer is the relay's, not the upstream's). */
+  auth: boolean;
+}
+
+export type CreateJobResult =
+  | { created: true; job: Job }
+  | { created: false; existingJobId: string; bodyHash: string; refusal: Refusal | null };
 
 export interface JobListPage {
   jobs: Job[];
@@ -44,6 +57,18 @@ export interface JobStore {
   list(tenantId: string, options: { status?: string; limit: number; after?: string }): Promise<JobListPage>;
   queryDue(shard: number, fromMs: number, toMs: number): Promise<DueEntry[]>;
   findByUpstreamId(upstreamId: string): Promise<Job | null>;
+  /**
+   * Removes the job and everything stored beside it (request and output chunks, event log,
+   * delivery log) and its idempotency claim. The job item goes first, so every reader sees the
+   * job gone at once; a crash part-way leaves only leftovers that TTL removes.
+   */
+  delete(job: Job): Promise<void>;
+  /** Keeps the Idempotency-Key's claim, with the refusal its create met, for replays to repeat. */
+  recordRefusal(claim: IdempotencyClaim, jobId: string, refusal: Refusal): Promise<void>;
+  /** Notes which job a submit without an Idempotency-Key made, for an SDK's automatic retry of it. */
+  rememberSubmit(tenantId: string, bodyHash: string, jobId: string, expiresAt: number): Promise<void>;
+  /** The job an identical earlier submit made (see rememberSubmit), or null. */
+  recallSubmit(tenantId: string, bodyHash: string): Promise<string | null>;
   readonly shards: number;
 }
 

@@ -98,6 +98,7 @@ export async function runHttp(dynamoEndpoint: string, s: HttpSettings): Promise<
         await metered(units.submit, n + c, () =>
           level(c, n, async (i) => {
             const res = await relayCall(stack, "POST", "/v1/responses", {
+              background: true,
               model: "gpt-5-pro",
               input: `http bench ${c}/${i}`,
             });

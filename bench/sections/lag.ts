@@ -75,6 +75,7 @@ export async function runLag(
         const metadata = { sim_queued_ms: String(spec.queuedMs), sim_run_ms: String(spec.runMs) };
         naiveRuns.push(naive.run({ model: "gpt-5-pro", input: spec.input, metadata }));
         const res = await relayCall(stack, "POST", "/v1/responses", {
+          background: true,
           model: "gpt-5-pro",
           input: spec.input,
           metadata,

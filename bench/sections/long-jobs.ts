@@ -176,6 +176,7 @@ export async function runLongJobs(dynamoEndpoint: string, s: LongJobSettings): P
         const spec = pending.shift()!;
         const before = { read: stack.meters.api.readUnits, write: stack.meters.api.writeUnits };
         const res = await relayCall(stack, "POST", "/v1/responses", {
+          background: true,
           model: "gpt-5-pro",
           input: spec.input,
           metadata: { sim_queued_ms: String(spec.queuedMs), sim_run_ms: String(spec.runMs) },

@@ -1,25 +1,13 @@
 /**
  * The job: one caller request relayed to one upstream background response.
- * `status` uses OpenAI's spelling plus the relay's `expired`.
+ * `status` is always one of OpenAI's six. When the relay itself ends a job (its deadline passed, it
+ * sat queued too long, its create was lost), `status` says what OpenAI would say of such a job and
+ * `endReason` carries the relay's own reason.
  */
-export const JOB_STATUSES = [
-  "queued",
-  "in_progress",
-  "completed",
-  "failed",
-  "cancelled",
-  "incomplete",
-  "expired",
-] as const;
+export const JOB_STATUSES = ["queued", "in_progress", "completed", "failed", "cancelled", "incomplete"] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
-export const TERMINAL_STATUSES: ReadonlySet<JobStatus> = new Set([
-  "completed",
-  "failed",
-  "cancelled",
-  "incomplete",
-  "expired",
-]);
+export const TERMINAL_STATUSES: ReadonlySet<JobStatus> = new Set(["completed", "failed", "cancelled", "incomplete"]);
 export const isTerminal = (status: JobStatus): boolean => TERMINAL_STATUSES.has(status);
 
 /**
@@ -27,13 +15,12 @@ export const isTerminal = (status: JobStatus): boolean => TERMINAL_STATUSES.has(
  * finish between two polls). Every transition is also fenced by the item's version (store layer).
  */
 const TRANSITIONS: Record<JobStatus, readonly JobStatus[]> = {
-  queued: ["in_progress", "completed", "failed", "cancelled", "incomplete", "expired"],
-  in_progress: ["completed", "failed", "cancelled", "incomplete", "expired"],
+  queued: ["in_progress", "completed", "failed", "cancelled", "incomplete"],
+  in_progress: ["completed", "failed", "cancelled", "incomplete"],
   completed: [],
   failed: [],
   cancelled: [],
   incomplete: [],
-  expired: [],
 };
 
 export function canTransition(from: JobStatus, to: JobStatus): boolean {
@@ -46,6 +33,22 @@ export function canTransition(from: JobStatus, to: JobStatus): boolean {
  * `done`: the upstream id is known.
  */
 export type CreateState = "pending" | "sent" | "done";
+
+/**
+ * Why the relay itself ended a job (the Response's `status` and `error` stay within OpenAI's
+ * values; this goes under `relay.reason`).
+ */
+export type EndReasonCode =
+  | "deadline_exceeded"
+  | "queued_too_long"
+  | "upstream_create_interrupted"
+  | "upstream_not_found"
+  | "upstream_rejected";
+
+export interface EndReason {
+  code: EndReasonCode;
+  message: string;
+}
 
 export interface JobError {
   code: string | null;
@@ -118,14 +121,16 @@ export interface Job {
   statusChangedAt: number;
   completedAt: number | null;
   deadlineAt: number;
-  /** A job still queued upstream after this is re-checked and settled as expired. */
+  /** A job still queued upstream after this is re-checked and cancelled (`queued_too_long`). */
   queuedDeadlineAt: number;
   createState: CreateState;
   createAttempts: number;
   /** When the current create was sent (for recovering from a crash mid-create). */
   createSentAt: number | null;
   upstreamId: string | null;
-  /** The upstream's last seen status (may lag the relay's `status` only for `expired`). */
+  /** The upstream id of the job the caller's `previous_response_id` named (sent in its place). */
+  previousUpstreamId: string | null;
+  /** The upstream's last seen status (differs from `status` when the relay ended the job itself). */
   upstreamStatus: string | null;
   /** The upstream still has to be told to cancel (a cancel that failed transiently). */
   upstreamCancelPending: boolean;
@@ -138,6 +143,8 @@ export interface Job {
   usage: ResponseUsage | null;
   costUsd: number | null;
   error: JobError | null;
+  /** Set when the relay, not the upstream, decided how the job ended. */
+  endReason: EndReason | null;
   incompleteDetails: { reason: string } | null;
   /** The last transient upstream problem, for the status object; cleared on progress. */
   lastUpstreamError: string | null;
@@ -150,6 +157,7 @@ export const EMPTY_JOB_FIELDS = {
   createAttempts: 0,
   createSentAt: null,
   upstreamId: null,
+  previousUpstreamId: null,
   upstreamStatus: null,
   upstreamCancelPending: false,
   webhook: null,
@@ -159,6 +167,7 @@ export const EMPTY_JOB_FIELDS = {
   usage: null,
   costUsd: null,
   error: null,
+  endReason: null,
   incompleteDetails: null,
   lastUpstreamError: null,
 } satisfies Partial<Job>;

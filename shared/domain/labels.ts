@@ -1,8 +1,9 @@
-import type { Job, JobStatus } from "./job.ts";
+import type { EndReasonCode, Job, JobStatus } from "./job.ts";
 
 /** Human status labels, from one mapping, for the status object and the stream. */
 export function statusLabel(
-  job: Pick<Job, "status" | "createState" | "lastUpstreamError" | "upstreamCancelPending">,
+  job: Pick<Job, "status" | "createState" | "lastUpstreamError" | "upstreamCancelPending"> &
+    Partial<Pick<Job, "endReason">>,
 ): string {
   switch (job.status) {
     case "queued":
@@ -17,14 +18,20 @@ export function statusLabel(
       return "completed";
     case "failed":
       return "failed";
-    case "cancelled":
-      return job.upstreamCancelPending ? "cancelled (telling the upstream…)" : "cancelled";
+    case "cancelled": {
+      const why = [job.endReason ? CANCEL_REASONS[job.endReason.code] : null, job.upstreamCancelPending ? "telling the upstream…" : null];
+      const said = why.filter(Boolean).join(", ");
+      return said ? `cancelled (${said})` : "cancelled";
+    }
     case "incomplete":
       return "incomplete (stopped early)";
-    case "expired":
-      return "expired (deadline passed, cancelled upstream)";
   }
 }
+
+const CANCEL_REASONS: Partial<Record<EndReasonCode, string>> = {
+  deadline_exceeded: "deadline passed",
+  queued_too_long: "queued upstream too long",
+};
 
 /**
  * What a live stream is doing besides the job's own status: `live` (relaying the upstream's

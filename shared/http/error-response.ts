@@ -9,6 +9,7 @@ import {
   NotFoundError,
   PayloadTooLargeError,
   RelayError,
+  StillRunningError,
   UpstreamAuthError,
   UpstreamRejectedError,
   UpstreamUnavailableError,
@@ -30,6 +31,9 @@ const STATUS_BY_CLASS: [new (...args: never[]) => RelayError, ContentfulStatusCo
   [VersionConflictError, 409, "invalid_request_error"],
   [UpstreamAuthError, 502, "server_error"],
   [UpstreamUnavailableError, 502, "server_error"],
+  // The relay is the gateway, the upstream the slow server: what 504 means. The SDKs retry it,
+  // and a retry attaches to the same job.
+  [StillRunningError, 504, "server_error"],
   [ConfigError, 500, "server_error"],
 ];
 

@@ -1,13 +1,14 @@
 import { z } from "zod";
 import type { WebhookTarget } from "#shared/domain/job.ts";
+import { MAX_METADATA_PAIRS } from "#shared/domain/upstream-request.ts";
 import { InvalidRequestError } from "#shared/errors.ts";
+import type { SubmitMode } from "#shared/use-cases/submit-job.ts";
 
 export const WEBHOOK_EVENTS = [
   "response.completed",
   "response.failed",
   "response.cancelled",
   "response.incomplete",
-  "response.expired",
 ] as const;
 
 /** The relay's own field: checked strictly (unknown keys are mistakes). */
@@ -23,15 +24,7 @@ const webhookSchema = z
 
 const metadataSchema = z
   .record(z.string().min(1).max(64), z.string().max(512))
-  // One of OpenAI's 16 metadata slots tags the upstream response with the job id.
-  .refine(
-    (m) => Object.keys(m).length <= 15,
-    "may hold at most 15 pairs (the relay uses the 16th to tag the upstream response)",
-  )
-  .refine(
-    (m) => !Object.keys(m).some((k) => k.startsWith("relay_")),
-    "keys starting with relay_ are reserved for the relay",
-  );
+  .refine((m) => Object.keys(m).length <= MAX_METADATA_PAIRS, `may hold at most ${MAX_METADATA_PAIRS} pairs`);
 
 /**
  * A `responses.create` body. The fields the relay relies on are checked; every other field is
@@ -52,9 +45,10 @@ const submitSchema = z
   .passthrough();
 
 export interface SubmitBody {
+  /** The caller's body as sent (`background`, `store`, `stream` included), minus `webhook`. */
   body: Record<string, unknown> & { model: string; metadata?: Record<string, string> };
   webhook: WebhookTarget | null;
-  stream: boolean;
+  mode: SubmitMode;
 }
 
 export function parseSubmitBody(raw: unknown): SubmitBody {
@@ -69,14 +63,14 @@ export function parseSubmitBody(raw: unknown): SubmitBody {
     const message = missing ? `Missing required parameter: '${param}'.` : `Invalid '${param}': ${issue.message}.`;
     throw new InvalidRequestError(message, { param, code: missing ? "missing_required_parameter" : "invalid_value" });
   }
-  const { webhook, stream, background: _background, store: _store, ...rest } = parsed.data;
-  // background and store are forced on; stream is the relay's to serve, not the upstream's.
+  const { webhook, ...rest } = parsed.data;
   const body = { ...rest } as SubmitBody["body"];
   if (rest.metadata === null) delete body.metadata;
+  const mode: SubmitMode = rest.stream === true ? "stream" : rest.background === true ? "background" : "blocking";
   return {
     body,
     webhook: webhook ? { url: webhook.url, ...(webhook.events ? { events: [...webhook.events] } : {}) } : null,
-    stream: stream === true,
+    mode,
   };
 }
 

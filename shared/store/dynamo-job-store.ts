@@ -1,6 +1,9 @@
 import { ConditionalCheckFailedException, TransactionCanceledException } from "@aws-sdk/client-dynamodb";
 import {
+  BatchWriteCommand,
+  DeleteCommand,
   GetCommand,
+  PutCommand,
   QueryCommand,
   TransactWriteCommand,
   UpdateCommand,
@@ -9,7 +12,7 @@ import {
 import { EMPTY_JOB_FIELDS, type Job, type StoredBlobRef } from "#shared/domain/job.ts";
 import { IdempotencyInProgressError, VersionConflictError } from "#shared/errors.ts";
 import { sha256Hex } from "#shared/ids.ts";
-import type { CreateJobResult, DueEntry, IdempotencyClaim, JobListPage, JobStore } from "#shared/ports.ts";
+import type { CreateJobResult, DueEntry, IdempotencyClaim, JobListPage, JobStore, Refusal } from "#shared/ports.ts";
 import { getBlob, putBlob, type BlobHome } from "./blob-items.ts";
 import { DUE_INDEX, TENANT_INDEX, UPSTREAM_INDEX } from "./table-definition.ts";
 
@@ -113,7 +116,7 @@ export class DynamoJobStore implements JobStore {
     putJob: { Put: Record<string, unknown> },
     ClientRequestToken: string,
     createdAt: number,
-  ): Promise<{ created: true } | { created: false; existingJobId: string; bodyHash: string } | null> {
+  ): Promise<{ created: true } | Extract<CreateJobResult, { created: false }> | null> {
     try {
       await this.#doc.send(
         new TransactWriteCommand({
@@ -148,6 +151,7 @@ export class DynamoJobStore implements JobStore {
         created: false,
         existingJobId: existing.Item.jobId as string,
         bodyHash: existing.Item.bodyHash as string,
+        refusal: (existing.Item.refusal as Refusal | undefined) ?? null,
       };
     }
   }
@@ -288,7 +292,89 @@ export class DynamoJobStore implements JobStore {
     const key = page.Items?.[0];
     return key ? this.get((key.pk as string).slice(4)) : null;
   }
+
+  async delete(job: Job): Promise<void> {
+    await this.#doc.send(new DeleteCommand({ TableName: this.#table, Key: { pk: jobPk(job.id), sk: JOB_SK } }));
+    if (job.idempotencyKey) {
+      // Only while the claim still names this job (an expired claim may have been taken again).
+      await this.#doc
+        .send(
+          new DeleteCommand({
+            TableName: this.#table,
+            Key: { pk: `IDEM#${job.tenantId}#${job.idempotencyKey}`, sk: "IDEM" },
+            ConditionExpression: "jobId = :id",
+            ExpressionAttributeValues: { ":id": job.id },
+          }),
+        )
+        .catch((error) => {
+          if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        });
+    }
+    // Everything else lives in the job's partition: REQ#, OUT#, EVT#, EVB#, DLV# items.
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.#doc.send(
+        new QueryCommand({
+          TableName: this.#table,
+          KeyConditionExpression: "pk = :pk",
+          ExpressionAttributeValues: { ":pk": jobPk(job.id) },
+          ProjectionExpression: "pk, sk",
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      const keys = (page.Items ?? []).map((item) => ({ pk: item.pk, sk: item.sk }));
+      for (let start = 0; start < keys.length; start += 25) await this.#deleteKeys(keys.slice(start, start + 25));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+  }
+
+  /** One BatchWrite of up to 25 deletes, resending what DynamoDB leaves unprocessed. */
+  async #deleteKeys(keys: Record<string, unknown>[]): Promise<void> {
+    let requests = keys.map((Key) => ({ DeleteRequest: { Key } }));
+    for (let attempt = 0; requests.length > 0; attempt++) {
+      const result = await this.#doc.send(new BatchWriteCommand({ RequestItems: { [this.#table]: requests } }));
+      requests = (result.UnprocessedItems?.[this.#table] ?? []) as typeof requests;
+      if (requests.length && attempt >= 8) throw new Error("DynamoDB kept leaving job items undeleted");
+      if (requests.length) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
+    }
+  }
+
+  async recordRefusal(claim: IdempotencyClaim, jobId: string, refusal: Refusal): Promise<void> {
+    await this.#doc
+      .send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: { pk: `IDEM#${claim.tenantId}#${claim.key}`, sk: "IDEM" },
+          UpdateExpression: "SET refusal = :r",
+          ConditionExpression: "jobId = :id",
+          ExpressionAttributeValues: { ":r": withoutUndefined(refusal), ":id": jobId },
+        }),
+      )
+      .catch((error) => {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      });
+  }
+
+  async rememberSubmit(tenantId: string, bodyHash: string, jobId: string, expiresAt: number): Promise<void> {
+    await this.#doc.send(
+      new PutCommand({ TableName: this.#table, Item: { ...submitKey(tenantId, bodyHash), jobId, expiresAt } }),
+    );
+  }
+
+  async recallSubmit(tenantId: string, bodyHash: string): Promise<string | null> {
+    const { Item } = await this.#doc.send(
+      new GetCommand({ TableName: this.#table, Key: submitKey(tenantId, bodyHash), ConsistentRead: true }),
+    );
+    // TTL deletion is lazy: an expired note is no note.
+    return Item && (Item.expiresAt as number) >= Math.floor(Date.now() / 1000) ? (Item.jobId as string) : null;
+  }
 }
+
+const submitKey = (tenantId: string, bodyHash: string) => ({ pk: `SUBMIT#${tenantId}#${bodyHash}`, sk: "SUBMIT" });
+
+const withoutUndefined = (value: object) =>
+  Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined));
 
 function withoutNulls(job: Job): Record<string, unknown> {
   return Object.fromEntries(Object.entries(job).filter(([, value]) => value !== null && value !== undefined));

@@ -1,29 +1,30 @@
 import type { Job } from "#shared/domain/job.ts";
-import { toResponseObject } from "#shared/domain/response-view.ts";
+import { callerFields, wireResponse } from "#shared/domain/response-view.ts";
 import type { StreamEvent } from "#shared/ports.ts";
 
 type Json = Record<string, unknown>;
 
 /**
- * A Response inside a stream event as callers see it: the relay's job id (never the upstream's)
- * and the caller's own metadata (without the relay's tag).
+ * A Response inside a stream event as callers see it: the upstream's snapshot with the relay's job
+ * id (never the upstream's), the caller's own metadata (without the relay's tag) and the values
+ * the caller set (`background`, `store`, `previous_response_id`).
  */
-export function relayResponse(response: Json, job: Pick<Job, "id" | "metadata">): Json {
-  return { ...response, id: job.id, metadata: job.metadata };
+export function relayResponse(response: Json, job: Job, request: Json): Json {
+  const { output_text: _computed, ...rest } = response;
+  return { ...rest, ...callerFields(job, request) };
 }
 
-export function relayEvent(event: StreamEvent, job: Pick<Job, "id" | "metadata">): StreamEvent {
+export function relayEvent(event: StreamEvent, job: Job, request: Json): StreamEvent {
   const response = event.response;
   if (!response || typeof response !== "object") return event;
-  return { ...event, response: relayResponse(response as Json, job) };
+  return { ...event, response: relayResponse(response as Json, job, request) };
 }
 
 /**
- * The final Response a stream ends with: the upstream's when there is one, else the job as the
- * status URL shows it (a job that ended before the upstream ever answered), in wire form.
+ * The final Response a stream ends with, as the status URL shows it (without the relay's block):
+ * from the upstream's final Response when there is one, else from the job and its request (a job
+ * that ended before the upstream ever answered).
  */
-export function finalResponse(job: Job, upstream: Json | null): Json {
-  if (upstream) return relayResponse(upstream, job);
-  const { relay: _relay, output_text: _text, ...wire } = toResponseObject(job, null, "");
-  return wire;
+export function finalResponse(job: Job, upstream: Json | null, request: Json): Json {
+  return wireResponse(job, upstream, request);
 }

@@ -1,5 +1,5 @@
 import { isTerminal, type Job } from "#shared/domain/job.ts";
-import { advanceJob } from "#shared/use-cases/advance-job.ts";
+import { applyUpstream } from "#shared/use-cases/job-transitions.ts";
 import type { StreamPhase } from "#shared/domain/labels.ts";
 import { UpstreamRejectedError } from "#shared/errors.ts";
 import type { Deps, EventBatch, StreamEvent, UpstreamResponse } from "#shared/ports.ts";
@@ -7,6 +7,7 @@ import { classifyUpstreamError } from "#shared/upstream/classify-error.ts";
 import { sleepOnClock } from "#shared/sleep.ts";
 import { LogWriter, type LogWriterSettings } from "./log-writer.ts";
 import { finalResponse, relayEvent } from "./relay-view.ts";
+import { TERMINAL_EVENT_TYPES } from "./stream-state.ts";
 import { StreamIdleError } from "./upstream-events.ts";
 
 export interface PumpSettings extends LogWriterSettings {
@@ -49,6 +50,8 @@ export class StreamPump {
   readonly #settings: PumpSettings;
   readonly #hooks: PumpHooks;
   readonly #writer: LogWriter;
+  /** The caller's request (for the caller-set fields in every Response snapshot), read once. */
+  #request: Record<string, unknown> | null = null;
 
   constructor(deps: Deps, jobId: string, settings: PumpSettings, hooks: PumpHooks) {
     this.#deps = deps;
@@ -68,9 +71,10 @@ export class StreamPump {
       while (!writer.ended && !signal.aborted) {
         if (!(await this.#hooks.keepLease())) return;
         const job = await this.#deps.jobs.get(this.#jobId);
-        if (!job) return; // gone (retention): nothing left to stream
+        if (!job) return; // gone (retention or deleted): nothing left to stream
+        this.#request ??= await this.#deps.jobs.getRequest(job);
         if (!job.upstreamId) {
-          if (isTerminal(job.status)) await writer.finish(finalResponse(job, null), job.status);
+          if (isTerminal(job.status)) await writer.finish(finalResponse(job, null, this.#request), job.status);
           else await sleepOnClock(this.#deps.clock, this.#settings.pollIntervalMs, signal);
           continue;
         }
@@ -109,7 +113,6 @@ export class StreamPump {
         this.#hooks.phase("reconnecting");
         await sleepOnClock(this.#deps.clock, this.#settings.reconnectDelaysMs[failures - 1]!, signal);
       }
-      if (writer.ended) await this.#recordEnd();
     } finally {
       // Events still buffered were never served to anyone; writing them now saves a re-read.
       if (!writer.ended) await writer.flush().catch(() => undefined);
@@ -118,15 +121,14 @@ export class StreamPump {
   }
 
   /**
-   * The stream saw the end before the poller did: record it now, so the status endpoint agrees
-   * with what the caller just read. Best effort; the poller stays the backstop. The caller's
-   * webhook is left to the poller (within a tick), not sent from a stream.
+   * The stream saw the end before the poller did: record it now (before the event is stored and
+   * served), so the status endpoint agrees with what the caller is about to read. Best effort; the
+   * poller stays the backstop. The caller's webhook is left to the poller, not sent from a stream.
    */
-  async #recordEnd(): Promise<void> {
+  async #recordEnd(final: UpstreamResponse): Promise<void> {
     const job = await this.#deps.jobs.get(this.#jobId).catch(() => null);
-    if (job && !isTerminal(job.status) && job.upstreamId) {
-      await advanceJob(job, this.#deps, { transientFailures: 0, deliverNow: false }).catch(() => undefined);
-    }
+    if (!job || isTerminal(job.status) || !job.upstreamId) return;
+    await applyUpstream(job, final, this.#deps).catch(() => undefined);
   }
 
   /**
@@ -166,7 +168,10 @@ export class StreamPump {
         if (event.sequence_number <= writer.upstreamHigh) continue;
         if (!progressed) this.#hooks.phase("live");
         progressed = true;
-        await writer.add(relayEvent(event, job), event.sequence_number);
+        // The end is recorded before readers can see it: a status read is never behind the stream.
+        if (TERMINAL_EVENT_TYPES.has(event.type) && event.response)
+          await this.#recordEnd(event.response as UpstreamResponse);
+        await writer.add(relayEvent(event, job, this.#request!), event.sequence_number);
         if (writer.ended) break;
         if (!(await this.#hooks.keepLease())) break;
       }
@@ -203,7 +208,7 @@ export class StreamPump {
   async #finishIfOver(job: Job): Promise<boolean> {
     if (isTerminal(job.status)) {
       const output = await this.#deps.jobs.getOutput(job);
-      await this.#writer.finish(finalResponse(job, output), job.status);
+      await this.#writer.finish(finalResponse(job, output, this.#request!), job.status);
       return true;
     }
     let upstream: UpstreamResponse;
@@ -213,7 +218,10 @@ export class StreamPump {
       return false; // transient, or refused: the poller settles the job, and the next look sees it
     }
     if (!isTerminal(upstream.status as Job["status"])) return false;
-    await this.#writer.finish(finalResponse(job, upstream), upstream.status);
+    await this.#recordEnd(upstream);
+    const recorded = (await this.#deps.jobs.get(this.#jobId)) ?? job;
+    const ended = isTerminal(recorded.status) ? recorded : { ...job, status: upstream.status as Job["status"] };
+    await this.#writer.finish(finalResponse(ended, upstream, this.#request!), ended.status);
     return true;
   }
 }

@@ -13,11 +13,19 @@ export const SYNTHETIC_DELTA_CHARS = 32_768;
 type Json = Record<string, unknown>;
 type Unnumbered = Omit<StreamEvent, "sequence_number">;
 
-/** Statuses that end a stream with an event of their own; `cancelled` and `expired` have none. */
+/**
+ * The event that ends a stream, by how the job ended. OpenAI's stream has no event for a
+ * cancelled response, and a stream that just stops leaves SDK helpers reporting the last
+ * snapshot ("in_progress") as final. `response.failed` carrying the Response with status
+ * `cancelled` makes them truthful: the official SDK's `finalResponse()` takes the Response from
+ * the event (status `cancelled`), and clients that branch on the type (the Vercel AI SDK) report
+ * the stream as not finished successfully rather than as a normal stop. (docs/upstream-facts.md)
+ */
 const TERMINAL_TYPES: Record<string, string> = {
   completed: "response.completed",
   failed: "response.failed",
   incomplete: "response.incomplete",
+  cancelled: "response.failed",
 };
 
 /**
@@ -43,7 +51,7 @@ export function closingEvents(state: StreamState, final: Json, status: string, n
   const ran = output.length > 0 || status === "completed" || status === "incomplete";
   if (!state.inProgress && ran) out.push({ type: "response.in_progress", response: snapshot("in_progress") });
 
-  // A failed response's stream just ends with response.failed; cancelled and expired ones just end.
+  // Failed and cancelled streams end with the terminal event alone (a cancelled one keeps its partial output).
   if (status === "completed" || status === "incomplete") {
     for (const [index, item] of output.entries()) out.push(...closeItem(state, item, index));
   }

@@ -1,4 +1,4 @@
-import { isDeliveryActive, isTerminal, type Job } from "#shared/domain/job.ts";
+import { type EndReason, isDeliveryActive, isTerminal, type Job } from "#shared/domain/job.ts";
 import { retryDelayMs } from "#shared/domain/polling.ts";
 import { UpstreamAuthError, UpstreamRejectedError, VersionConflictError } from "#shared/errors.ts";
 import type { Deps, UpstreamResponse } from "#shared/ports.ts";
@@ -8,6 +8,7 @@ import {
   applyUpstream,
   failInterrupted,
   finishLocally,
+  rejectedEnd,
   reread,
   sendCreate,
   stopUpstream,
@@ -55,7 +56,7 @@ async function step(job: Job, deps: Deps, context: AdvanceContext): Promise<Step
   if (isTerminal(job.status)) return afterTheEnd(job, deps, context);
   if (job.createState === "pending") {
     if (now >= job.deadlineAt)
-      return { job: await finishLocally(job, "expired", deps, { error: deadlineError(job) }), nextAt: null };
+      return { job: await finishLocally(job, "cancelled", deps, { endReason: deadlineReason(job) }), nextAt: null };
     return sendCreate(job, deps);
   }
   if (job.createState === "sent") {
@@ -63,7 +64,7 @@ async function step(job: Job, deps: Deps, context: AdvanceContext): Promise<Step
     if (now < lostAt) return { job, nextAt: lostAt };
     return { job: await failInterrupted(job, deps), nextAt: null };
   }
-  if (now >= job.deadlineAt) return { job: await stopUpstream(job, "expired", deps, deadlineError(job)), nextAt: null };
+  if (now >= job.deadlineAt) return { job: await stopUpstream(job, deps, deadlineReason(job)), nextAt: null };
 
   let response: UpstreamResponse;
   try {
@@ -72,9 +73,8 @@ async function step(job: Job, deps: Deps, context: AdvanceContext): Promise<Step
     const classified = classifyUpstreamError(error);
     if (classified instanceof UpstreamRejectedError) {
       // e.g. 404: the upstream no longer knows the response. Nothing will ever change: settle it.
-      const failed = await finishLocally(job, "failed", deps, {
-        error: { code: classified.code ?? `upstream_${classified.status}`, message: classified.message },
-      });
+      const code = classified.status === 404 ? "upstream_not_found" : "upstream_rejected";
+      const failed = await finishLocally(job, "failed", deps, rejectedEnd(classified, code));
       return { job: failed, nextAt: null };
     }
     // A refused relay key is the operator's to fix, not the job's end: wait at least a minute.
@@ -92,7 +92,7 @@ async function step(job: Job, deps: Deps, context: AdvanceContext): Promise<Step
   if (response.status === "queued" && now >= job.queuedDeadlineAt) {
     // Stuck in the upstream's queue past the model's limit (a known failure mode): stop it.
     return {
-      job: await stopUpstream(job, "expired", deps, {
+      job: await stopUpstream(job, deps, {
         code: "queued_too_long",
         message: `The upstream kept the response queued past the relay's limit (${Math.round((job.queuedDeadlineAt - job.createdAt) / 1000)} s); it was cancelled.`,
       }),
@@ -134,7 +134,7 @@ async function retryOwedCancel(job: Job, deps: Deps, context: AdvanceContext): P
   return { job: settled, nextAt: null };
 }
 
-function deadlineError(job: Job) {
+function deadlineReason(job: Job): EndReason {
   return {
     code: "deadline_exceeded",
     message: `The job passed its deadline (${new Date(job.deadlineAt).toISOString()}) and was cancelled upstream.`,

@@ -16,7 +16,7 @@ export async function cancelJob(tenantId: string, jobId: string, deps: Deps): Pr
       // Not created upstream yet: nothing to stop there. If a create is in flight, the submit that
       // sent it sees this cancel when it records the id, and cancels the upstream response itself.
       if (job.createState !== "done") return await finishLocally(job, "cancelled", deps);
-      return await stopUpstream(job, "cancelled", deps, null);
+      return await stopUpstream(job, deps, null);
     } catch (error) {
       if (!(error instanceof VersionConflictError)) throw error;
       job = await getOwnedJob(tenantId, jobId, deps);

@@ -41,13 +41,13 @@ export async function deliverWebhook(job: Job, deps: Deps): Promise<Step> {
       { ...claimed.delivery!, state: "exhausted", lastError: "tenant no longer exists", nextAttemptAt: null },
       deps,
     );
-  const output = await deps.jobs.getOutput(claimed);
+  const [output, request] = await Promise.all([deps.jobs.getOutput(claimed), deps.jobs.getRequest(claimed)]);
   // The payload is built from the job as it ended (no per-attempt delivery state), so every retry
   // carries the same body.
   const body = eventBody(
     delivery.eventType,
     job,
-    toResponseObject({ ...job, delivery: null }, output, deps.settings.publicBaseUrl),
+    toResponseObject({ ...job, delivery: null }, output, request, deps.settings.publicBaseUrl),
     job.completedAt ?? now,
   );
   const headers = signedHeaders(delivery.webhookId, body, tenant.webhookSecrets, new Date());

@@ -9,12 +9,15 @@ import {
   needsAttention,
   type Delivery,
   type Job,
+  type EndReason,
+  type EndReasonCode,
   type JobError,
   type JobStatus,
   type ResponseUsage,
 } from "#shared/domain/job.ts";
 import { costUsd, modelInfo } from "#shared/domain/models.ts";
 import { pollIntervalMs, retryDelayMs } from "#shared/domain/polling.ts";
+import { upstreamBody } from "#shared/domain/upstream-request.ts";
 import { UpstreamAuthError, UpstreamRejectedError, VersionConflictError } from "#shared/errors.ts";
 import type { Deps, UpstreamResponse } from "#shared/ports.ts";
 import { classifyUpstreamError, type ClassifiedUpstreamError } from "#shared/upstream/classify-error.ts";
@@ -72,9 +75,14 @@ const UPSTREAM_STATUSES: ReadonlySet<string> = new Set([
 
 /**
  * Marks the create as sent, sends it, and records the upstream id (or the failure). Submit passes
- * the request it just stored; the poller (recovering a pending create) reads it back.
+ * the caller's request it just stored; the poller (recovering a pending create) reads it back.
+ * `stream`: create the upstream response streaming (a caller is about to watch it live).
  */
-export async function sendCreate(job: Job, deps: Deps, request?: Record<string, unknown>): Promise<Step> {
+export async function sendCreate(
+  job: Job,
+  deps: Deps,
+  options: { request?: Record<string, unknown>; stream?: boolean } = {},
+): Promise<Step> {
   const now = deps.clock.now();
   let claimed: Job;
   try {
@@ -88,7 +96,8 @@ export async function sendCreate(job: Job, deps: Deps, request?: Record<string, 
     if (error instanceof VersionConflictError) return reread(job, deps);
     throw error;
   }
-  const body = request ?? (await deps.jobs.getRequest(claimed));
+  const request = options.request ?? (await deps.jobs.getRequest(claimed));
+  const body = upstreamBody(request, claimed, { stream: options.stream === true });
   let response: UpstreamResponse;
   try {
     response = await deps.upstream.create(body);
@@ -149,8 +158,7 @@ async function recordLateCreate(jobId: string, response: UpstreamResponse, deps:
 async function createFailed(job: Job, error: ClassifiedUpstreamError, deps: Deps): Promise<Step> {
   const now = deps.clock.now();
   if (error instanceof UpstreamRejectedError || error instanceof UpstreamAuthError) {
-    const code = error instanceof UpstreamRejectedError ? (error.code ?? `upstream_${error.status}`) : error.code;
-    const failed = await finishLocally(job, "failed", deps, { error: { code, message: error.message } });
+    const failed = await finishLocally(job, "failed", deps, rejectedEnd(error));
     return { job: failed, nextAt: null, rejected: error };
   }
   if (error.ambiguous) {
@@ -169,14 +177,13 @@ async function createFailed(job: Job, error: ClassifiedUpstreamError, deps: Deps
 }
 
 export async function failInterrupted(job: Job, deps: Deps, detail?: string): Promise<Job> {
+  const message =
+    "The upstream create was interrupted before the relay learned its outcome" +
+    (detail ? ` (${detail})` : "") +
+    ". It was not sent again, so that the request can never run (and bill) twice. Submit it again.";
   return finishLocally(job, "failed", deps, {
-    error: {
-      code: "upstream_create_interrupted",
-      message:
-        "The upstream create was interrupted before the relay learned its outcome" +
-        (detail ? ` (${detail})` : "") +
-        ". It was not sent again, so that the request can never run (and bill) twice. Submit it again.",
-    },
+    error: { code: "server_error", message },
+    endReason: { code: "upstream_create_interrupted", message },
   });
 }
 
@@ -223,7 +230,6 @@ export async function finishWithResponse(
   response: UpstreamResponse,
   deps: Deps,
   extra: Partial<Job> = {},
-  error?: JobError,
 ): Promise<Job> {
   const now = deps.clock.now();
   const output = await deps.jobs.putOutput(job.id, response, now);
@@ -236,7 +242,7 @@ export async function finishWithResponse(
     usage,
     costUsd: costUsd(usage, modelInfo(job.model)),
     completedAt: completedAtSec !== null ? Math.round(completedAtSec * 1000) : now,
-    error: error ?? (response.error as JobError | null | undefined) ?? null,
+    error: (response.error as JobError | null | undefined) ?? null,
     incompleteDetails: (response.incomplete_details as { reason: string } | null | undefined) ?? null,
   });
 }
@@ -288,39 +294,45 @@ function firstDelivery(job: Job, status: JobStatus): Delivery | null {
 }
 
 /**
- * Stops the upstream response and ends the job as `status` (cancelled or expired). If the upstream
+ * Stops the upstream response and ends the job `cancelled` (by the caller when `reason` is null, else
+ * by the relay for that reason). If the upstream
  * had already finished, the job takes the upstream's terminal status instead: that is the truth.
  * A cancel the upstream could not take now is owed: the job is settled locally and the poller
  * keeps telling the upstream.
  */
-export async function stopUpstream(
-  job: Job,
-  status: "cancelled" | "expired",
-  deps: Deps,
-  error: JobError | null,
-): Promise<Job> {
-  if (!job.upstreamId) return finishLocally(job, status, deps, { error });
+export async function stopUpstream(job: Job, deps: Deps, reason: EndReason | null): Promise<Job> {
+  if (!job.upstreamId) return finishLocally(job, "cancelled", deps, { endReason: reason });
   try {
     const response = await deps.upstream.cancel(job.upstreamId);
     const upstreamStatus = response.status as JobStatus;
-    const finalStatus = upstreamStatus !== "cancelled" && isTerminal(upstreamStatus) ? upstreamStatus : status;
-    return finishWithResponse(
-      job,
-      finalStatus,
-      response,
-      deps,
-      {},
-      finalStatus === status ? (error ?? undefined) : undefined,
-    );
+    const upstreamEnded = upstreamStatus !== "cancelled" && isTerminal(upstreamStatus);
+    const finalStatus = upstreamEnded ? upstreamStatus : "cancelled";
+    return finishWithResponse(job, finalStatus, response, deps, upstreamEnded ? {} : { endReason: reason });
   } catch (caught) {
     const classified = classifyUpstreamError(caught);
-    if (classified instanceof UpstreamRejectedError) return finishLocally(job, status, deps, { error });
-    return finishLocally(job, status, deps, {
-      error,
+    if (classified instanceof UpstreamRejectedError)
+      return finishLocally(job, "cancelled", deps, { endReason: reason });
+    return finishLocally(job, "cancelled", deps, {
+      endReason: reason,
       upstreamCancelPending: true,
       lastUpstreamError: classified.message,
     });
   }
+}
+
+/**
+ * A job the upstream refused for good (a create, or a response it no longer knows): `failed`
+ * with OpenAI's generic code, the upstream's own words under the relay's reason.
+ */
+export function rejectedEnd(
+  error: UpstreamRejectedError | UpstreamAuthError,
+  code: EndReasonCode = "upstream_rejected",
+) {
+  const detail = error instanceof UpstreamRejectedError && error.code ? ` (${error.code})` : "";
+  return {
+    error: { code: "server_error", message: error.message },
+    endReason: { code, message: `${error.message}${detail}` },
+  } satisfies Partial<Job>;
 }
 
 export async function reread(job: Job, deps: Deps): Promise<Step> {

@@ -1,88 +1,173 @@
 import { EMPTY_JOB_FIELDS, type Job, type WebhookTarget } from "#shared/domain/job.ts";
 import { modelInfo } from "#shared/domain/models.ts";
-import { IdempotencyMismatchError, NotFoundError } from "#shared/errors.ts";
+import {
+  IdempotencyMismatchError,
+  InvalidRequestError,
+  NotFoundError,
+  UpstreamAuthError,
+  UpstreamRejectedError,
+} from "#shared/errors.ts";
 import { canonicalJson, newJobId, sha256Hex } from "#shared/ids.ts";
-import type { Deps, Tenant } from "#shared/ports.ts";
+import type { Deps, IdempotencyClaim, Refusal, Tenant } from "#shared/ports.ts";
 import { publishStatus, sendCreate } from "./job-transitions.ts";
 
-/** The metadata key that ties an upstream response back to its job (crash recovery, webhooks). */
-export const JOB_ID_METADATA_KEY = "relay_job_id";
+/**
+ * How the caller wants the answer: `background` (202 at once, as OpenAI's background mode),
+ * `blocking` (the finished Response, as a plain OpenAI create) or `stream` (SSE). The relay runs
+ * every job in background upstream; the last two create it streaming so it can be watched live.
+ */
+export type SubmitMode = "background" | "blocking" | "stream";
 
 export interface SubmitInput {
   tenant: Tenant;
-  /** A validated `responses.create` body, the relay's `webhook` already taken out. */
+  /** The caller's validated `responses.create` body, the relay's `webhook` taken out. */
   body: Record<string, unknown> & { model: string; metadata?: Record<string, string> };
   webhook: WebhookTarget | null;
   idempotencyKey: string | null;
+  mode: SubmitMode;
+  /**
+   * The request is an SDK's automatic retry (`x-stainless-retry-count` ≥ 1): the SDKs send no
+   * Idempotency-Key, so it attaches to the job an identical earlier attempt made, if any.
+   */
+  sdkRetry: boolean;
 }
 
 export interface SubmitResult {
   job: Job;
-  /** True when an earlier request with the same Idempotency-Key made this job. */
+  /** True when an earlier request (same Idempotency-Key, or the attempt an SDK retries) made this job. */
   replayed: boolean;
 }
 
+/** How long an SDK's retry may find the job its first attempt made. */
+const SDK_RETRY_WINDOW_SECONDS = 3600;
+
 /**
  * Submit: record the job (intent) first, then create the upstream background response and record
- * its id. A crash anywhere in between leaves a job the poller settles (see advance-job.ts).
+ * its id. A crash anywhere in between leaves a job the poller settles (see advance-job.ts). A
+ * create the upstream refuses outright leaves no job: the caller gets the upstream's answer, and a
+ * replay of the same Idempotency-Key gets that answer again.
  */
 export async function submitJob(input: SubmitInput, deps: Deps): Promise<SubmitResult> {
   const now = deps.clock.now();
+  const tenantId = input.tenant.id;
+  // The webhook is part of what the caller asked for, so it counts toward "same body".
+  const bodyHash = sha256Hex(canonicalJson({ body: input.body, webhook: input.webhook, mode: input.mode }));
+  if (input.sdkRetry && !input.idempotencyKey) {
+    const earlier = await deps.jobs.recallSubmit(tenantId, bodyHash);
+    const job = earlier ? await deps.jobs.get(earlier) : null;
+    if (job && job.tenantId === tenantId) return { job, replayed: true };
+  }
+
   const info = modelInfo(input.body.model);
   const id = newJobId(now);
-  const metadata = input.body.metadata ?? {};
-  const forwarded = {
-    ...input.body,
-    background: true,
-    store: true,
-    metadata: { ...metadata, [JOB_ID_METADATA_KEY]: id },
-  };
   const job: Job = {
     ...EMPTY_JOB_FIELDS,
     id,
-    tenantId: input.tenant.id,
+    tenantId,
     status: "queued",
     version: 1,
     model: input.body.model,
-    metadata,
+    metadata: input.body.metadata ?? {},
     createdAt: now,
     updatedAt: now,
     statusChangedAt: now,
     deadlineAt: now + info.deadlineSeconds * 1000,
     queuedDeadlineAt: now + info.queuedLimitSeconds * 1000,
     createState: "pending",
+    previousUpstreamId: await previousUpstreamId(input.body.previous_response_id, tenantId, deps),
     webhook: input.webhook,
     idempotencyKey: input.idempotencyKey,
     request: { chunks: 0, bytes: 0, sha256: "" },
   };
 
-  const claim = input.idempotencyKey
+  const claim: IdempotencyClaim | undefined = input.idempotencyKey
     ? {
-        tenantId: input.tenant.id,
+        tenantId,
         key: input.idempotencyKey,
-        // The webhook is part of what the caller asked for, so it counts toward "same body".
-        bodyHash: sha256Hex(canonicalJson({ body: input.body, webhook: input.webhook })),
+        bodyHash,
         expiresAt: Math.floor(now / 1000) + deps.settings.idempotencyTtlSeconds,
       }
     : undefined;
   // If this process dies before the create is sent, the poller finds the job due after the grace.
-  const created = await deps.jobs.create(job, forwarded, now + deps.settings.createGraceMs, claim);
+  const created = await deps.jobs.create(job, input.body, now + deps.settings.createGraceMs, claim);
   if (!created.created) {
-    if (created.bodyHash !== claim!.bodyHash) {
+    if (created.bodyHash !== bodyHash) {
       throw new IdempotencyMismatchError("This Idempotency-Key was already used with a different request body.", {
         param: "Idempotency-Key",
         code: "idempotency_key_reused",
       });
     }
+    if (created.refusal) throw refusalError(created.refusal);
     const existing = await deps.jobs.get(created.existingJobId);
     if (!existing) throw new NotFoundError("The job made for this Idempotency-Key no longer exists.");
     return { job: existing, replayed: true };
   }
+  if (!claim) {
+    await deps.jobs.rememberSubmit(tenantId, bodyHash, id, Math.floor(now / 1000) + SDK_RETRY_WINDOW_SECONDS);
+  }
 
   await publishStatus(created.job, null, deps);
-  const step = await sendCreate(created.job, deps, forwarded);
-  // The upstream refused the request outright (bad model, bad parameter, no quota): answer the
-  // way OpenAI would have. The failed job stays on record.
-  if (step.rejected) throw step.rejected;
+  const step = await sendCreate(created.job, deps, { request: input.body, stream: input.mode !== "background" });
+  if (step.rejected) {
+    // Refused outright (bad model, bad parameter, no quota, the relay's key): answer the way
+    // OpenAI would have, and keep nothing but the answer itself for a replay of the key.
+    if (claim) await deps.jobs.recordRefusal(claim, id, refusalOf(step.rejected));
+    await deps.jobs.delete({ ...step.job, idempotencyKey: null });
+    throw step.rejected;
+  }
   return { job: step.job, replayed: false };
+}
+
+/**
+ * `previous_response_id` names a relay job of the same tenant; the upstream knows it by its own
+ * id. An unknown or foreign id is refused as OpenAI refuses one, and so is a job that has no
+ * upstream response (yet, or ever): there is nothing upstream to continue from.
+ */
+async function previousUpstreamId(value: unknown, tenantId: string, deps: Deps): Promise<string | null> {
+  if (value === undefined || value === null) return null;
+  const id = String(value);
+  const previous = id.startsWith("resp_") && id.length <= 128 ? await deps.jobs.get(id) : null;
+  if (!previous || previous.tenantId !== tenantId) {
+    throw new InvalidRequestError(`Previous response with id '${id.slice(0, 128)}' not found.`, {
+      param: "previous_response_id",
+      code: "previous_response_not_found",
+    });
+  }
+  if (!previous.upstreamId) {
+    throw new InvalidRequestError(
+      `Previous response with id '${id}' has no upstream response to continue from (it ${previous.status === "queued" ? "is still being created" : `ended ${previous.status} before reaching the upstream`}). Retry once it is queued or finished.`,
+      { param: "previous_response_id", code: "previous_response_not_found" },
+    );
+  }
+  return previous.upstreamId;
+}
+
+function refusalOf(error: UpstreamRejectedError | UpstreamAuthError): Refusal {
+  if (error instanceof UpstreamAuthError)
+    return {
+      status: error.status,
+      type: "server_error",
+      message: error.message,
+      code: error.code,
+      param: null,
+      auth: true,
+    };
+  return {
+    status: error.status,
+    type: error.type,
+    message: error.message,
+    code: error.code,
+    param: error.param,
+    auth: false,
+  };
+}
+
+function refusalError(refusal: Refusal): UpstreamRejectedError | UpstreamAuthError {
+  if (refusal.auth) return new UpstreamAuthError(refusal.status);
+  return new UpstreamRejectedError(refusal.message, {
+    status: refusal.status,
+    type: refusal.type,
+    code: refusal.code,
+    param: refusal.param,
+  });
 }

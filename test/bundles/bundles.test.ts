@@ -1,4 +1,5 @@
 import { readFile, mkdtemp, rm } from "node:fs/promises";
+import { outputText } from "#shared/domain/response-view.ts";
 import { isBuiltin } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -141,6 +142,7 @@ describe("Lambda bundles built with the deployed esbuild settings, run in their 
     const createsBefore = sim.stats().ops.create;
     const submitted = await call("POST", "/v1/responses", {
       body: {
+        background: true,
         model: "gpt-5-pro",
         input: "Summarise the history of message queues.",
         metadata: { case: "bundle-test" },
@@ -188,7 +190,7 @@ describe("Lambda bundles built with the deployed esbuild settings, run in their 
       .map((part) => part.text)
       .join("");
     expect(upstreamText.length).toBeGreaterThan(0);
-    expect(final.json.output_text).toBe(upstreamText);
+    expect(outputText(final.json.output)).toBe(upstreamText);
     expect(final.json.usage).toMatchObject({ input_tokens: expect.any(Number), output_tokens: expect.any(Number) });
     // One upstream create for the job, however many poller invocations it took.
     expect(sim.stats().createdIds.filter((created) => created === upstreamId)).toHaveLength(1);

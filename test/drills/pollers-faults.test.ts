@@ -71,6 +71,7 @@ describe("drill: three pollers, a flaky upstream, a receiver down for six hours"
     for (let i = 0; i < JOBS; i++) {
       const sentAt = ++tick;
       const res = await h.call("POST", "/v1/responses", {
+        background: true,
         model: "gpt-5-pro",
         input: `flaky ${i}`,
         metadata: {

@@ -179,6 +179,7 @@ describe("drill: SIGKILL the relay while 100 jobs are in flight", () => {
             "POST",
             "/v1/responses",
             {
+              background: true,
               model: "gpt-5-pro",
               input: `drill job ${plan.i}`,
               metadata: {

@@ -50,6 +50,7 @@ describe("drill: thousands of jobs at once", () => {
           while (next < JOBS) {
             const i = next++;
             const res = await h.call("POST", "/v1/responses", {
+              background: true,
               model: "gpt-5-pro",
               input: `burst ${i}`,
               webhook: { url: receiver.url },

@@ -32,7 +32,14 @@ describe("Azure OpenAI", () => {
     const deps = createDeps(config, { clock });
     const { tenant } = await createTenant(deps.tenants, { name: "azure" });
     const { job } = await submitJob(
-      { tenant, body: { model: "my-gpt-5-deployment", input: "hi" }, webhook: null, idempotencyKey: null },
+      {
+        tenant,
+        body: { model: "my-gpt-5-deployment", input: "hi" },
+        webhook: null,
+        idempotencyKey: null,
+        mode: "background",
+        sdkRetry: false,
+      },
       deps,
     );
     expect(job.upstreamId).toMatch(/^resp_/);
@@ -55,7 +62,14 @@ describe("Azure OpenAI", () => {
     );
     const { tenant } = await createTenant(deps.tenants, { name: "azure-bad" });
     const error = await submitJob(
-      { tenant, body: { model: "m", input: "hi" }, webhook: null, idempotencyKey: null },
+      {
+        tenant,
+        body: { model: "m", input: "hi" },
+        webhook: null,
+        idempotencyKey: null,
+        mode: "background",
+        sdkRetry: false,
+      },
       deps,
     ).catch((e) => e);
     expect(error).toBeInstanceOf(UpstreamAuthError);

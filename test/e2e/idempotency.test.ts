@@ -9,7 +9,7 @@ afterAll(() => relay.close());
 
 describe("Idempotency-Key", () => {
   it("makes exactly one upstream create for 50 concurrent submits with one key", async () => {
-    const body = { model: "gpt-5-pro", input: "only once", metadata: { a: "1" } };
+    const body = { background: true, model: "gpt-5-pro", input: "only once", metadata: { a: "1" } };
     const creates = relay.sim.stats().ops.create;
     const results = await Promise.all(
       Array.from({ length: 50 }, () => relay.call("POST", "/v1/responses", body, { "idempotency-key": "key-fifty" })),
@@ -27,13 +27,13 @@ describe("Idempotency-Key", () => {
     const a = await relay.call(
       "POST",
       "/v1/responses",
-      { model: "gpt-5-pro", input: "same", metadata: { x: "1", y: "2" } },
+      { background: true, model: "gpt-5-pro", input: "same", metadata: { x: "1", y: "2" } },
       { "idempotency-key": "k2" },
     );
     const b = await relay.call(
       "POST",
       "/v1/responses",
-      { metadata: { y: "2", x: "1" }, input: "same", model: "gpt-5-pro" },
+      { metadata: { y: "2", x: "1" }, input: "same", model: "gpt-5-pro", background: true },
       { "idempotency-key": "k2" },
     );
     expect(b.status).toBe(202);
@@ -44,7 +44,7 @@ describe("Idempotency-Key", () => {
     const a = await relay.call(
       "POST",
       "/v1/responses",
-      { model: "gpt-5-pro", input: "first" },
+      { background: true, model: "gpt-5-pro", input: "first" },
       { "idempotency-key": "k3" },
     );
     const creates = relay.sim.stats().ops.create;
@@ -52,7 +52,7 @@ describe("Idempotency-Key", () => {
     const b = await relay.call(
       "POST",
       "/v1/responses",
-      { model: "gpt-5-pro", input: "second" },
+      { background: true, model: "gpt-5-pro", input: "second" },
       { "idempotency-key": "k3" },
     );
     expect(b.status).toBe(422);
@@ -66,19 +66,25 @@ describe("Idempotency-Key", () => {
     const a = await relay.call(
       "POST",
       "/v1/responses",
-      { model: "gpt-5-pro", input: "day" },
+      { background: true, model: "gpt-5-pro", input: "day" },
       { "idempotency-key": "k4" },
     );
     relay.clock.advance(23 * 3600_000);
     expect(
-      (await relay.call("POST", "/v1/responses", { model: "gpt-5-pro", input: "day" }, { "idempotency-key": "k4" }))
-        .body.id,
+      (
+        await relay.call(
+          "POST",
+          "/v1/responses",
+          { background: true, model: "gpt-5-pro", input: "day" },
+          { "idempotency-key": "k4" },
+        )
+      ).body.id,
     ).toBe(a.body.id);
     relay.clock.advance(2 * 3600_000);
     const later = await relay.call(
       "POST",
       "/v1/responses",
-      { model: "gpt-5-pro", input: "day" },
+      { background: true, model: "gpt-5-pro", input: "day" },
       { "idempotency-key": "k4" },
     );
     expect(later.status).toBe(202);
@@ -91,13 +97,13 @@ describe("Idempotency-Key", () => {
     const mine = await relay.call(
       "POST",
       "/v1/responses",
-      { model: "gpt-5-pro", input: "t" },
+      { background: true, model: "gpt-5-pro", input: "t" },
       { "idempotency-key": "shared-key" },
     );
     const theirs = await relay.call(
       "POST",
       "/v1/responses",
-      { model: "gpt-5-pro", input: "t" },
+      { background: true, model: "gpt-5-pro", input: "t" },
       { "idempotency-key": "shared-key" },
       other.apiKey,
     );

@@ -134,7 +134,7 @@ describe("authentication", () => {
 
 describe("tenants", () => {
   it("never lets one tenant read, cancel or list another's job (404, as if it did not exist)", async () => {
-    const mine = await relay.call("POST", "/v1/responses", { model: "gpt-5-pro", input: "private" });
+    const mine = await relay.call("POST", "/v1/responses", { background: true, model: "gpt-5-pro", input: "private" });
     const other = await createTenant(relay.deps.tenants, { name: "other" });
     const read = await relay.call("GET", `/v1/responses/${mine.body.id}`, undefined, {}, other.apiKey);
     expect(read.status).toBe(404);
@@ -157,7 +157,15 @@ describe("listing", () => {
     for (let i = 0; i < 5; i++) {
       relay.clock.advance(1000);
       ids.push(
-        (await relay.call("POST", "/v1/responses", { model: "gpt-5-pro", input: `job ${i}` }, {}, apiKey)).body.id,
+        (
+          await relay.call(
+            "POST",
+            "/v1/responses",
+            { background: true, model: "gpt-5-pro", input: `job ${i}` },
+            {},
+            apiKey,
+          )
+        ).body.id,
       );
     }
     await relay.call("POST", `/v1/responses/${ids[1]}/cancel`, undefined, {}, apiKey);

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { outputText } from "#shared/domain/response-view.ts";
 import { createHash } from "node:crypto";
 import { gunzipSync } from "node:zlib";
 import { request } from "node:http";
@@ -21,6 +22,7 @@ describe("outputs larger than a DynamoDB item", () => {
     ["5 MB", 5 * 1024 * 1024],
   ])("returns a %s output intact, byte for byte", async (_label, bytes) => {
     const res = await relay.call("POST", "/v1/responses", {
+      background: true,
       model: "gpt-5-pro",
       input: `big ${bytes}`,
       metadata: { sim_output_bytes: String(bytes) },
@@ -29,8 +31,8 @@ describe("outputs larger than a DynamoDB item", () => {
     expect(done.status).toBe("completed");
     const upstreamText = (relay.sim.getResponse(done.relay.upstream_id) as any).output[0].content[0].text as string;
     expect(upstreamText.length).toBe(bytes);
-    expect(done.output_text.length).toBe(bytes);
-    expect(sha(done.output_text)).toBe(sha(upstreamText));
+    expect(outputText(done.output).length).toBe(bytes);
+    expect(sha(outputText(done.output))).toBe(sha(upstreamText));
     expect(done.output[0].content[0].text).toBe(upstreamText);
   });
 });
@@ -39,6 +41,7 @@ describe("large outputs on a buffered Lambda (6 MB reply limit)", () => {
   it("gzips the status reply for clients that accept it, through HTTP and through the Lambda adapter", async () => {
     const bytes = 5 * 1024 * 1024;
     const res = await relay.call("POST", "/v1/responses", {
+      background: true,
       model: "gpt-5-pro",
       input: "gzip me",
       metadata: { sim_output_bytes: String(bytes) },
@@ -57,7 +60,7 @@ describe("large outputs on a buffered Lambda (6 MB reply limit)", () => {
     });
     expect(raw.encoding).toBe("gzip");
     expect(raw.body.length).toBeLessThan(bytes / 2);
-    expect(JSON.parse(gunzipSync(raw.body).toString("utf8")).output_text).toBe(done.output_text);
+    expect(outputText(JSON.parse(gunzipSync(raw.body).toString("utf8")).output)).toBe(outputText(done.output));
 
     // The same through Hono's Lambda adapter with an API Gateway HTTP API (v2) event.
     const handler = handle(createApp(relay.deps, { maxBodyBytes: 1 << 20, log: () => {} }));
@@ -93,8 +96,8 @@ describe("large outputs on a buffered Lambda (6 MB reply limit)", () => {
     expect(result.statusCode).toBe(200);
     expect(result.isBase64Encoded).toBe(true);
     expect(Buffer.byteLength(result.body)).toBeLessThan(6 * 1024 * 1024);
-    expect(JSON.parse(gunzipSync(Buffer.from(result.body, "base64")).toString("utf8")).output_text).toBe(
-      done.output_text,
+    expect(outputText(JSON.parse(gunzipSync(Buffer.from(result.body, "base64")).toString("utf8")).output)).toBe(
+      outputText(done.output),
     );
   });
 });

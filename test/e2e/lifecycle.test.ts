@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { outputText } from "#shared/domain/response-view.ts";
 import { startRelay, type RelayHarness } from "#test/support/relay.ts";
 
 let relay: RelayHarness;
@@ -8,7 +9,7 @@ beforeAll(async () => {
 afterAll(() => relay.close());
 
 const submit = (body: Record<string, unknown>, headers?: Record<string, string>) =>
-  relay.call("POST", "/v1/responses", body, headers);
+  relay.call("POST", "/v1/responses", { background: true, ...body }, headers);
 
 describe("a job through the relay's HTTP API", () => {
   it("answers 202 at once with Location, Retry-After and a queued Response", async () => {
@@ -51,8 +52,8 @@ describe("a job through the relay's HTTP API", () => {
     const done = (await relay.call("GET", `/v1/responses/${id}`)).body;
     const upstream = relay.sim.getResponse(done.relay.upstream_id) as any;
     expect(done.output).toEqual(upstream.output);
-    expect(done.output_text).toBe(upstream.output[0].content[0].text);
-    expect(done.output_text.length).toBe(800);
+    expect(outputText(done.output)).toBe(upstream.output[0].content[0].text);
+    expect(outputText(done.output).length).toBe(800);
     expect(done.usage).toEqual(upstream.usage);
     const expectedCost = (upstream.usage.input_tokens * 15 + upstream.usage.output_tokens * 120) / 1e6;
     expect(done.relay.cost_usd).toBeCloseTo(expectedCost, 6);
@@ -80,11 +81,11 @@ describe("a job through the relay's HTTP API", () => {
     const cancelled = await relay.call("POST", `/v1/responses/${res.body.id}/cancel`);
     expect(cancelled.status).toBe(200);
     expect(cancelled.body.status).toBe("cancelled");
-    expect(cancelled.body.output_text.length).toBeGreaterThan(0);
+    expect(outputText(cancelled.body.output).length).toBeGreaterThan(0);
     expect((relay.sim.getResponse(res.body.relay.upstream_id) as any).status).toBe("cancelled");
     const again = await relay.call("POST", `/v1/responses/${res.body.id}/cancel`);
     expect(again.body.status).toBe("cancelled");
-    expect(again.body.output_text).toBe(cancelled.body.output_text);
+    expect(outputText(again.body.output)).toBe(outputText(cancelled.body.output));
   });
 
   it("returns a finished job unchanged on cancel", async () => {
@@ -92,7 +93,7 @@ describe("a job through the relay's HTTP API", () => {
     const done = await relay.settle(res.body.id);
     const cancelled = await relay.call("POST", `/v1/responses/${res.body.id}/cancel`);
     expect(cancelled.body.status).toBe("completed");
-    expect(cancelled.body.output_text).toBe(done.output_text);
+    expect(outputText(cancelled.body.output)).toBe(outputText(done.output));
   });
 
   it("expires a job past its deadline and cancels it upstream", async () => {
@@ -105,29 +106,59 @@ describe("a job through the relay's HTTP API", () => {
       async () => (await relay.call("GET", `/v1/responses/${res.body.id}`)).body.status === "in_progress",
     );
     const done = await relay.settle(res.body.id, { stepMs: 60_000, maxSteps: 120 });
-    expect(done.status).toBe("expired");
-    expect(done.error.code).toBe("deadline_exceeded");
+    // What OpenAI would say of a response stopped this way, with the relay's own reason beside it.
+    expect(done.status).toBe("cancelled");
+    expect(done.error).toBeNull();
+    expect(done.relay.reason.code).toBe("deadline_exceeded");
+    expect(done.relay.status_label).toBe("cancelled (deadline passed)");
     expect((relay.sim.getResponse(done.relay.upstream_id) as any).status).toBe("cancelled");
     // terminal states never change
     relay.clock.advance(3600_000);
     await relay.poller.tick();
-    expect((await relay.call("GET", `/v1/responses/${res.body.id}`)).body.status).toBe("expired");
+    expect((await relay.call("GET", `/v1/responses/${res.body.id}`)).body.status).toBe("cancelled");
   });
 
   it("settles a job stuck in the upstream queue past the model's limit", async () => {
     const res = await submit({ model: "gpt-5-pro", input: "stuck", metadata: { sim_outcome: "stuck_queued" } });
     const done = await relay.settle(res.body.id, { stepMs: 30_000, maxSteps: 200 });
-    expect(done.status).toBe("expired");
-    expect(done.error.code).toBe("queued_too_long");
+    expect(done.status).toBe("cancelled");
+    expect(done.relay.reason.code).toBe("queued_too_long");
     expect((relay.sim.getResponse(done.relay.upstream_id) as any).status).toBe("cancelled");
   });
 
-  it("answers an upstream refusal the way OpenAI would, and records the failed job", async () => {
+  it("answers an upstream refusal the way OpenAI would, and leaves no job behind", async () => {
+    const before = (await relay.call("GET", "/v1/responses?limit=100")).body.data.length;
     relay.sim.injectFault({ op: "create", status: 400, code: "invalid_value" });
     const res = await submit({ model: "gpt-5-pro", input: "refused" });
     expect(res.status).toBe(400);
     expect(res.body.error).toMatchObject({ type: "invalid_request_error", code: "invalid_value" });
-    const list = await relay.call("GET", "/v1/responses?status=failed&limit=100");
-    expect(list.body.data.some((j: any) => j.error?.code === "invalid_value")).toBe(true);
+    const list = await relay.call("GET", "/v1/responses?limit=100");
+    expect(list.body.data).toHaveLength(before);
+  });
+
+  it("repeats a refused create's answer exactly on an Idempotency-Key replay, creating nothing", async () => {
+    relay.sim.injectFault({ op: "create", status: 400, code: "invalid_value" });
+    const headers = { "idempotency-key": `refused-${Math.random()}` };
+    const first = await submit({ model: "gpt-5-pro", input: "refused twice" }, headers);
+    const creates = relay.sim.stats().ops.create;
+    const again = await submit({ model: "gpt-5-pro", input: "refused twice" }, headers);
+    expect(first.status).toBe(400);
+    expect(again.status).toBe(first.status);
+    expect(again.body).toEqual(first.body);
+    expect(relay.sim.stats().ops.create).toBe(creates);
+  });
+
+  it("refused for the relay's own upstream key: one clear 502 per attempt, no job left per attempt", async () => {
+    const before = (await relay.call("GET", "/v1/responses?limit=100")).body.data.length;
+    for (let i = 0; i < 3; i++) relay.sim.injectFault({ op: "create", status: 401, code: "invalid_api_key" });
+    for (let i = 0; i < 3; i++) {
+      const res = await submit(
+        { model: "gpt-5-pro", input: "bad upstream key" },
+        { "x-stainless-retry-count": String(i) },
+      );
+      expect(res.status).toBe(502);
+      expect(JSON.stringify(res.body)).not.toMatch(/sk-/);
+    }
+    expect((await relay.call("GET", "/v1/responses?limit=100")).body.data).toHaveLength(before);
   });
 });

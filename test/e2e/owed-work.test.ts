@@ -27,6 +27,7 @@ describe("work a job still owes after it ended", () => {
     const receiver = await startReceiver((await h.deps.tenants.getTenant(h.tenant.id))!.webhookSecrets[0]!);
     receiver.reply(() => ({ status: 503 }));
     const res = await h.call("POST", "/v1/responses", {
+      background: true,
       model: "gpt-5-pro",
       input: "cancel me",
       webhook: { url: receiver.url },
@@ -50,7 +51,7 @@ describe("work a job still owes after it ended", () => {
     const h = relay;
     // Slow create: the caller's cancel lands while it is in flight (the job exists before the call).
     h.sim.injectFault({ op: "create", delayMs: 3000 });
-    const submitting = h.call("POST", "/v1/responses", { model: "gpt-5-pro", input: "race" });
+    const submitting = h.call("POST", "/v1/responses", { background: true, model: "gpt-5-pro", input: "race" });
     let job: any;
     while (!job) {
       await new Promise((r) => setTimeout(r, 20));
@@ -74,7 +75,7 @@ describe("status after trouble", () => {
   it("clears the 'upstream busy' note once the upstream answers again", async () => {
     relay = await startRelay({ behaviour: { queuedMs: 500, runMs: 3_600_000 } });
     const h = relay;
-    const res = await h.call("POST", "/v1/responses", { model: "gpt-5-pro", input: "blip" });
+    const res = await h.call("POST", "/v1/responses", { background: true, model: "gpt-5-pro", input: "blip" });
     await h.runUntil(async () => (await h.call("GET", `/v1/responses/${res.body.id}`)).body.status === "in_progress");
     h.sim.injectFault({ op: "retrieve", status: 503, times: 1 });
     await h.runUntil(
@@ -90,13 +91,13 @@ describe("status after trouble", () => {
   it("keeps running jobs pending when the upstream refuses the relay's key, and answers submits with a 502", async () => {
     relay = await startRelay({ behaviour: { queuedMs: 500, runMs: 120_000 } });
     const h = relay;
-    const res = await h.call("POST", "/v1/responses", { model: "gpt-5-pro", input: "key rotated" });
+    const res = await h.call("POST", "/v1/responses", { background: true, model: "gpt-5-pro", input: "key rotated" });
     h.sim.injectFault({ op: "any", status: 401, times: Infinity });
     await minutes(h, 3);
     const during = (await h.call("GET", `/v1/responses/${res.body.id}`)).body;
     expect(during.status).not.toBe("failed");
     expect(during.relay.last_upstream_error).toMatch(/refused the relay's credentials/);
-    const submit = await h.call("POST", "/v1/responses", { model: "gpt-5-pro", input: "new one" });
+    const submit = await h.call("POST", "/v1/responses", { background: true, model: "gpt-5-pro", input: "new one" });
     expect(submit.status).toBe(502);
     expect(submit.body.error).toMatchObject({ type: "server_error", code: "upstream_auth_failed" });
     h.sim.clearFaults();
@@ -109,7 +110,7 @@ describe("poller lag metric", () => {
   it("stays near zero for a healthy long job polled by a fresh poller every minute", async () => {
     relay = await startRelay({ behaviour: { queuedMs: 500, runMs: 3_600_000 } });
     const h = relay;
-    await h.call("POST", "/v1/responses", { model: "gpt-5-pro", input: "deep research" });
+    await h.call("POST", "/v1/responses", { background: true, model: "gpt-5-pro", input: "deep research" });
     await minutes(h, 8);
     const lags = h.metrics.filter((m) => m.name === "OldestPendingJobAgeSeconds").map((m) => m.value);
     expect(lags.length).toBeGreaterThan(100);

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { outputText } from "#shared/domain/response-view.ts";
 import type { Job } from "#shared/domain/job.ts";
 import { startRelay, type RelayHarness } from "#test/support/relay.ts";
 import { recordTransitions } from "#test/support/transitions.ts";
@@ -42,7 +43,7 @@ describe("upstream storms", () => {
     for (const id of ids) {
       const job = (await h.call("GET", `/v1/responses/${id}`)).body;
       expect(job.status).toBe("completed");
-      expect(job.output_text.length).toBeGreaterThan(0);
+      expect(outputText(job.output).length).toBeGreaterThan(0);
     }
     h.sim.clearFaults();
   });
@@ -50,7 +51,7 @@ describe("upstream storms", () => {
   it("waits at least the upstream's Retry-After before polling that job again", async () => {
     relay = await startRelay({ behaviour: { queuedMs: 1000, runMs: 600_000 } });
     const h = relay;
-    await h.call("POST", "/v1/responses", { model: "gpt-5-pro", input: "throttled" });
+    await h.call("POST", "/v1/responses", { background: true, model: "gpt-5-pro", input: "throttled" });
     h.clock.advance(2000);
     await h.poller.tick();
     h.sim.injectFault({ op: "retrieve", status: 429, retryAfterSeconds: 30, times: 1 });
@@ -79,7 +80,7 @@ describe("upstream storms", () => {
     relay = await startRelay({ behaviour: { queuedMs: 1000, runMs: 2000 } });
     const h = relay;
     h.sim.injectFault({ op: "create", status: 503, times: Infinity });
-    const res = await h.call("POST", "/v1/responses", { model: "gpt-5-pro", input: "patience" });
+    const res = await h.call("POST", "/v1/responses", { background: true, model: "gpt-5-pro", input: "patience" });
     expect(res.status).toBe(202);
     expect(res.body.status).toBe("queued");
     expect(res.body.relay.upstream_id).toBeNull();
@@ -98,7 +99,7 @@ describe("upstream storms", () => {
   it("fails a job at once on a permanent upstream error while polling", async () => {
     relay = await startRelay();
     const h = relay;
-    const res = await h.call("POST", "/v1/responses", { model: "gpt-5-pro", input: "vanishes" });
+    const res = await h.call("POST", "/v1/responses", { background: true, model: "gpt-5-pro", input: "vanishes" });
     // The upstream forgets the response (deleted, or past retention): its GET answers 404.
     const upstreamId = res.body.relay.upstream_id;
     const deleted = await fetch(`${h.sim.url}/responses/${upstreamId}`, {
@@ -203,7 +204,11 @@ describe("a crash between two steps loses no job and never creates twice", () =>
     relay = await startRelay();
     const h = relay;
     const crash = crashOnce(h, at, when);
-    const res = await h.call("POST", "/v1/responses", { model: "gpt-5-pro", input: "crash in submit" });
+    const res = await h.call("POST", "/v1/responses", {
+      background: true,
+      model: "gpt-5-pro",
+      input: "crash in submit",
+    });
     expect(crash.crashed).toBe(true);
     expect(res.status).toBe(500);
     expect(JSON.stringify(res.body)).not.toContain("stopped");
@@ -213,18 +218,22 @@ describe("a crash between two steps loses no job and never creates twice", () =>
     const done = await h.settle(job.id, { stepMs: 5000, pollers: [h.newPoller()] });
     expect(done.status).toBe(outcome);
     if (outcome === "failed") expect(done.error.code).toBe("upstream_create_interrupted");
-    else expect(done.output_text.length).toBeGreaterThan(0);
+    else expect(outputText(done.output).length).toBeGreaterThan(0);
     expect(h.sim.stats().createdIds).toHaveLength(creates);
   });
 
   it("between storing the output and recording the end: the next poll finishes it, output intact", async () => {
     relay = await startRelay({ behaviour: { queuedMs: 500, runMs: 1000, outputBytes: 50_000 } });
     const h = relay;
-    const res = await h.call("POST", "/v1/responses", { model: "gpt-5-pro", input: "crash at the end" });
+    const res = await h.call("POST", "/v1/responses", {
+      background: true,
+      model: "gpt-5-pro",
+      input: "crash at the end",
+    });
     const crash = crashOnce(h, "before", (c) => c.status === "completed");
     const done = await h.settle(res.body.id, { pollers: [h.newPoller(), h.newPoller()] });
     expect(crash.crashed).toBe(true);
     expect(done.status).toBe("completed");
-    expect(done.output_text).toBe((h.sim.getResponse(done.relay.upstream_id) as any).output[0].content[0].text);
+    expect(outputText(done.output)).toBe((h.sim.getResponse(done.relay.upstream_id) as any).output[0].content[0].text);
   });
 });

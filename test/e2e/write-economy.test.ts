@@ -24,7 +24,11 @@ describe("DynamoDB writes", () => {
     const { Poller } = await import("#shared/poller/poller.ts");
     const poller = new Poller(metered, { tickMs: 1000 });
 
-    const res = await relay.call("POST", "/v1/responses", { model: "gpt-5-pro", input: "a fifteen-minute job" });
+    const res = await relay.call("POST", "/v1/responses", {
+      background: true,
+      model: "gpt-5-pro",
+      input: "a fifteen-minute job",
+    });
     const retrievesBefore = relay.sim.stats().ops.retrieve;
     let updates = 0;
     let reads = 0;

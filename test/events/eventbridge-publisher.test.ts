@@ -102,7 +102,7 @@ describe("lifecycle events from the relay", () => {
   it("publishes each transition once, in order", async () => {
     const { startRelay } = await import("#test/support/relay.ts");
     const relay = await startRelay({ behaviour: { queuedMs: 1000, runMs: 2000 } });
-    const res = await relay.call("POST", "/v1/responses", { model: "gpt-5-pro", input: "events" });
+    const res = await relay.call("POST", "/v1/responses", { background: true, model: "gpt-5-pro", input: "events" });
     await relay.settle(res.body.id);
     const mine = relay.events.filter((e) => e.jobId === res.body.id);
     expect(mine.map((e) => [e.previousStatus, e.status])).toEqual([

@@ -161,7 +161,14 @@ describe("the official openai SDK as a client of the relay", () => {
     });
 
     const invalidStream = await client.responses
-      .create({ model: "gpt-5-pro", input: "x", background: true, stream: true, metadata: { relay_job_id: "mine" } })
+      .create({
+        model: "gpt-5-pro",
+        input: "x",
+        background: true,
+        stream: true,
+        // One pair more than OpenAI allows.
+        metadata: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, "v"])),
+      })
       .catch((e: unknown) => e);
     expect(invalidStream).toBeInstanceOf(OpenAI.BadRequestError);
     expect(invalidStream).toMatchObject({ status: 400, param: "metadata" });

@@ -39,8 +39,14 @@ afterAll(async () => {
 });
 
 const submit = async (metadata: Record<string, string> = {}) =>
-  (await relay.call("POST", "/v1/responses", { model: "gpt-5-pro", input: `instances ${Math.random()}`, metadata }))
-    .body as { id: string; relay: { upstream_id: string } };
+  (
+    await relay.call("POST", "/v1/responses", {
+      background: true,
+      model: "gpt-5-pro",
+      input: `instances ${Math.random()}`,
+      metadata,
+    })
+  ).body as { id: string; relay: { upstream_id: string } };
 
 describe("callers of one job on several relay instances", () => {
   it("all see the same numbers and content, with the upstream cutting streams", async () => {

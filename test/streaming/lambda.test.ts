@@ -25,7 +25,8 @@ function parse(text: string) {
 describe("a stream that outlives its Lambda", () => {
   it("ends cleanly after a complete event before the time runs out, and resumes with Last-Event-ID", async () => {
     const app = createApp(relay.deps, { maxBodyBytes: 1_000_000, log: () => {} });
-    const job = (await relay.call("POST", "/v1/responses", { model: "gpt-5-pro", input: "lambda" })).body;
+    const job = (await relay.call("POST", "/v1/responses", { background: true, model: "gpt-5-pro", input: "lambda" }))
+      .body;
     // Hono's streamHandle passes the Lambda context as `context`: 6 s left, minus the 5 s margin.
     const invoke = async (headers: Record<string, string> = {}) => {
       const context = { getRemainingTimeInMillis: () => 6_000 };
@@ -59,7 +60,9 @@ describe("a stream that outlives its Lambda", () => {
 
 describe("functions/stream.ts", () => {
   it("serves the API through streamHandle (a function URL in RESPONSE_STREAM mode)", async () => {
-    const job = (await relay.call("POST", "/v1/responses", { model: "gpt-5-pro", input: "function url" })).body;
+    const job = (
+      await relay.call("POST", "/v1/responses", { background: true, model: "gpt-5-pro", input: "function url" })
+    ).body;
     await relay.settle(job.id);
 
     // What the Lambda Node.js runtime provides to response-streaming handlers, and the function's env.

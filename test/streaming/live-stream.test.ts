@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { outputText } from "#shared/domain/response-view.ts";
 import { streamLabel } from "#shared/domain/labels.ts";
 import type { StreamEvent } from "#shared/ports.ts";
 import { startRelay, type RelayHarness } from "#test/support/relay.ts";
@@ -30,6 +31,7 @@ afterEach(() => {
 
 const submit = async (metadata: Record<string, string> = {}, extra: Record<string, unknown> = {}) => {
   const res = await relay.call("POST", "/v1/responses", {
+    background: true,
     model: "gpt-5-pro",
     input: `stream test ${Math.random()}`,
     metadata,
@@ -155,7 +157,7 @@ describe("GET /v1/responses/{id}?stream=true", () => {
     expect(seqs(read.events)).toEqual(range(0, read.events.length));
     expect(read.events.some((e) => e.type === "response.completed")).toBe(false);
     expect(read.statuses.at(-1)).toEqual({ status: "cancelled", phase: "live", label: "cancelled" });
-    expect(deltaText(read.events)).toBe(cancelled.body.output_text);
+    expect(deltaText(read.events)).toBe(outputText(cancelled.body.output));
 
     const replay = await openStream(relay, `/v1/responses/${job.id}?stream=true`);
     await replay.done;

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { outputText } from "#shared/domain/response-view.ts";
 import type { StreamEvent } from "#shared/ports.ts";
 import { startRelay, type RelayHarness } from "#test/support/relay.ts";
 import { deltaText, driveToEnd, driveUntil, openStream, range, seqs } from "./support.ts";
@@ -13,6 +14,7 @@ afterAll(() => relay.close());
 
 const submit = async (metadata: Record<string, string> = {}) => {
   const res = await relay.call("POST", "/v1/responses", {
+    background: true,
     model: "gpt-5-pro",
     input: `resume test ${Math.random()}`,
     metadata,
@@ -92,7 +94,7 @@ describe("resuming the relay's stream", () => {
       "response.completed",
     ]);
     expect(seqs(read.events)).toEqual(range(0, read.events.length));
-    expect(deltaText(read.events)).toBe(done.output_text);
+    expect(deltaText(read.events)).toBe(outputText(done.output));
     const completed = read.events.at(-1)! as StreamEvent & { response: any };
     expect(completed.response).toMatchObject({
       id: job.id,

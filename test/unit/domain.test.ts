@@ -13,7 +13,7 @@ describe("job lifecycle", () => {
   it("moves forward only", () => {
     expect(canTransition("queued", "in_progress")).toBe(true);
     expect(canTransition("queued", "completed")).toBe(true);
-    expect(canTransition("in_progress", "expired")).toBe(true);
+    expect(canTransition("in_progress", "cancelled")).toBe(true);
     expect(canTransition("in_progress", "queued")).toBe(false);
   });
 });

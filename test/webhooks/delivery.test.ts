@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { outputText } from "#shared/domain/response-view.ts";
 import { Webhook } from "standardwebhooks";
 import { newWebhookSecret } from "#shared/ids.ts";
 import { startRelay, type RelayHarness } from "#test/support/relay.ts";
@@ -19,6 +20,7 @@ afterEach(async () => {
 
 const submit = (extra: Record<string, unknown> = {}, webhook: Record<string, unknown> = {}) =>
   relay.call("POST", "/v1/responses", {
+    background: true,
     model: "gpt-5-pro",
     input: `job ${Math.random()}`,
     webhook: { url: receiver.url, ...webhook },
@@ -51,7 +53,7 @@ describe("signed webhook delivery", () => {
     expect(completed.type).toBe("response.completed");
     expect(Date.parse(completed.timestamp)).not.toBeNaN();
     const status = (await relay.call("GET", `/v1/responses/${ids[0]}`)).body;
-    expect(completed.data.output_text).toBe(status.output_text);
+    expect(outputText(completed.data.output)).toBe(outputText(status.output));
     expect(completed.data.usage).toEqual(status.usage);
     expect(event(byId.get(ids[1]!)!).type).toBe("response.failed");
     expect(event(byId.get(ids[2]!)!).type).toBe("response.incomplete");
@@ -191,7 +193,7 @@ describe("signed webhook delivery", () => {
     const running = await submit({ metadata: { sim_run_ms: "600000" } });
     const early = await relay.call("POST", `/v1/responses/${running.body.id}/deliveries/redeliver`);
     expect(early.status).toBe(400);
-    const plain = await relay.call("POST", "/v1/responses", { model: "gpt-5-pro", input: "no hook" });
+    const plain = await relay.call("POST", "/v1/responses", { background: true, model: "gpt-5-pro", input: "no hook" });
     expect((await relay.call("POST", `/v1/responses/${plain.body.id}/deliveries/redeliver`)).status).toBe(400);
   });
 

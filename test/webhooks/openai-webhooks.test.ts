@@ -95,7 +95,7 @@ describe("POST /v1/webhooks/openai", () => {
 
   it("advances the job at once when the simulator's real webhook arrives, and dedupes repeats", async () => {
     relay.sim.setWebhook({ url: `${relay.url}/v1/webhooks/openai`, secret: VECTOR.secret, duplicates: 1 });
-    const res = await relay.call("POST", "/v1/responses", { model: "gpt-5-pro", input: "fast lane" });
+    const res = await relay.call("POST", "/v1/responses", { background: true, model: "gpt-5-pro", input: "fast lane" });
     // The poller is never ticked: only OpenAI's webhook can move the job.
     relay.clock.advance(10_000);
     let status = "";

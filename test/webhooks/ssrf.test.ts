@@ -56,7 +56,12 @@ afterAll(() => relay.close());
 describe("webhook URLs in AWS mode", () => {
   it.each(BLOCKED_URLS)("refuses %s at submit with a clear 400, and stores nothing", async (url) => {
     const creates = relay.sim.stats().ops.create;
-    const res = await relay.call("POST", "/v1/responses", { model: "gpt-5-pro", input: "x", webhook: { url } });
+    const res = await relay.call("POST", "/v1/responses", {
+      background: true,
+      model: "gpt-5-pro",
+      input: "x",
+      webhook: { url },
+    });
     expect(res.status).toBe(400);
     expect(res.body.error).toMatchObject({ param: "webhook.url", code: "invalid_webhook_url" });
     expect(res.body.error.message).toMatch(/not a public address/);
@@ -70,13 +75,19 @@ describe("webhook URLs in AWS mode", () => {
     ["https://mixed.example/h", /127\.0\.0\.1, which is not a public address/],
     ["https://nowhere.example/h", /ENOTFOUND/],
   ])("refuses %s", async (url, message) => {
-    const res = await relay.call("POST", "/v1/responses", { model: "gpt-5-pro", input: "x", webhook: { url } });
+    const res = await relay.call("POST", "/v1/responses", {
+      background: true,
+      model: "gpt-5-pro",
+      input: "x",
+      webhook: { url },
+    });
     expect(res.status).toBe(400);
     expect(res.body.error.message).toMatch(message);
   });
 
   it("accepts a public https URL", async () => {
     const res = await relay.call("POST", "/v1/responses", {
+      background: true,
       model: "gpt-5-pro",
       input: "x",
       webhook: { url: "https://public.example/hooks" },
@@ -103,6 +114,7 @@ describe("at send time", () => {
   it("re-checks the address: a name that rebinds to loopback after submit is refused, and nothing connects", async () => {
     rebindCalls = 0;
     const res = await relay.call("POST", "/v1/responses", {
+      background: true,
       model: "gpt-5-pro",
       input: "rebind",
       webhook: { url: `https://rebind.example:${receiver.port}/hook` },

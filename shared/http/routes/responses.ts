@@ -1,20 +1,28 @@
 import { Hono, type Context } from "hono";
-import { JOB_STATUSES } from "#shared/domain/job.ts";
+import { JOB_STATUSES, type Job } from "#shared/domain/job.ts";
 import { toResponseObject } from "#shared/domain/response-view.ts";
 import { InvalidRequestError } from "#shared/errors.ts";
 import type { Deps } from "#shared/ports.ts";
 import { cancelJob } from "#shared/use-cases/cancel-job.ts";
 import { streamCursor, streamJob } from "#shared/streaming/http-stream.ts";
-import { getJobWithOutput, getOwnedJob } from "#shared/use-cases/get-job.ts";
+import { getOwnedJob } from "#shared/use-cases/get-job.ts";
 import { submitJob } from "#shared/use-cases/submit-job.ts";
 import type { AuthEnv } from "#shared/http/auth.ts";
+import { blockingWaitMs, LOCAL_BLOCKING_WAIT_MS, waitForEnd } from "#shared/http/blocking-wait.ts";
 import { parseSubmitBody } from "#shared/http/submit-body.ts";
 import { checkWebhookUrl } from "#shared/http/webhook-url.ts";
 
 /** Suggested wait before the first status poll (Retry-After on 202). */
 const FIRST_POLL_SECONDS = 2;
 
-export function responsesRoutes(deps: Deps) {
+/** A job as callers see it: its Response from the upstream's final one and the caller's request. */
+async function responseOf(job: Job, deps: Deps, baseUrl: string) {
+  const [output, request] = await Promise.all([deps.jobs.getOutput(job), deps.jobs.getRequest(job)]);
+  return toResponseObject(job, output, request, baseUrl);
+}
+
+export function responsesRoutes(deps: Deps, options: { localWaitMs?: number } = {}) {
+  const localWaitMs = options.localWaitMs ?? LOCAL_BLOCKING_WAIT_MS;
   const app = new Hono<AuthEnv>();
   const baseUrl = (c: Context) => deps.settings.publicBaseUrl || new URL(c.req.url).origin;
 
@@ -29,23 +37,33 @@ export function responsesRoutes(deps: Deps) {
     }
     const parsed = parseSubmitBody(raw);
     if (parsed.webhook) await checkWebhookUrl(parsed.webhook.url, deps.webhooks);
-    // stream: true also goes upstream: only a response created streaming can be streamed later.
-    const body = parsed.stream ? { ...parsed.body, stream: true } : parsed.body;
+    const sdkRetry = Number(c.req.header("x-stainless-retry-count") ?? "0") >= 1;
     const { job, replayed } = await submitJob(
-      { tenant: c.get("tenant"), body, webhook: parsed.webhook, idempotencyKey },
+      {
+        tenant: c.get("tenant"),
+        body: parsed.body,
+        webhook: parsed.webhook,
+        idempotencyKey,
+        mode: parsed.mode,
+        sdkRetry,
+      },
       deps,
     );
-    if (parsed.stream) {
+    const location = `/v1/responses/${job.id}`;
+    const replayHeaders: Record<string, string> = replayed ? { "Idempotent-Replayed": "true" } : {};
+    if (parsed.mode === "stream") {
       // As OpenAI answers a streaming create: 200 and the stream, from response.created on.
-      return streamJob(c, deps, job, -1, {
-        headers: { Location: `/v1/responses/${job.id}`, ...(replayed ? { "Idempotent-Replayed": "true" } : {}) },
-      });
+      return streamJob(c, deps, job, -1, { headers: { Location: location, ...replayHeaders } });
     }
-    c.header("Location", `/v1/responses/${job.id}`);
+    c.header("Location", location);
+    for (const [name, value] of Object.entries(replayHeaders)) c.header(name, value);
+    if (parsed.mode === "blocking") {
+      // As a plain OpenAI create: the finished Response. The job runs in background all the same.
+      const ended = await waitForEnd(job, deps, blockingWaitMs(c, localWaitMs), `${baseUrl(c)}${location}`);
+      return c.json(await responseOf(ended, deps, baseUrl(c)), 200);
+    }
     c.header("Retry-After", String(FIRST_POLL_SECONDS));
-    if (replayed) c.header("Idempotent-Replayed", "true");
-    const output = job.output ? await deps.jobs.getOutput(job) : null;
-    return c.json(toResponseObject(job, output, baseUrl(c)), 202);
+    return c.json(await responseOf(job, deps, baseUrl(c)), 202);
   });
 
   app.get("/", async (c) => {
@@ -66,8 +84,11 @@ export function responsesRoutes(deps: Deps) {
     }
     const after = c.req.query("after") || undefined;
     const page = await deps.jobs.list(c.get("tenant").id, { status, limit, after });
-    // Summaries: a page of full outputs could be megabytes; GET one job for its output.
-    const data = page.jobs.map((job) => toResponseObject(job, null, baseUrl(c)));
+    // Summaries: a page of full outputs could be megabytes; GET one job for its output. Each is
+    // still a complete Response, its request-derived fields from the stored request.
+    const data = await Promise.all(
+      page.jobs.map(async (job) => toResponseObject(job, null, await deps.jobs.getRequest(job), baseUrl(c))),
+    );
     return c.json({
       object: "list",
       data,
@@ -82,14 +103,13 @@ export function responsesRoutes(deps: Deps) {
       const afterSeq = streamCursor(c);
       return streamJob(c, deps, await getOwnedJob(c.get("tenant").id, c.req.param("id"), deps), afterSeq);
     }
-    const { job, output } = await getJobWithOutput(c.get("tenant").id, c.req.param("id"), deps);
-    return c.json(toResponseObject(job, output, baseUrl(c)));
+    const job = await getOwnedJob(c.get("tenant").id, c.req.param("id"), deps);
+    return c.json(await responseOf(job, deps, baseUrl(c)));
   });
 
   app.post("/:id/cancel", async (c) => {
     const job = await cancelJob(c.get("tenant").id, c.req.param("id"), deps);
-    const output = await deps.jobs.getOutput(job);
-    return c.json(toResponseObject(job, output, baseUrl(c)));
+    return c.json(await responseOf(job, deps, baseUrl(c)));
   });
 
   return app;

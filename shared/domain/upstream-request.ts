@@ -1,0 +1,35 @@
+import type { Job } from "./job.ts";
+
+/**
+ * The metadata key that ties an upstream response back to its job (crash recovery, OpenAI's
+ * webhooks). It costs the caller nothing: it is added only when the caller left a slot free.
+ */
+export const JOB_ID_METADATA_KEY = "relay_job_id";
+
+/** OpenAI's limit on metadata pairs, which the caller may use in full. */
+export const MAX_METADATA_PAIRS = 16;
+
+/**
+ * The body the relay sends upstream for a caller's request: always background and stored (that
+ * is what makes it durable), `previous_response_id` translated from the relay's job id to the
+ * upstream's, and the job id tagged in metadata when a slot is free. `stream` asks the upstream to
+ * stream the create, so the relay can watch the response live (and stream it to callers later).
+ */
+export function upstreamBody(
+  request: Record<string, unknown>,
+  job: Pick<Job, "id" | "previousUpstreamId">,
+  options: { stream: boolean },
+): Record<string, unknown> {
+  const { stream: _stream, background: _background, store: _store, previous_response_id: _previous, ...rest } = request;
+  const metadata = { ...((request.metadata as Record<string, string> | null | undefined) ?? {}) };
+  if (Object.keys(metadata).length < MAX_METADATA_PAIRS && !Object.hasOwn(metadata, JOB_ID_METADATA_KEY))
+    metadata[JOB_ID_METADATA_KEY] = job.id;
+  return {
+    ...rest,
+    background: true,
+    store: true,
+    metadata,
+    ...(job.previousUpstreamId ? { previous_response_id: job.previousUpstreamId } : {}),
+    ...(options.stream ? { stream: true } : {}),
+  };
+}
