@@ -19,7 +19,10 @@ export function statusLabel(
     case "failed":
       return "failed";
     case "cancelled": {
-      const why = [job.endReason ? CANCEL_REASONS[job.endReason.code] : null, job.upstreamCancelPending ? "telling the upstream…" : null];
+      const why = [
+        job.endReason ? CANCEL_REASONS[job.endReason.code] : null,
+        job.upstreamCancelPending ? "telling the upstream…" : null,
+      ];
       const said = why.filter(Boolean).join(", ");
       return said ? `cancelled (${said})` : "cancelled";
     }

@@ -17,6 +17,8 @@ export interface AppOptions {
   /** `whsec_…` for OpenAI's own webhooks; unset disables the endpoint. */
   openaiWebhookSecret?: string;
   log?: (event: Record<string, unknown>) => void;
+  /** Where no front door bounds a request (the local stack): how long a blocking create waits. */
+  localWaitMs?: number;
 }
 
 /**
@@ -62,7 +64,7 @@ export function createApp(deps: Deps, options: AppOptions) {
   // "/v1/responses/*" matches "/v1/responses" itself too: one registration, one key lookup.
   app.use("/v1/responses/*", bearerAuth(deps.tenants));
   app.route("/v1/responses", deliveriesRoutes(deps));
-  app.route("/v1/responses", responsesRoutes(deps));
+  app.route("/v1/responses", responsesRoutes(deps, { localWaitMs: options.localWaitMs }));
   app.all("/v1/*", () => {
     throw new NotFoundError("Unknown request URL.", { code: "unknown_url" });
   });

@@ -18,6 +18,8 @@ export interface RelayHarnessOptions {
   env?: Record<string, string>;
   /** DNS for webhook hosts (a rebinding resolver, a name that resolves private…). */
   resolve?: Resolver;
+  /** How long a blocking create waits here (real ms). */
+  localWaitMs?: number;
 }
 
 /**
@@ -51,6 +53,7 @@ export async function startRelay(options: RelayHarnessOptions = {}) {
     maxBodyBytes: config.maxBodyBytes,
     log: () => {},
     openaiWebhookSecret: config.openaiWebhookSecret,
+    localWaitMs: options.localWaitMs,
   });
   const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" });
   await new Promise<void>((resolve) => server.once("listening", () => resolve()));
@@ -103,7 +106,7 @@ export async function startRelay(options: RelayHarnessOptions = {}) {
     let last: any;
     await runUntil(async () => {
       last = (await call("GET", `/v1/responses/${id}`)).body;
-      return ["completed", "failed", "cancelled", "incomplete", "expired"].includes(last.status);
+      return ["completed", "failed", "cancelled", "incomplete"].includes(last.status);
     }, opts);
     return last;
   };
