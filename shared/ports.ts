@@ -102,7 +102,8 @@ export interface Upstream {
    * @throws UpstreamRejectedError (permanent) or UpstreamUnavailableError (transient).
    */
   create(body: Record<string, unknown>): Promise<UpstreamResponse>;
-  retrieve(id: string): Promise<UpstreamResponse>;
+  /** `include`: extra fields the caller asked for (OpenAI's `include` values). */
+  retrieve(id: string, options?: { include?: readonly string[] }): Promise<UpstreamResponse>;
   cancel(id: string): Promise<UpstreamResponse>;
   /**
    * `GET /responses/{id}?stream=true[&starting_after=N]`. Opening throws like the calls above (a

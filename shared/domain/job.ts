@@ -128,6 +128,8 @@ export interface Job {
   /** When the current create was sent (for recovering from a crash mid-create). */
   createSentAt: number | null;
   upstreamId: string | null;
+  /** The caller's `include` (extra output fields), asked for again on every upstream read. */
+  include: string[] | null;
   /** The upstream id of the job the caller's `previous_response_id` named (sent in its place). */
   previousUpstreamId: string | null;
   /** The upstream's last seen status (differs from `status` when the relay ended the job itself). */
@@ -158,6 +160,7 @@ export const EMPTY_JOB_FIELDS = {
   createSentAt: null,
   upstreamId: null,
   previousUpstreamId: null,
+  include: null,
   upstreamStatus: null,
   upstreamCancelPending: false,
   webhook: null,

@@ -19,6 +19,7 @@ const ERROR_TEXT: Record<number, string> = {
   422: "Idempotency-Key reused with a different body",
   429: "Rate limited",
   502: "Upstream unavailable",
+  504: "A blocking create is still running at the wait limit (the message names the job; it keeps running)",
 };
 const idParam = { name: "id", in: "path", required: true, schema: { type: "string" } };
 
@@ -55,12 +56,20 @@ export function openApiDocument() {
           properties: {
             id: { type: "string" },
             object: { const: "response" },
-            status: { enum: ["queued", "in_progress", "completed", "failed", "cancelled", "incomplete", "expired"] },
+            status: { enum: ["queued", "in_progress", "completed", "failed", "cancelled", "incomplete"] },
             created_at: { type: "integer" },
             completed_at: { type: ["integer", "null"] },
             model: { type: "string" },
             output: { type: "array", items: { type: "object" } },
-            output_text: { type: "string" },
+            instructions: {},
+            tools: { type: "array" },
+            tool_choice: {},
+            parallel_tool_calls: { type: "boolean" },
+            temperature: { type: ["number", "null"] },
+            top_p: { type: ["number", "null"] },
+            background: { type: "boolean" },
+            store: { type: "boolean" },
+            previous_response_id: { type: ["string", "null"], description: "A relay job id" },
             usage: { type: ["object", "null"] },
             error: { type: ["object", "null"] },
             incomplete_details: { type: ["object", "null"] },
@@ -70,6 +79,11 @@ export function openApiDocument() {
               properties: {
                 upstream_id: { type: ["string", "null"] },
                 status_label: { type: "string" },
+                reason: {
+                  type: ["object", "null"],
+                  description:
+                    "Why the relay itself ended the job: deadline_exceeded, queued_too_long, upstream_create_interrupted, upstream_not_found, upstream_rejected",
+                },
                 cost_usd: { type: ["number", "null"] },
                 deadline_at: { type: "integer" },
                 ended_at: { type: ["integer", "null"] },
@@ -87,9 +101,9 @@ export function openApiDocument() {
     paths: {
       "/v1/responses": {
         post: {
-          summary: "Submit a request",
+          summary: "Create a response (run in background upstream, whatever the caller asks)",
           description:
-            "An OpenAI `responses.create` body, forwarded with `background: true, store: true`, plus the relay's optional `webhook: {url, events}`. Optional `Idempotency-Key` header (kept 24 h).",
+            "An OpenAI `responses.create` body plus the relay's optional `webhook: {url, events}`. With `background: true`: 202 at once with the queued job. With `stream: true`: 200 and the job's SSE stream. Otherwise: the request is held until the job ends and answers 200 with the finished Response, or 504 `response_still_running` naming the job when the front door's limit is near (an SDK retry, `x-stainless-retry-count` ≥ 1, attaches to the same job). `previous_response_id` names a relay job. Optional `Idempotency-Key` header (kept 24 h).",
           parameters: [
             { name: "Idempotency-Key", in: "header", required: false, schema: { type: "string", maxLength: 255 } },
           ],
@@ -98,11 +112,18 @@ export function openApiDocument() {
             content: { "application/json": { schema: { type: "object", required: ["model"] } } },
           },
           responses: {
+            "200": {
+              description: "The finished Response (no `background`), or the SSE stream (`stream: true`)",
+              content: {
+                "application/json": { schema: { $ref: "#/components/schemas/Response" } },
+                "text/event-stream": { schema: { type: "string" } },
+              },
+            },
             "202": {
-              description: "Accepted; `Location` and `Retry-After` headers",
+              description: "Accepted (`background: true`); `Location` and `Retry-After` headers",
               content: { "application/json": { schema: { $ref: "#/components/schemas/Response" } } },
             },
-            ...errors(400, 401, 413, 422, 502),
+            ...errors(400, 401, 413, 422, 502, 504),
           },
         },
         get: {

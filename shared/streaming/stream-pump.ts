@@ -213,7 +213,7 @@ export class StreamPump {
     }
     let upstream: UpstreamResponse;
     try {
-      upstream = await this.#deps.upstream.retrieve(job.upstreamId!);
+      upstream = await this.#deps.upstream.retrieve(job.upstreamId!, { include: job.include ?? undefined });
     } catch {
       return false; // transient, or refused: the poller settles the job, and the next look sees it
     }

@@ -87,7 +87,7 @@ export class StreamService {
           // (A cursor past the end of a finished log gets nothing more: the stream just closes.)
           if (batch.end && cursor >= batch.first + batch.events.length - 1) {
             const last = batch.events[batch.events.length - 1];
-            // Cancelled and expired streams have no terminal event of their own: say how it ended.
+            // A log that somehow ended without a terminal event: say how the job ended.
             if (!last || !TERMINAL_EVENT_TYPES.has(last.type))
               yield {
                 kind: "status",

@@ -113,8 +113,9 @@ export class OpenAIUpstream implements Upstream {
     return created;
   }
 
-  async retrieve(id: string): Promise<UpstreamResponse> {
-    return this.#call(() => this.client.responses.retrieve(id));
+  async retrieve(id: string, options: { include?: readonly string[] } = {}): Promise<UpstreamResponse> {
+    const query = options.include?.length ? { include: [...options.include] } : {};
+    return this.#call(() => this.client.responses.retrieve(id, query as never));
   }
 
   async cancel(id: string): Promise<UpstreamResponse> {

@@ -68,7 +68,7 @@ async function step(job: Job, deps: Deps, context: AdvanceContext): Promise<Step
 
   let response: UpstreamResponse;
   try {
-    response = await deps.upstream.retrieve(job.upstreamId!);
+    response = await deps.upstream.retrieve(job.upstreamId!, { include: job.include ?? undefined });
   } catch (error) {
     const classified = classifyUpstreamError(error);
     if (classified instanceof UpstreamRejectedError) {

@@ -74,6 +74,7 @@ export async function submitJob(input: SubmitInput, deps: Deps): Promise<SubmitR
     deadlineAt: now + info.deadlineSeconds * 1000,
     queuedDeadlineAt: now + info.queuedLimitSeconds * 1000,
     createState: "pending",
+    include: Array.isArray(input.body.include) ? input.body.include.map(String) : null,
     previousUpstreamId: await previousUpstreamId(input.body.previous_response_id, tenantId, deps),
     webhook: input.webhook,
     idempotencyKey: input.idempotencyKey,

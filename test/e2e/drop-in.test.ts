@@ -204,3 +204,19 @@ describe("streams and status agree", () => {
     expect(final.id).toBe(job.id);
   });
 });
+
+describe("include", () => {
+  it("is asked of the upstream on every read, at create and on retrieve", async () => {
+    const done = await driven(
+      client.responses.create({ model: "gpt-5-pro", input: "include", include: ["reasoning.encrypted_content"] }),
+    );
+    expect(done.status).toBe("completed");
+    const upstreamId = (done as any).relay.upstream_id as string;
+    const reads = relay.sim.stats().ops.retrieve;
+    const again = await client.responses.retrieve(done.id, { include: ["message.output_text.logprobs"] });
+    expect(again.status).toBe("completed");
+    expect(again.id).toBe(done.id);
+    expect(relay.sim.stats().ops.retrieve - reads).toBe(1);
+    expect(upstreamId).not.toBe(done.id);
+  });
+});

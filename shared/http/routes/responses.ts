@@ -1,5 +1,5 @@
 import { Hono, type Context } from "hono";
-import { JOB_STATUSES, type Job } from "#shared/domain/job.ts";
+import { isTerminal, JOB_STATUSES, type Job } from "#shared/domain/job.ts";
 import { toResponseObject } from "#shared/domain/response-view.ts";
 import { InvalidRequestError } from "#shared/errors.ts";
 import type { Deps } from "#shared/ports.ts";
@@ -104,6 +104,18 @@ export function responsesRoutes(deps: Deps, options: { localWaitMs?: number } = 
       return streamJob(c, deps, await getOwnedJob(c.get("tenant").id, c.req.param("id"), deps), afterSeq);
     }
     const job = await getOwnedJob(c.get("tenant").id, c.req.param("id"), deps);
+    const include = c.req.queries("include[]") ?? c.req.queries("include");
+    if (include?.length && job.upstreamId) {
+      // Fields the stored Response may lack (only asked for now): read it from the upstream with them.
+      // An upstream that cannot answer now (or forgot it) leaves the stored Response.
+      const [fresh, request, stored] = await Promise.all([
+        deps.upstream.retrieve(job.upstreamId, { include }).catch(() => null),
+        deps.jobs.getRequest(job),
+        deps.jobs.getOutput(job),
+      ]);
+      const final = isTerminal(job.status) ? (fresh ?? stored) : stored;
+      return c.json(toResponseObject(job, final, request, baseUrl(c)));
+    }
     return c.json(await responseOf(job, deps, baseUrl(c)));
   });
 
