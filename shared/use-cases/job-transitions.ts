@@ -15,9 +15,14 @@ import {
 } from "#shared/domain/job.ts";
 import { costUsd, modelInfo } from "#shared/domain/models.ts";
 import { pollIntervalMs, retryDelayMs } from "#shared/domain/polling.ts";
-import { UpstreamAuthError, UpstreamRejectedError, VersionConflictError } from "#shared/errors.ts";
+import {
+  asUpstreamFailure,
+  UpstreamAuthError,
+  UpstreamRejectedError,
+  VersionConflictError,
+  type UpstreamFailure,
+} from "#shared/errors.ts";
 import type { Deps, UpstreamResponse } from "#shared/ports.ts";
-import { classifyUpstreamError, type ClassifiedUpstreamError } from "#shared/upstream/classify-error.ts";
 
 /** What the caller should do next with a job: look again at `nextAt`, or nothing (null). */
 export interface Step {
@@ -93,7 +98,7 @@ export async function sendCreate(job: Job, deps: Deps, request?: Record<string, 
   try {
     response = await deps.upstream.create(body);
   } catch (error) {
-    return createFailed(claimed, classifyUpstreamError(error), deps);
+    return createFailed(claimed, asUpstreamFailure(error), deps);
   }
   try {
     return await applyUpstream(claimed, response, deps, {
@@ -122,7 +127,7 @@ async function recordLateCreate(jobId: string, response: UpstreamResponse, deps:
     if (ended && !isTerminal(response.status as JobStatus)) {
       owesCancel = await deps.upstream.cancel(response.id).then(
         () => false,
-        (error) => !(classifyUpstreamError(error) instanceof UpstreamRejectedError),
+        (error) => !(asUpstreamFailure(error) instanceof UpstreamRejectedError),
       );
     }
     const now = deps.clock.now();
@@ -146,7 +151,7 @@ async function recordLateCreate(jobId: string, response: UpstreamResponse, deps:
   }
 }
 
-async function createFailed(job: Job, error: ClassifiedUpstreamError, deps: Deps): Promise<Step> {
+async function createFailed(job: Job, error: UpstreamFailure, deps: Deps): Promise<Step> {
   const now = deps.clock.now();
   if (error instanceof UpstreamRejectedError || error instanceof UpstreamAuthError) {
     const code = error instanceof UpstreamRejectedError ? (error.code ?? `upstream_${error.status}`) : error.code;
@@ -313,7 +318,7 @@ export async function stopUpstream(
       finalStatus === status ? (error ?? undefined) : undefined,
     );
   } catch (caught) {
-    const classified = classifyUpstreamError(caught);
+    const classified = asUpstreamFailure(caught);
     if (classified instanceof UpstreamRejectedError) return finishLocally(job, status, deps, { error });
     return finishLocally(job, status, deps, {
       error,
