@@ -5,6 +5,7 @@
 import type { Simulator } from "#local/simulator/index.ts";
 import { JobStore } from "#local/simulator/store.ts";
 import type { Job as SimJob } from "#local/simulator/job.ts";
+import { JOB_ID_METADATA_KEY } from "#shared/domain/job.ts";
 
 const seen = new Map<string, SimJob>();
 let installed = false;
@@ -40,7 +41,7 @@ export function finishedAtMs(upstreamId: string): number {
 
 /** The relay job id the simulator saw in the create's metadata. */
 export function relayJobIdOf(upstreamId: string): string | undefined {
-  return seen.get(upstreamId)?.request.metadata.relay_job_id;
+  return seen.get(upstreamId)?.request.metadata[JOB_ID_METADATA_KEY];
 }
 
 export function forgetSimJobs(): void {

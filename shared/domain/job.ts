@@ -21,6 +21,19 @@ export const TERMINAL_STATUSES: ReadonlySet<JobStatus> = new Set([
   "expired",
 ]);
 export const isTerminal = (status: JobStatus): boolean => TERMINAL_STATUSES.has(status);
+/** Whether a string (a query parameter, an upstream field) is one of the job's statuses. */
+export const isJobStatus = (status: unknown): status is JobStatus =>
+  (JOB_STATUSES as readonly unknown[]).includes(status);
+/** The statuses the upstream itself reports: all but the relay's own `expired`. */
+export const UPSTREAM_STATUSES: ReadonlySet<JobStatus> = new Set(JOB_STATUSES.filter((s) => s !== "expired"));
+
+/** Metadata keys starting with this are the relay's own on the upstream request; callers may not send them. */
+export const RESERVED_METADATA_PREFIX = "relay_";
+/**
+ * The metadata key that ties an upstream response back to its job (crash recovery, OpenAI's
+ * webhooks, the drills' checks): every upstream create carries `relay_job_id: <job id>`.
+ */
+export const JOB_ID_METADATA_KEY = "relay_job_id";
 
 /**
  * Legal moves. Terminal states are absorbing; `queued` may skip `in_progress` (a short job can

@@ -12,11 +12,8 @@ import { sha256Hex } from "#shared/ids.ts";
 import type { CreateJobResult, DueEntry, IdempotencyClaim, JobListPage, JobStore } from "#shared/ports.ts";
 import { getBlob, putBlob, type BlobHome } from "./blob-items.ts";
 import { DUE_INDEX, TENANT_INDEX, UPSTREAM_INDEX } from "./table-definition.ts";
+import { createdSk, dueShardKey, idempotencyKey, JOB_SK, jobPk, OUTPUT_BLOB, REQUEST_BLOB, tenantPk } from "./keys.ts";
 
-const JOB_SK = "JOB";
-const jobPk = (id: string) => `JOB#${id}`;
-const tenantPk = (tenantId: string) => `TENANT#${tenantId}`;
-const createdSk = (job: Pick<Job, "createdAt" | "id">) => `${String(job.createdAt).padStart(15, "0")}#${job.id}`;
 /** Keys and index attributes the store owns; never part of the Job the rest of the code sees. */
 const STORE_ATTRIBUTES = ["pk", "sk", "dueShard", "dueAt", "tenantPk", "createdSk", "expiresAt"] as const;
 
@@ -64,7 +61,7 @@ export class DynamoJobStore implements JobStore {
   ): Promise<CreateJobResult> {
     const expiresAt = Math.floor(job.createdAt / 1000) + this.#retentionSeconds;
     // The request goes first: if the claim below loses, these chunks are orphans that TTL removes.
-    const requestRef = await putBlob(this.#blobs(job.id, "REQ"), request, expiresAt);
+    const requestRef = await putBlob(this.#blobs(job.id, REQUEST_BLOB), request, expiresAt);
     const stored: Job = { ...job, request: requestRef };
     const jobItem = {
       ...withoutNulls(stored),
@@ -72,7 +69,7 @@ export class DynamoJobStore implements JobStore {
       sk: JOB_SK,
       tenantPk: tenantPk(job.tenantId),
       createdSk: createdSk(job),
-      dueShard: `DUE#${this.shardOf(job.id)}`,
+      dueShard: dueShardKey(this.shardOf(job.id)),
       dueAt,
       expiresAt,
     };
@@ -84,7 +81,7 @@ export class DynamoJobStore implements JobStore {
       await this.#doc.send(new TransactWriteCommand({ TransactItems: [putJob], ClientRequestToken }));
       return { created: true, job: stored };
     }
-    const idemKey = { pk: `IDEM#${claim.tenantId}#${claim.key}`, sk: "IDEM" };
+    const idemKey = idempotencyKey(claim.tenantId, claim.key);
     // Real DynamoDB cancels a transaction that races another on the same item
     // (TransactionConflict) before the winner is readable: look a few times, then say "in progress".
     for (let attempt = 0; ; attempt++) {
@@ -160,11 +157,11 @@ export class DynamoJobStore implements JobStore {
   }
 
   async getRequest(job: Job): Promise<Record<string, unknown>> {
-    return getBlob(this.#blobs(job.id, "REQ"), job.request);
+    return getBlob(this.#blobs(job.id, REQUEST_BLOB), job.request);
   }
 
   async getOutput(job: Job): Promise<Record<string, unknown> | null> {
-    return job.output ? getBlob(this.#blobs(job.id, "OUT"), job.output) : null;
+    return job.output ? getBlob(this.#blobs(job.id, OUTPUT_BLOB), job.output) : null;
   }
 
   async putOutput(
@@ -173,7 +170,7 @@ export class DynamoJobStore implements JobStore {
     nowMs: number = Date.now(),
   ): Promise<StoredBlobRef> {
     const expiresAt = Math.floor(nowMs / 1000) + this.#retentionSeconds;
-    return putBlob(this.#blobs(jobId, "OUT"), response, expiresAt);
+    return putBlob(this.#blobs(jobId, OUTPUT_BLOB), response, expiresAt);
   }
 
   async update(job: Job, changes: Partial<Job>, dueAt?: number | null): Promise<Job> {
@@ -197,7 +194,7 @@ export class DynamoJobStore implements JobStore {
     if (dueAt === null) remove.push("dueShard", "dueAt");
     else if (dueAt !== undefined) {
       set.push("dueShard = :shard", "dueAt = :due");
-      values[":shard"] = `DUE#${this.shardOf(job.id)}`;
+      values[":shard"] = dueShardKey(this.shardOf(job.id));
       values[":due"] = dueAt;
     }
     try {
@@ -260,7 +257,7 @@ export class DynamoJobStore implements JobStore {
           TableName: this.#table,
           IndexName: DUE_INDEX.name,
           KeyConditionExpression: "dueShard = :shard AND dueAt BETWEEN :from AND :to",
-          ExpressionAttributeValues: { ":shard": `DUE#${shard}`, ":from": fromMs, ":to": toMs },
+          ExpressionAttributeValues: { ":shard": dueShardKey(shard), ":from": fromMs, ":to": toMs },
           ExclusiveStartKey: startKey,
         }),
       );

@@ -1,12 +1,9 @@
-import { EMPTY_JOB_FIELDS, type Job, type WebhookTarget } from "#shared/domain/job.ts";
+import { EMPTY_JOB_FIELDS, JOB_ID_METADATA_KEY, type Job, type WebhookTarget } from "#shared/domain/job.ts";
 import { modelInfo } from "#shared/domain/models.ts";
 import { IdempotencyMismatchError, NotFoundError } from "#shared/errors.ts";
 import { canonicalJson, newJobId, sha256Hex } from "#shared/ids.ts";
 import type { Deps, Tenant } from "#shared/ports.ts";
 import { publishStatus, sendCreate } from "./job-transitions.ts";
-
-/** The metadata key that ties an upstream response back to its job (crash recovery, webhooks). */
-export const JOB_ID_METADATA_KEY = "relay_job_id";
 
 export interface SubmitInput {
   tenant: Tenant;
