@@ -5,7 +5,6 @@
 import type { Simulator } from "#local/simulator/index.ts";
 import { JobStore } from "#local/simulator/store.ts";
 import type { Job as SimJob } from "#local/simulator/job.ts";
-import { JOB_ID_METADATA_KEY } from "#shared/domain/job.ts";
 
 const seen = new Map<string, SimJob>();
 let installed = false;
@@ -37,15 +36,6 @@ export function finishedAtMs(upstreamId: string): number {
   if (typeof at !== "number" || !Number.isFinite(at))
     throw new Error(`sim probe: response ${upstreamId} has no finite finishedAt (simulator internals changed?)`);
   return at;
-}
-
-/** The relay job id the simulator saw in the create's metadata. */
-export function relayJobIdOf(upstreamId: string): string | undefined {
-  return seen.get(upstreamId)?.request.metadata[JOB_ID_METADATA_KEY];
-}
-
-export function forgetSimJobs(): void {
-  seen.clear();
 }
 
 /**

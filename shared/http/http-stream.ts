@@ -7,17 +7,17 @@ import { sseResponse } from "#shared/streaming/sse-response.ts";
 import { StreamService } from "#shared/streaming/stream-service.ts";
 
 /** Left unused of a Lambda's time: the stream ends this long before the function would be killed. */
-export const LAMBDA_SAFETY_MS = 5_000;
+const LAMBDA_SAFETY_MS = 5_000;
 /**
  * A buffered Lambda (API Gateway in front) returns nothing until it ends, and the gateway gives
  * up at 30 s: a stream there ends after this and the caller resumes (the function URL streams).
  */
-export const BUFFERED_STREAM_MS = 25_000;
+const BUFFERED_STREAM_MS = 25_000;
 
 const services = new WeakMap<object, StreamService>();
 
 /** One StreamService per set of adapters, so every app built on them shares its writers. */
-export function streamServiceFor(deps: Deps): StreamService {
+function streamServiceFor(deps: Deps): StreamService {
   let service = services.get(deps);
   if (!service) services.set(deps, (service = new StreamService(deps, { log: jsonLog })));
   return service;
@@ -53,7 +53,7 @@ interface LambdaContextLike {
  * `context` under `streamHandle` (a function URL in RESPONSE_STREAM mode), `lambdaContext` under
  * the buffered `handle`. Null elsewhere (the local stack streams without a limit).
  */
-export function streamDeadline(c: Context): number | null {
+function streamDeadline(c: Context): number | null {
   const env = (c.env ?? {}) as { context?: Partial<LambdaContextLike>; lambdaContext?: Partial<LambdaContextLike> };
   const now = Date.now();
   if (typeof env.context?.getRemainingTimeInMillis === "function")

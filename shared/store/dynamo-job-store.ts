@@ -12,7 +12,17 @@ import { sha256Hex } from "#shared/ids.ts";
 import type { CreateJobResult, DueEntry, IdempotencyClaim, JobListPage, JobStore } from "#shared/ports.ts";
 import { getBlob, putBlob, type BlobHome } from "./blob-items.ts";
 import { DUE_INDEX, TENANT_INDEX, UPSTREAM_INDEX } from "./table-definition.ts";
-import { createdSk, dueShardKey, idempotencyKey, JOB_SK, jobPk, OUTPUT_BLOB, REQUEST_BLOB, tenantPk } from "./keys.ts";
+import {
+  createdSk,
+  dueShardKey,
+  idempotencyKey,
+  JOB_SK,
+  jobKey,
+  jobPk,
+  OUTPUT_BLOB,
+  REQUEST_BLOB,
+  tenantPk,
+} from "./keys.ts";
 
 /** Keys and index attributes the store owns; never part of the Job the rest of the code sees. */
 const STORE_ATTRIBUTES = ["pk", "sk", "dueShard", "dueAt", "tenantPk", "createdSk", "expiresAt"] as const;
@@ -151,7 +161,7 @@ export class DynamoJobStore implements JobStore {
 
   async get(id: string): Promise<Job | null> {
     const { Item } = await this.#doc.send(
-      new GetCommand({ TableName: this.#table, Key: { pk: jobPk(id), sk: JOB_SK }, ConsistentRead: true }),
+      new GetCommand({ TableName: this.#table, Key: jobKey(id), ConsistentRead: true }),
     );
     return Item ? toJob(Item) : null;
   }
@@ -201,7 +211,7 @@ export class DynamoJobStore implements JobStore {
       await this.#doc.send(
         new UpdateCommand({
           TableName: this.#table,
-          Key: { pk: jobPk(job.id), sk: JOB_SK },
+          Key: jobKey(job.id),
           UpdateExpression: `SET ${set.join(", ")}${remove.length ? ` REMOVE ${remove.join(", ")}` : ""}`,
           ConditionExpression: "#version = :expected",
           ExpressionAttributeNames: names,
@@ -222,7 +232,7 @@ export class DynamoJobStore implements JobStore {
     if (options.after) {
       const after = await this.get(options.after);
       if (!after || after.tenantId !== tenantId) return { jobs: [], hasMore: false };
-      startKey = { pk: jobPk(after.id), sk: JOB_SK, tenantPk: tenantPk(tenantId), createdSk: createdSk(after) };
+      startKey = { ...jobKey(after.id), tenantPk: tenantPk(tenantId), createdSk: createdSk(after) };
     }
     const jobs: Job[] = [];
     // A status filter is applied after the read, so keep reading pages until the page is full.
