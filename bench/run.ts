@@ -14,15 +14,15 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { startDynamoDbLocal, JavaMissingError } from "#local/dynamodb-local.ts";
 import { loadConfig } from "#shared/config.ts";
-import { naiveCallsFor, NAIVE_POLL_MS } from "./lib/naive-client.ts";
-import { LATENCY_PROFILE } from "./lib/sim-probe.ts";
-import { kb, ms, num, pair, table } from "./lib/table.ts";
-import { runAnatomy, type AnatomyResult } from "./sections/anatomy.ts";
-import { runBundles, type BundleResult } from "./sections/bundles.ts";
-import { runCapacity, type CapacityResult, type CapacitySettings } from "./sections/capacity.ts";
-import { runHttp, type HttpResult, type HttpSettings } from "./sections/http.ts";
-import { runLag, type LagResult, type LagSettings } from "./sections/lag.ts";
-import { runIdleOverhead, runLongJobs, type LongJobResult, type Units } from "./sections/long-jobs.ts";
+import { naiveCallsFor, NAIVE_POLL_MS } from "#bench/lib/naive-client.ts";
+import { LATENCY_PROFILE } from "#bench/lib/sim-probe.ts";
+import { kb, ms, num, pair, table } from "#bench/lib/table.ts";
+import { runAnatomy, type AnatomyResult } from "#bench/sections/anatomy.ts";
+import { runBundles, type BundleResult } from "#bench/sections/bundles.ts";
+import { runCapacity, type CapacityResult, type CapacitySettings } from "#bench/sections/capacity.ts";
+import { runHttp, type HttpResult, type HttpSettings } from "#bench/sections/http.ts";
+import { runLag, type LagResult, type LagSettings } from "#bench/sections/lag.ts";
+import { runIdleOverhead, runLongJobs, type LongJobResult, type Units } from "#bench/sections/long-jobs.ts";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 

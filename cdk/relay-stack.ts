@@ -14,10 +14,10 @@ import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { NagSuppressions } from "cdk-nag";
 import type { Construct } from "constructs";
-import { OperatorSecret } from "./constructs/operator-secret.ts";
-import { RELAY_METRICS, RelayAlarms } from "./constructs/relay-alarms.ts";
-import { RelayFunction, type RelayFunctionProps } from "./constructs/relay-function.ts";
-import { RelayTable } from "./constructs/relay-table.ts";
+import { OperatorSecret } from "#cdk/constructs/operator-secret.ts";
+import { RELAY_METRICS, RelayAlarms } from "#cdk/constructs/relay-alarms.ts";
+import { RelayFunction, type RelayFunctionProps } from "#cdk/constructs/relay-function.ts";
+import { RelayTable } from "#cdk/constructs/relay-table.ts";
 import { API_THROTTLE, DUE_SHARDS, POLL_TICK_MS } from "./relay-settings.ts";
 import { FunctionUrlAuthType, InvokeMode } from "aws-cdk-lib/aws-lambda";
 

@@ -27,7 +27,7 @@ export class JavaMissingError extends Error {
 }
 
 /** Fail early and plainly when Java is absent or too old, instead of a cryptic spawn error. */
-export function checkJava(): void {
+function checkJava(): void {
   const result = spawnSync("java", ["-version"], { encoding: "utf8" });
   if (result.error) throw new JavaMissingError((result.error as NodeJS.ErrnoException).code ?? result.error.message);
   const text = `${result.stderr}${result.stdout}`;

@@ -12,7 +12,7 @@ import { createDynamoClients } from "#shared/store/dynamo-client.ts";
 import { createTenant } from "#shared/use-cases/manage-keys.ts";
 import { newApiKey, newWebhookSecret } from "#shared/ids.ts";
 import { ensureTable, startDynamoDbLocal, JavaMissingError } from "./dynamodb-local.ts";
-import { startSimulator, type Simulator } from "./simulator/index.ts";
+import { startSimulator, type Simulator } from "#local/simulator/index.ts";
 
 const TABLE = "responses-relay-local";
 

@@ -1,5 +1,5 @@
 import { ConfigError } from "./errors.ts";
-import { resolveBaseUrl, keyHeaderFor, type KeyHeader } from "./upstream/base-url.ts";
+import { resolveBaseUrl, keyHeaderFor, type KeyHeader } from "#shared/upstream/base-url.ts";
 
 /**
  * Configuration, read and validated once (at cold start, or when the local stack boots). A missing

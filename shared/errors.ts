@@ -62,6 +62,9 @@ export class UpstreamUnavailableError extends RelayError {
   }
 }
 
+/** The upstream stream sent nothing for a long while: quiet (a model thinking), not broken. */
+export class StreamIdleError extends UpstreamUnavailableError {}
+
 /**
  * The upstream refused the relay's own credentials (401/403). Not the job's fault nor the caller's:
  * running jobs stay pending, submits fail with a server error, and the upstream's message (which
@@ -88,6 +91,23 @@ export class StillRunningError extends RelayError {
     super(message, { code: "response_still_running" });
     this.jobId = options.jobId;
   }
+}
+
+/** Every way an upstream call can fail, as the Upstream port throws it (adapters classify). */
+export type UpstreamFailure = UpstreamRejectedError | UpstreamUnavailableError | UpstreamAuthError;
+
+/**
+ * The error an Upstream call threw, as one of the upstream failures; anything else is rethrown
+ * unchanged, because the port throws nothing else and anything else is a bug.
+ */
+export function asUpstreamFailure(error: unknown): UpstreamFailure {
+  if (
+    error instanceof UpstreamRejectedError ||
+    error instanceof UpstreamUnavailableError ||
+    error instanceof UpstreamAuthError
+  )
+    return error;
+  throw error;
 }
 
 /** A conditional write lost a race: someone else changed the item first. */

@@ -2,7 +2,7 @@
  * The seams between use cases and the outside world. Adapters live in shared/store and
  * shared/upstream; tests pass real local ones (DynamoDB Local, the simulator).
  */
-import type { Job, StoredBlobRef } from "./domain/job.ts";
+import type { Job, StoredBlobRef } from "#shared/domain/job.ts";
 import type { Clock } from "./clock.ts";
 import type { Metrics } from "./metrics.ts";
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DescribeTableCommand, DescribeTimeToLiveCommand } from "@aws-sdk/client-dynamodb";
-import { createTestTable } from "./support/dynamo.ts";
+import { createTestTable } from "#test/support/dynamo.ts";
 import { INDEXES, TABLE_ATTRIBUTES } from "#shared/store/table-definition.ts";
 
 describe("DynamoDB Local harness", () => {

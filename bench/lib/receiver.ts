@@ -88,5 +88,3 @@ export async function startBenchReceiver(secret: string, clock: Clock = { now: (
       }),
   };
 }
-
-export type BenchReceiver = Awaited<ReturnType<typeof startBenchReceiver>>;

@@ -38,15 +38,6 @@ export function finishedAtMs(upstreamId: string): number {
   return at;
 }
 
-/** The relay job id the simulator saw in the create's metadata. */
-export function relayJobIdOf(upstreamId: string): string | undefined {
-  return seen.get(upstreamId)?.request.metadata.relay_job_id;
-}
-
-export function forgetSimJobs(): void {
-  seen.clear();
-}
-
 /**
  * Realistic upstream latency: a fixed floor plus probabilistic extra delays (the simulator's
  * `latencyMs` is one fixed value; delay-only faults with a probability add a spread). The result

@@ -17,7 +17,7 @@ import { DynamoLeaseStore } from "#shared/store/dynamo-lease-store.ts";
 import { createTenant } from "#shared/use-cases/manage-keys.ts";
 import { ensureTable, freePort } from "#local/dynamodb-local.ts";
 
-export interface Meters {
+interface Meters {
   /** The HTTP API: submit, status, OpenAI-webhook ingestion. */
   api: CapacityMeter;
   /** The poller's work on jobs: reads, transitions, outputs, webhook delivery records. */

@@ -11,14 +11,12 @@ export interface Summary {
 }
 
 /** Nearest-rank percentile of an unsorted sample (p in 0..100). NaN for an empty sample. */
-export function percentile(values: readonly number[], p: number): number {
+function percentile(values: readonly number[], p: number): number {
   if (values.length === 0) return Number.NaN;
   const sorted = [...values].sort((a, b) => a - b);
   const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
   return sorted[Math.min(sorted.length, rank) - 1]!;
 }
-
-export const median = (values: readonly number[]): number => percentile(values, 50);
 
 export function summarize(values: readonly number[]): Summary {
   if (values.length === 0) return { n: 0, min: NaN, p50: NaN, p90: NaN, p99: NaN, max: NaN, mean: NaN };

@@ -22,7 +22,7 @@ import { startBenchReceiver } from "#bench/lib/receiver.ts";
 import { createTable } from "#bench/lib/stack.ts";
 import { round } from "#bench/lib/stats.ts";
 
-export interface AnatomyRow {
+interface AnatomyRow {
   /** `phase: store.method (DynamoDB command)`. */
   operation: string;
   calls: number;

@@ -14,6 +14,7 @@ import { DynamoJobStore } from "#shared/store/dynamo-job-store.ts";
 import { startSimulator } from "#local/simulator/index.ts";
 import { createTable } from "#bench/lib/stack.ts";
 import { mapLimited, round } from "#bench/lib/stats.ts";
+import { JOB_ID_METADATA_KEY } from "#shared/domain/job.ts";
 
 export interface CapacitySettings {
   pendingJobs: number;
@@ -66,7 +67,7 @@ export async function runCapacity(
           input: `capacity ${i}`,
           background: true,
           store: true,
-          metadata: { relay_job_id: id },
+          metadata: { [JOB_ID_METADATA_KEY]: id },
         };
         const upstream = await fetch(`${sim.url}/responses`, {
           method: "POST",

@@ -16,7 +16,7 @@ export interface HttpSettings {
   seed: number;
 }
 
-export interface HttpLevel {
+interface HttpLevel {
   concurrency: number;
   requests: number;
   latencyMs: Summary;

@@ -55,7 +55,7 @@ const LAST_TICK_IN_MINUTE_MS = 54_000;
  * and schedule) at every minute, ticking at 0, 2, …, 54 s of it and then releasing its shards.
  * `stepMs` must divide 2000.
  */
-export class MinuteInvocations {
+class MinuteInvocations {
   #poller: Poller | null = null;
   #start: number;
   constructor(

@@ -20,7 +20,7 @@ import { INDEXES } from "#shared/store/table-definition.ts";
 import { entryPath, LAMBDA_NODE_MAJOR, REPO_ROOT, RELAY_BUNDLING, type FunctionName } from "#cdk/bundling.ts";
 
 /** Pinned to match LAMBDA_NODE_MAJOR (the esbuild target); never NODEJS_LATEST. */
-export const RELAY_RUNTIME = Runtime.NODEJS_24_X;
+const RELAY_RUNTIME = Runtime.NODEJS_24_X;
 if (RELAY_RUNTIME.name !== `nodejs${LAMBDA_NODE_MAJOR}.x`)
   throw new Error(`RELAY_RUNTIME ${RELAY_RUNTIME.name} does not match LAMBDA_NODE_MAJOR ${LAMBDA_NODE_MAJOR}.`);
 
@@ -47,7 +47,7 @@ export const TABLE_ACTIONS = {
 export type TableAccess = keyof typeof TABLE_ACTIONS;
 
 /** The team's esbuild settings in NodejsFunction's terms (cdk/bundling.ts holds the values). */
-export const NODEJS_BUNDLING: BundlingOptions = {
+const NODEJS_BUNDLING: BundlingOptions = {
   target: RELAY_BUNDLING.target,
   format: OutputFormat.ESM,
   minify: RELAY_BUNDLING.minify,

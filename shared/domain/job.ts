@@ -9,6 +9,15 @@ export type JobStatus = (typeof JOB_STATUSES)[number];
 
 export const TERMINAL_STATUSES: ReadonlySet<JobStatus> = new Set(["completed", "failed", "cancelled", "incomplete"]);
 export const isTerminal = (status: JobStatus): boolean => TERMINAL_STATUSES.has(status);
+/** Whether a string (a query parameter, an upstream field) is one of the job's statuses. */
+export const isJobStatus = (status: unknown): status is JobStatus =>
+  (JOB_STATUSES as readonly unknown[]).includes(status);
+/**
+ * The metadata key that ties an upstream response back to its job (crash recovery, OpenAI's
+ * webhooks, the drills' checks): an upstream create carries `relay_job_id: <job id>` whenever
+ * the caller left one of OpenAI's 16 metadata slots free.
+ */
+export const JOB_ID_METADATA_KEY = "relay_job_id";
 
 /**
  * Legal moves. Terminal states are absorbing; `queued` may skip `in_progress` (a short job can

@@ -13,7 +13,7 @@ export interface PollPolicy {
   growth: number;
 }
 
-export const DEFAULT_POLL_POLICY: PollPolicy = { minMs: 1_000, maxMs: 20_000, growth: 0.2 };
+const DEFAULT_POLL_POLICY: PollPolicy = { minMs: 1_000, maxMs: 20_000, growth: 0.2 };
 
 export function pollIntervalMs(unchangedForMs: number, policy: PollPolicy = DEFAULT_POLL_POLICY): number {
   return Math.min(policy.maxMs, Math.max(policy.minMs, Math.round(unchangedForMs * policy.growth)));

@@ -1,10 +1,4 @@
-import type { Job } from "./job.ts";
-
-/**
- * The metadata key that ties an upstream response back to its job (crash recovery, OpenAI's
- * webhooks). It costs the caller nothing: it is added only when the caller left a slot free.
- */
-export const JOB_ID_METADATA_KEY = "relay_job_id";
+import { JOB_ID_METADATA_KEY, type Job } from "./job.ts";
 
 /** OpenAI's limit on metadata pairs, which the caller may use in full. */
 export const MAX_METADATA_PAIRS = 16;
@@ -22,6 +16,7 @@ export function upstreamBody(
 ): Record<string, unknown> {
   const { stream: _stream, background: _background, store: _store, previous_response_id: _previous, ...rest } = request;
   const metadata = { ...((request.metadata as Record<string, string> | null | undefined) ?? {}) };
+  // The job id tag costs the caller nothing: it is added only when the caller left a slot free.
   if (Object.keys(metadata).length < MAX_METADATA_PAIRS && !Object.hasOwn(metadata, JOB_ID_METADATA_KEY))
     metadata[JOB_ID_METADATA_KEY] = job.id;
   return {

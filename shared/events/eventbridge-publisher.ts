@@ -2,7 +2,7 @@ import { type EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } 
 import type { Log } from "#shared/log.ts";
 import type { EventPublisher, LifecycleEvent } from "#shared/ports.ts";
 
-export const EVENT_SOURCE = "responses-relay";
+const EVENT_SOURCE = "responses-relay";
 
 /** "in_progress" -> "Response In Progress": detail-types that read well in a rule. */
 export function detailType(status: string): string {

@@ -8,9 +8,9 @@ import type { Deps } from "#shared/ports.ts";
 import { bearerAuth, type AuthEnv } from "./auth.ts";
 import { errorBody, errorResponse } from "./error-response.ts";
 import { docsPage, openApiDocument } from "./openapi.ts";
-import { deliveriesRoutes } from "./routes/deliveries.ts";
-import { openaiWebhookRoutes } from "./routes/openai-webhooks.ts";
-import { responsesRoutes } from "./routes/responses.ts";
+import { deliveriesRoutes } from "#shared/http/routes/deliveries.ts";
+import { openaiWebhookRoutes } from "#shared/http/routes/openai-webhooks.ts";
+import { responsesRoutes } from "#shared/http/routes/responses.ts";
 
 export interface AppOptions {
   maxBodyBytes: number;

@@ -2,7 +2,7 @@ import type { Context } from "hono";
 import { isTerminal, type Job } from "#shared/domain/job.ts";
 import { StillRunningError } from "#shared/errors.ts";
 import type { Deps } from "#shared/ports.ts";
-import { streamDeadline, streamServiceFor } from "#shared/streaming/http-stream.ts";
+import { streamDeadline, streamServiceFor } from "#shared/http/http-stream.ts";
 import { TERMINAL_EVENT_TYPES } from "#shared/streaming/stream-state.ts";
 
 /** The local stack's wait for a blocking create (no front door limits it; the SDKs wait 10 min). */

@@ -2,6 +2,8 @@
  * The OpenAPI document of the relay's HTTP API, written by hand (the surface is small and the
  * contract is the source of truth), and a readable page rendered from it without any CDN.
  */
+import { JOB_STATUSES } from "#shared/domain/job.ts";
+
 const errorRef = { $ref: "#/components/schemas/Error" };
 const errors = (...codes: number[]) =>
   Object.fromEntries(
@@ -56,7 +58,7 @@ export function openApiDocument() {
           properties: {
             id: { type: "string" },
             object: { const: "response" },
-            status: { enum: ["queued", "in_progress", "completed", "failed", "cancelled", "incomplete"] },
+            status: { enum: [...JOB_STATUSES] },
             created_at: { type: "integer" },
             completed_at: { type: ["integer", "null"] },
             model: { type: "string" },

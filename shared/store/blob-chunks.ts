@@ -6,7 +6,7 @@ import type { StoredBlobRef } from "#shared/domain/job.ts";
  * DynamoDB items stop at 400 KB and outputs can be megabytes: a JSON document is gzipped and cut
  * into chunks small enough to leave room for keys and attribute names.
  */
-export const CHUNK_BYTES = 350_000;
+const CHUNK_BYTES = 350_000;
 
 export function encodeBlob(value: unknown): { ref: StoredBlobRef; chunks: Buffer[] } {
   const json = Buffer.from(JSON.stringify(value), "utf8");

@@ -1,5 +1,6 @@
 import { PutCommand, QueryCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { DeliveryAttempt, DeliveryLog } from "#shared/ports.ts";
+import { DELIVERY_PREFIX, deliverySk, jobPk } from "./keys.ts";
 
 /** Webhook attempts as items beside their job (`JOB#<id>` / `DLV#<attempt>`), kept as long as the job. */
 export class DynamoDeliveryLog implements DeliveryLog {
@@ -17,8 +18,8 @@ export class DynamoDeliveryLog implements DeliveryLog {
       new PutCommand({
         TableName: this.#table,
         Item: {
-          pk: `JOB#${jobId}`,
-          sk: `DLV#${String(attempt.attempt).padStart(5, "0")}`,
+          pk: jobPk(jobId),
+          sk: deliverySk(attempt.attempt),
           ...attempt,
           expiresAt: Math.floor(attempt.at / 1000) + this.#retentionSeconds,
         },
@@ -31,7 +32,7 @@ export class DynamoDeliveryLog implements DeliveryLog {
       new QueryCommand({
         TableName: this.#table,
         KeyConditionExpression: "pk = :pk AND begins_with(sk, :dlv)",
-        ExpressionAttributeValues: { ":pk": `JOB#${jobId}`, ":dlv": "DLV#" },
+        ExpressionAttributeValues: { ":pk": jobPk(jobId), ":dlv": DELIVERY_PREFIX },
         ConsistentRead: true,
       }),
     );

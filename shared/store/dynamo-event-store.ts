@@ -4,6 +4,7 @@ import { PutCommand, QueryCommand, type DynamoDBDocumentClient } from "@aws-sdk/
 import type { StoredBlobRef } from "#shared/domain/job.ts";
 import type { EventBatch, EventLog, StreamEvent } from "#shared/ports.ts";
 import { getBlob, putBlob, type BlobHome } from "./blob-items.ts";
+import { EVENT_BLOB, EVENT_END, EVENT_PREFIX, eventSk, jobPk } from "./keys.ts";
 
 /**
  * Each job's stream, in the job's partition of the single table:
@@ -16,14 +17,8 @@ import { getBlob, putBlob, type BlobHome } from "./blob-items.ts";
  * overlaps: two writers that raced for a slot find out at once, and the loser re-reads instead of
  * storing a different event under a number someone may already have been served.
  */
-const EVT = "EVT#";
-const SEQ_DIGITS = 10;
-const evtKey = (seq: number) => `${EVT}${String(seq).padStart(SEQ_DIGITS, "0")}`;
-/** Sorts after every batch key: the upper bound of range queries. */
-const EVT_END = `${EVT}~`;
 /** Inline batches stay well under DynamoDB's 400 KB item limit; larger ones go to chunks. */
 const INLINE_BYTES = 300_000;
-const jobPk = (id: string) => `JOB#${id}`;
 
 export interface DynamoEventLogOptions {
   doc: DynamoDBDocumentClient;
@@ -51,7 +46,7 @@ export class DynamoEventLog implements EventLog {
       new QueryCommand({
         TableName: this.#table,
         KeyConditionExpression: "pk = :pk AND sk BETWEEN :lo AND :hi",
-        ExpressionAttributeValues: { ":pk": jobPk(jobId), ":lo": EVT, ":hi": EVT_END },
+        ExpressionAttributeValues: { ":pk": jobPk(jobId), ":lo": EVENT_PREFIX, ":hi": EVENT_END },
         ScanIndexForward: false,
         Limit: 1,
         ConsistentRead: true,
@@ -63,14 +58,14 @@ export class DynamoEventLog implements EventLog {
 
   async read(jobId: string, afterSeq: number): Promise<EventBatch[]> {
     const batches: EventBatch[] = [];
-    let from = EVT;
+    let from = EVENT_PREFIX;
     if (afterSeq >= 0) {
       // The batch holding afterSeq + 1 is the newest one starting at or before it.
       const holder = await this.#doc.send(
         new QueryCommand({
           TableName: this.#table,
           KeyConditionExpression: "pk = :pk AND sk BETWEEN :lo AND :hi",
-          ExpressionAttributeValues: { ":pk": jobPk(jobId), ":lo": EVT, ":hi": evtKey(afterSeq + 1) },
+          ExpressionAttributeValues: { ":pk": jobPk(jobId), ":lo": EVENT_PREFIX, ":hi": eventSk(afterSeq + 1) },
           ScanIndexForward: false,
           Limit: 1,
           ConsistentRead: true,
@@ -89,7 +84,7 @@ export class DynamoEventLog implements EventLog {
       new QueryCommand({
         TableName: this.#table,
         KeyConditionExpression: "pk = :pk AND sk BETWEEN :lo AND :hi",
-        ExpressionAttributeValues: { ":pk": jobPk(jobId), ":lo": from, ":hi": EVT_END },
+        ExpressionAttributeValues: { ":pk": jobPk(jobId), ":lo": from, ":hi": EVENT_END },
         ConsistentRead: true,
       }),
     );
@@ -98,7 +93,7 @@ export class DynamoEventLog implements EventLog {
   }
 
   #blobs(jobId: string): BlobHome {
-    return { doc: this.#doc, table: this.#table, pk: jobPk(jobId), prefix: "EVB" };
+    return { doc: this.#doc, table: this.#table, pk: jobPk(jobId), prefix: EVENT_BLOB };
   }
 
   async append(jobId: string, batch: EventBatch): Promise<boolean> {
@@ -106,7 +101,7 @@ export class DynamoEventLog implements EventLog {
     const packed = gzipSync(JSON.stringify(batch.events), { level: 6 });
     const item: Record<string, unknown> = {
       pk: jobPk(jobId),
-      sk: evtKey(batch.first),
+      sk: eventSk(batch.first),
       first: batch.first,
       count: batch.events.length,
       expiresAt,

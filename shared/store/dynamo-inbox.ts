@@ -1,6 +1,7 @@
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { PutCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { Inbox } from "#shared/ports.ts";
+import { inboxKey } from "./keys.ts";
 
 /** Seen-ids for incoming webhooks (`INBOX#<id>`), claimed with one conditional put. */
 export class DynamoInbox implements Inbox {
@@ -16,7 +17,7 @@ export class DynamoInbox implements Inbox {
       await this.#doc.send(
         new PutCommand({
           TableName: this.#table,
-          Item: { pk: `INBOX#${id}`, sk: "INBOX", expiresAt: expiresAtSeconds },
+          Item: { ...inboxKey(id), expiresAt: expiresAtSeconds },
           ConditionExpression: "attribute_not_exists(pk)",
         }),
       );

@@ -15,11 +15,18 @@ import { sha256Hex } from "#shared/ids.ts";
 import type { CreateJobResult, DueEntry, IdempotencyClaim, JobListPage, JobStore, Refusal } from "#shared/ports.ts";
 import { getBlob, putBlob, type BlobHome } from "./blob-items.ts";
 import { DUE_INDEX, TENANT_INDEX, UPSTREAM_INDEX } from "./table-definition.ts";
+import {
+  createdSk,
+  dueShardKey,
+  idempotencyKey,
+  JOB_SK,
+  jobKey,
+  jobPk,
+  OUTPUT_BLOB,
+  REQUEST_BLOB,
+  tenantPk,
+} from "./keys.ts";
 
-const JOB_SK = "JOB";
-const jobPk = (id: string) => `JOB#${id}`;
-const tenantPk = (tenantId: string) => `TENANT#${tenantId}`;
-const createdSk = (job: Pick<Job, "createdAt" | "id">) => `${String(job.createdAt).padStart(15, "0")}#${job.id}`;
 /** Keys and index attributes the store owns; never part of the Job the rest of the code sees. */
 const STORE_ATTRIBUTES = ["pk", "sk", "dueShard", "dueAt", "tenantPk", "createdSk", "expiresAt"] as const;
 
@@ -67,7 +74,7 @@ export class DynamoJobStore implements JobStore {
   ): Promise<CreateJobResult> {
     const expiresAt = Math.floor(job.createdAt / 1000) + this.#retentionSeconds;
     // The request goes first: if the claim below loses, these chunks are orphans that TTL removes.
-    const requestRef = await putBlob(this.#blobs(job.id, "REQ"), request, expiresAt);
+    const requestRef = await putBlob(this.#blobs(job.id, REQUEST_BLOB), request, expiresAt);
     const stored: Job = { ...job, request: requestRef };
     const jobItem = {
       ...withoutNulls(stored),
@@ -75,7 +82,7 @@ export class DynamoJobStore implements JobStore {
       sk: JOB_SK,
       tenantPk: tenantPk(job.tenantId),
       createdSk: createdSk(job),
-      dueShard: `DUE#${this.shardOf(job.id)}`,
+      dueShard: dueShardKey(this.shardOf(job.id)),
       dueAt,
       expiresAt,
     };
@@ -87,7 +94,7 @@ export class DynamoJobStore implements JobStore {
       await this.#doc.send(new TransactWriteCommand({ TransactItems: [putJob], ClientRequestToken }));
       return { created: true, job: stored };
     }
-    const idemKey = { pk: `IDEM#${claim.tenantId}#${claim.key}`, sk: "IDEM" };
+    const idemKey = idempotencyKey(claim.tenantId, claim.key);
     // Real DynamoDB cancels a transaction that races another on the same item
     // (TransactionConflict) before the winner is readable: look a few times, then say "in progress".
     for (let attempt = 0; ; attempt++) {
@@ -158,17 +165,17 @@ export class DynamoJobStore implements JobStore {
 
   async get(id: string): Promise<Job | null> {
     const { Item } = await this.#doc.send(
-      new GetCommand({ TableName: this.#table, Key: { pk: jobPk(id), sk: JOB_SK }, ConsistentRead: true }),
+      new GetCommand({ TableName: this.#table, Key: jobKey(id), ConsistentRead: true }),
     );
     return Item ? toJob(Item) : null;
   }
 
   async getRequest(job: Job): Promise<Record<string, unknown>> {
-    return getBlob(this.#blobs(job.id, "REQ"), job.request);
+    return getBlob(this.#blobs(job.id, REQUEST_BLOB), job.request);
   }
 
   async getOutput(job: Job): Promise<Record<string, unknown> | null> {
-    return job.output ? getBlob(this.#blobs(job.id, "OUT"), job.output) : null;
+    return job.output ? getBlob(this.#blobs(job.id, OUTPUT_BLOB), job.output) : null;
   }
 
   async putOutput(
@@ -177,7 +184,7 @@ export class DynamoJobStore implements JobStore {
     nowMs: number = Date.now(),
   ): Promise<StoredBlobRef> {
     const expiresAt = Math.floor(nowMs / 1000) + this.#retentionSeconds;
-    return putBlob(this.#blobs(jobId, "OUT"), response, expiresAt);
+    return putBlob(this.#blobs(jobId, OUTPUT_BLOB), response, expiresAt);
   }
 
   async update(job: Job, changes: Partial<Job>, dueAt?: number | null): Promise<Job> {
@@ -201,14 +208,14 @@ export class DynamoJobStore implements JobStore {
     if (dueAt === null) remove.push("dueShard", "dueAt");
     else if (dueAt !== undefined) {
       set.push("dueShard = :shard", "dueAt = :due");
-      values[":shard"] = `DUE#${this.shardOf(job.id)}`;
+      values[":shard"] = dueShardKey(this.shardOf(job.id));
       values[":due"] = dueAt;
     }
     try {
       await this.#doc.send(
         new UpdateCommand({
           TableName: this.#table,
-          Key: { pk: jobPk(job.id), sk: JOB_SK },
+          Key: jobKey(job.id),
           UpdateExpression: `SET ${set.join(", ")}${remove.length ? ` REMOVE ${remove.join(", ")}` : ""}`,
           ConditionExpression: "#version = :expected",
           ExpressionAttributeNames: names,
@@ -229,7 +236,7 @@ export class DynamoJobStore implements JobStore {
     if (options.after) {
       const after = await this.get(options.after);
       if (!after || after.tenantId !== tenantId) return { jobs: [], hasMore: false };
-      startKey = { pk: jobPk(after.id), sk: JOB_SK, tenantPk: tenantPk(tenantId), createdSk: createdSk(after) };
+      startKey = { ...jobKey(after.id), tenantPk: tenantPk(tenantId), createdSk: createdSk(after) };
     }
     const jobs: Job[] = [];
     // A status filter is applied after the read, so keep reading pages until the page is full.
@@ -264,7 +271,7 @@ export class DynamoJobStore implements JobStore {
           TableName: this.#table,
           IndexName: DUE_INDEX.name,
           KeyConditionExpression: "dueShard = :shard AND dueAt BETWEEN :from AND :to",
-          ExpressionAttributeValues: { ":shard": `DUE#${shard}`, ":from": fromMs, ":to": toMs },
+          ExpressionAttributeValues: { ":shard": dueShardKey(shard), ":from": fromMs, ":to": toMs },
           ExclusiveStartKey: startKey,
         }),
       );

@@ -1,6 +1,7 @@
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { DeleteCommand, PutCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { LeaseStore } from "#shared/ports.ts";
+import { leaseKey } from "./keys.ts";
 
 /**
  * Short leases on shards of the due index, so overlapping poller invocations split the work
@@ -21,8 +22,7 @@ export class DynamoLeaseStore implements LeaseStore {
         new PutCommand({
           TableName: this.#table,
           Item: {
-            pk: `LEASE#${name}`,
-            sk: "LEASE",
+            ...leaseKey(name),
             owner,
             until: untilMs,
             expiresAt: Math.floor(untilMs / 1000) + 86_400,
@@ -44,7 +44,7 @@ export class DynamoLeaseStore implements LeaseStore {
       await this.#doc.send(
         new DeleteCommand({
           TableName: this.#table,
-          Key: { pk: `LEASE#${name}`, sk: "LEASE" },
+          Key: leaseKey(name),
           ConditionExpression: "#owner = :owner",
           ExpressionAttributeNames: { "#owner": "owner" },
           ExpressionAttributeValues: { ":owner": owner },

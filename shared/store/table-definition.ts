@@ -2,17 +2,23 @@
  * The one definition of the relay's DynamoDB table. CDK deploys it (cdk/) and the local harness
  * creates it in DynamoDB Local (local/dynamodb-local.ts), so keys, indexes and TTL never drift.
  *
- * Single-table layout (pk / sk):
- *   JOB#<id>      JOB          the hot job item: status, version, due-index keys (kept small)
- *   JOB#<id>      REQ#<n>      the forwarded request body, gzip, chunked (needed to (re)create upstream)
- *   JOB#<id>      OUT#<sha>#<n> the final Response, gzip, chunked (outputs can be megabytes; items stop at 400 KB)
- *   JOB#<id>      DLV#<n>      one webhook delivery attempt
- *   JOB#<id>      EVT#<seq>    a batch of stream events starting at that sequence number (EVB#… chunks if large)
- *   KEY#<sha256>  KEY          an API key (hash only) -> tenant
- *   TENANT#<id>   TENANT       a tenant and its webhook signing secrets
- *   IDEM#<tenant>#<key> IDEM   an idempotency key -> job id and body hash
- *   LEASE#<name>  LEASE        a poller's lease on a shard of the due index (due-<n>), or a stream reader's (stream-<job>)
- *   INBOX#<id>    INBOX        an incoming webhook id already handled (OpenAI's, deduped)
+ * Single-table layout (pk / sk), every key built in keys.ts. Numbers in sort keys are zero-padded;
+ * blobs (gzip JSON cut into ~350 KB chunks, blob-chunks.ts) are keyed by their content hash, so two
+ * writers racing with different contents never interleave chunks (docs/decisions/0004-chunked-blobs.md):
+ *   JOB#<id>        JOB                  the hot job item: status, version, due-index keys (kept small)
+ *   JOB#<id>        REQ#<sha256/16>#<n>  the forwarded request body (needed to (re)create upstream)
+ *   JOB#<id>        OUT#<sha256/16>#<n>  the final Response (outputs can be megabytes; items stop at 400 KB)
+ *   JOB#<id>        DLV#<attempt, 5>     one webhook delivery attempt
+ *   JOB#<id>        EVT#<first seq, 10>  a batch of stream events from that sequence number on (inline
+ *                                        gzip, or a pointer to EVB#<sha256/16>#<n> chunks if large)
+ *   KEY#<sha256>    KEY                  an API key (hash only) -> tenant
+ *   TENANT#<id>     TENANT               a tenant and its webhook signing secrets
+ *   IDEM#<tenant>#<key> IDEM             an idempotency key -> job id and body hash
+ *   LEASE#<name>    LEASE                a poller's lease on a due-index shard (due-<n>), or a stream
+ *                                        writer's on a job (stream-<job>)
+ *   INBOX#<id>      INBOX                an incoming webhook id already handled (OpenAI's, deduped)
+ * Index attributes on the job item: dueShard = DUE#<n> and dueAt (only while the job needs the
+ * poller), tenantPk = TENANT#<id> and createdSk = <created ms, 15>#<id>, upstreamId.
  */
 export const TABLE_ATTRIBUTES = {
   partitionKey: "pk",

@@ -1,14 +1,12 @@
 import { isTerminal, type Job } from "#shared/domain/job.ts";
 import { applyUpstream } from "#shared/use-cases/job-transitions.ts";
 import type { StreamPhase } from "#shared/domain/labels.ts";
-import { UpstreamRejectedError } from "#shared/errors.ts";
+import { asUpstreamFailure, StreamIdleError, UpstreamRejectedError } from "#shared/errors.ts";
 import type { Deps, EventBatch, StreamEvent, UpstreamResponse } from "#shared/ports.ts";
-import { classifyUpstreamError } from "#shared/upstream/classify-error.ts";
 import { sleepOnClock } from "#shared/sleep.ts";
 import { LogWriter, type LogWriterSettings } from "./log-writer.ts";
 import { finalResponse, relayEvent } from "./relay-view.ts";
 import { TERMINAL_EVENT_TYPES } from "./stream-state.ts";
-import { StreamIdleError } from "./upstream-events.ts";
 
 export interface PumpSettings extends LogWriterSettings {
   /** Waits (clock ms) before the tries that follow a failed connection; then polling. */
@@ -151,7 +149,7 @@ export class StreamPump {
           Symbol.asyncIterator
         ]();
       } catch (error) {
-        return classifyUpstreamError(error) instanceof UpstreamRejectedError ? "refused" : "failed";
+        return asUpstreamFailure(error) instanceof UpstreamRejectedError ? "refused" : "failed";
       }
       for (;;) {
         let next: IteratorResult<StreamEvent>;

@@ -2,7 +2,7 @@
  * Upstream URL rules, in one place (the classic client bugs: `/v1/v1` on Azure, a trailing slash,
  * the wrong auth header).
  */
-export const DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1";
+const DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1";
 
 /**
  * A base that already ends in a version segment (`/v1`, `/openai/v1`) is used as it is; any other

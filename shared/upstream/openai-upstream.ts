@@ -1,9 +1,9 @@
 import OpenAI from "openai";
 import { UpstreamUnavailableError } from "#shared/errors.ts";
 import type { StreamEvent, Upstream, UpstreamResponse, UpstreamStreamOptions } from "#shared/ports.ts";
-import { readUpstreamEvents } from "#shared/streaming/upstream-events.ts";
 import { classifyUpstreamError } from "./classify-error.ts";
 import { keyHeaderFor, resolveBaseUrl, type KeyHeader } from "./base-url.ts";
+import { readUpstreamEvents } from "./upstream-events.ts";
 
 export interface OpenAIUpstreamOptions {
   apiKey: string;
@@ -146,7 +146,7 @@ export class OpenAIUpstream implements Upstream {
     try {
       return (await run()) as UpstreamResponse;
     } catch (error) {
-      throw classifyUpstreamError(error);
+      throw classifyUpstreamError(error) ?? error;
     }
   }
 }

@@ -1,8 +1,7 @@
 import { type EndReason, isDeliveryActive, isTerminal, type Job } from "#shared/domain/job.ts";
 import { retryDelayMs } from "#shared/domain/polling.ts";
-import { UpstreamAuthError, UpstreamRejectedError, VersionConflictError } from "#shared/errors.ts";
+import { asUpstreamFailure, UpstreamAuthError, UpstreamRejectedError, VersionConflictError } from "#shared/errors.ts";
 import type { Deps, UpstreamResponse } from "#shared/ports.ts";
-import { classifyUpstreamError } from "#shared/upstream/classify-error.ts";
 import { deliverWebhook } from "./deliver-webhook.ts";
 import {
   applyUpstream,
@@ -70,7 +69,7 @@ async function step(job: Job, deps: Deps, context: AdvanceContext): Promise<Step
   try {
     response = await deps.upstream.retrieve(job.upstreamId!, { include: job.include ?? undefined });
   } catch (error) {
-    const classified = classifyUpstreamError(error);
+    const classified = asUpstreamFailure(error);
     if (classified instanceof UpstreamRejectedError) {
       // e.g. 404: the upstream no longer knows the response. Nothing will ever change: settle it.
       const code = classified.status === 404 ? "upstream_not_found" : "upstream_rejected";
@@ -119,7 +118,7 @@ async function retryOwedCancel(job: Job, deps: Deps, context: AdvanceContext): P
   try {
     await deps.upstream.cancel(job.upstreamId!);
   } catch (error) {
-    const classified = classifyUpstreamError(error);
+    const classified = asUpstreamFailure(error);
     if (!(classified instanceof UpstreamRejectedError)) {
       const retryAfter = classified instanceof UpstreamAuthError ? AUTH_RETRY_MS : classified.retryAfterMs;
       return { job, nextAt: now + retryDelayMs(context.transientFailures + 1, retryAfter), transient: true };

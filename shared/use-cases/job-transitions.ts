@@ -5,6 +5,7 @@
 import {
   canTransition,
   isDeliveryActive,
+  isJobStatus,
   isTerminal,
   needsAttention,
   type Delivery,
@@ -18,9 +19,14 @@ import {
 import { costUsd, modelInfo } from "#shared/domain/models.ts";
 import { pollIntervalMs, retryDelayMs } from "#shared/domain/polling.ts";
 import { upstreamBody } from "#shared/domain/upstream-request.ts";
-import { UpstreamAuthError, UpstreamRejectedError, VersionConflictError } from "#shared/errors.ts";
+import {
+  asUpstreamFailure,
+  UpstreamAuthError,
+  UpstreamRejectedError,
+  VersionConflictError,
+  type UpstreamFailure,
+} from "#shared/errors.ts";
 import type { Deps, UpstreamResponse } from "#shared/ports.ts";
-import { classifyUpstreamError, type ClassifiedUpstreamError } from "#shared/upstream/classify-error.ts";
 
 /** What the caller should do next with a job: look again at `nextAt`, or nothing (null). */
 export interface Step {
@@ -64,15 +70,6 @@ export async function publishStatus(job: Job, previousStatus: JobStatus | null, 
     .catch(() => undefined);
 }
 
-const UPSTREAM_STATUSES: ReadonlySet<string> = new Set([
-  "queued",
-  "in_progress",
-  "completed",
-  "failed",
-  "cancelled",
-  "incomplete",
-]);
-
 /**
  * Marks the create as sent, sends it, and records the upstream id (or the failure). Submit passes
  * the caller's request it just stored; the poller (recovering a pending create) reads it back.
@@ -102,7 +99,7 @@ export async function sendCreate(
   try {
     response = await deps.upstream.create(body);
   } catch (error) {
-    return createFailed(claimed, classifyUpstreamError(error), deps);
+    return createFailed(claimed, asUpstreamFailure(error), deps);
   }
   try {
     return await applyUpstream(claimed, response, deps, {
@@ -131,7 +128,7 @@ async function recordLateCreate(jobId: string, response: UpstreamResponse, deps:
     if (ended && !isTerminal(response.status as JobStatus)) {
       owesCancel = await deps.upstream.cancel(response.id).then(
         () => false,
-        (error) => !(classifyUpstreamError(error) instanceof UpstreamRejectedError),
+        (error) => !(asUpstreamFailure(error) instanceof UpstreamRejectedError),
       );
     }
     const now = deps.clock.now();
@@ -155,7 +152,7 @@ async function recordLateCreate(jobId: string, response: UpstreamResponse, deps:
   }
 }
 
-async function createFailed(job: Job, error: ClassifiedUpstreamError, deps: Deps): Promise<Step> {
+async function createFailed(job: Job, error: UpstreamFailure, deps: Deps): Promise<Step> {
   const now = deps.clock.now();
   if (error instanceof UpstreamRejectedError || error instanceof UpstreamAuthError) {
     const failed = await finishLocally(job, "failed", deps, rejectedEnd(error));
@@ -198,7 +195,7 @@ export async function applyUpstream(
   extra: Partial<Job> = {},
 ): Promise<Step> {
   const now = deps.clock.now();
-  const status = UPSTREAM_STATUSES.has(response.status) ? (response.status as JobStatus) : job.status;
+  const status = isJobStatus(response.status) ? response.status : job.status;
   if (isTerminal(status)) return { job: await finishWithResponse(job, status, response, deps, extra), nextAt: null };
   const changed = status !== job.status;
   // Nothing new (and no stale trouble note to clear): no write.
@@ -309,7 +306,7 @@ export async function stopUpstream(job: Job, deps: Deps, reason: EndReason | nul
     const finalStatus = upstreamEnded ? upstreamStatus : "cancelled";
     return finishWithResponse(job, finalStatus, response, deps, upstreamEnded ? {} : { endReason: reason });
   } catch (caught) {
-    const classified = classifyUpstreamError(caught);
+    const classified = asUpstreamFailure(caught);
     if (classified instanceof UpstreamRejectedError)
       return finishLocally(job, "cancelled", deps, { endReason: reason });
     return finishLocally(job, "cancelled", deps, {

@@ -20,14 +20,14 @@ export function isPublicAddress(address: string): boolean {
 export type Resolver = (hostname: string) => Promise<string[]>;
 
 /** The OS resolver (hosts file included): what local development needs. It has no timeout of its own. */
-export const systemResolver: Resolver = async (hostname) =>
+const systemResolver: Resolver = async (hostname) =>
   (await dnsLookup(hostname, { all: true, verbatim: true })).map((a) => a.address);
 
 /**
  * DNS with a bound, for public webhook hosts: a slow (hostile) zone cannot hold a send, or the
  * libuv threads that DynamoDB calls share, for long.
  */
-export function boundedResolver(timeoutMs = 3000): Resolver {
+function boundedResolver(timeoutMs = 3000): Resolver {
   const dns = new DnsResolver({ timeout: timeoutMs, tries: 2 });
   return async (hostname) => {
     const [v4, v6] = await Promise.allSettled([dns.resolve4(hostname), dns.resolve6(hostname)]);
@@ -38,7 +38,7 @@ export function boundedResolver(timeoutMs = 3000): Resolver {
   };
 }
 
-export class BlockedAddressError extends Error {
+class BlockedAddressError extends Error {
   constructor(
     readonly hostname: string,
     readonly address: string,

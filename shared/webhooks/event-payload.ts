@@ -1,7 +1,7 @@
 import type { Job } from "#shared/domain/job.ts";
 
 /** Above this the Response is not inlined: the receiver gets the essentials and fetches the rest. */
-export const INLINE_LIMIT_BYTES = 64 * 1024;
+const INLINE_LIMIT_BYTES = 64 * 1024;
 
 /**
  * The event body a caller's webhook receives: `{type, timestamp, data}`. `data` is the Response

@@ -2,7 +2,7 @@ import http from "node:http";
 import https from "node:https";
 import { isIP, type LookupFunction } from "node:net";
 import type { WebhookRequest, WebhookResult, WebhookSender } from "#shared/ports.ts";
-import { retryAfterMs } from "#shared/upstream/classify-error.ts";
+import { retryAfterMs } from "#shared/retry-after.ts";
 import { hostOf, resolveAllowed, type Resolver } from "./address-policy.ts";
 
 export interface HttpWebhookSenderOptions {

@@ -3,8 +3,7 @@
  * 10 h, 10 h: eight attempts over about 27.5 hours), each delay ±20 % jitter, never sooner than the
  * receiver's Retry-After (capped at a day so a hostile header cannot park a delivery forever).
  */
-export const RETRY_DELAYS_MS = [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000];
-export const MAX_ATTEMPTS = RETRY_DELAYS_MS.length + 1;
+const RETRY_DELAYS_MS = [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000];
 const MAX_RETRY_AFTER_MS = 86_400_000;
 
 /** Delay after failed attempt number `attempt` (1-based), or null when attempts are exhausted. */

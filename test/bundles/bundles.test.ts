@@ -20,6 +20,7 @@ import { DUE_SHARDS } from "#cdk/relay-settings.ts";
 import { createTestTable } from "#test/support/dynamo.ts";
 import { httpApiEvent, scheduledEvent } from "./events.ts";
 import { LambdaContainer } from "./lambda-container.ts";
+import { TERMINAL_STATUSES } from "#shared/domain/job.ts";
 
 /** Lambda's limit is 250 MB unzipped; this budget catches a dependency that suddenly drags in megabytes. */
 const BUNDLE_BUDGET_BYTES = 2.5 * 1024 * 1024;
@@ -160,7 +161,7 @@ describe("Lambda bundles built with the deployed esbuild settings, run in their 
     let status = submitted.json;
     const invocations: { ticks: number; durationMs: number }[] = [];
     const giveUpAt = Date.now() + 20_000;
-    while (!["completed", "failed", "cancelled", "incomplete", "expired"].includes(status.status)) {
+    while (!TERMINAL_STATUSES.has(status.status)) {
       if (Date.now() > giveUpAt)
         throw new Error(`job still ${status.status} after ${invocations.length} poller invocations`);
       const { result, durationMs } = await poller.invoke<{ ticks: number; advanced: number }>(scheduledEvent(), {

@@ -2,12 +2,12 @@
  * Jepsen-style checks over a recorded history (shared/reference/reliability-and-aws.md §6.2). Each
  * returns a list of violations, so a failing drill says exactly which job broke which rule.
  */
-import type { Job } from "#shared/domain/job.ts";
+import { JOB_ID_METADATA_KEY, TERMINAL_STATUSES, type Job } from "#shared/domain/job.ts";
 import type { JobStore } from "#shared/ports.ts";
 import type { Simulator } from "#local/simulator/index.ts";
 import type { Received } from "#test/support/receiver.ts";
 
-export const TERMINAL: ReadonlySet<string> = new Set(["completed", "failed", "cancelled", "incomplete", "expired"]);
+export const TERMINAL: ReadonlySet<string> = TERMINAL_STATUSES;
 const rank = (status: string) =>
   status === "queued" ? 0 : status === "in_progress" ? 1 : TERMINAL.has(status) ? 2 : -1;
 
@@ -83,9 +83,9 @@ export function checkUpstreamCreates(
   const tagOf = new Map<string, string>();
   for (const upstreamId of sim.stats().createdIds) {
     const response = sim.getResponse(upstreamId) as { metadata?: Record<string, string> } | undefined;
-    const jobId = response?.metadata?.relay_job_id;
+    const jobId = response?.metadata?.[JOB_ID_METADATA_KEY];
     if (!jobId) {
-      violations.push(`upstream ${upstreamId} carries no relay_job_id`);
+      violations.push(`upstream ${upstreamId} carries no ${JOB_ID_METADATA_KEY}`);
       continue;
     }
     tagOf.set(upstreamId, jobId);

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { outputText } from "#shared/domain/response-view.ts";
-import type { Job } from "#shared/domain/job.ts";
+import { TERMINAL_STATUSES, type Job } from "#shared/domain/job.ts";
 import { startRelay, type RelayHarness } from "#test/support/relay.ts";
 import { recordTransitions } from "#test/support/transitions.ts";
 
@@ -10,7 +10,7 @@ afterEach(async () => {
   relay = undefined;
 });
 
-const TERMINAL = ["completed", "failed", "cancelled", "incomplete", "expired"];
+const TERMINAL: readonly string[] = [...TERMINAL_STATUSES];
 
 async function submitMany(
   h: RelayHarness,

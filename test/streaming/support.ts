@@ -6,7 +6,7 @@ import type { StreamEvent } from "#shared/ports.ts";
 import { readSse } from "#shared/streaming/sse.ts";
 import type { RelayHarness } from "#test/support/relay.ts";
 
-export interface RelayStatus {
+interface RelayStatus {
   status: string;
   phase: string;
   label: string;

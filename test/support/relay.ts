@@ -11,6 +11,7 @@ import { createTenant } from "#shared/use-cases/manage-keys.ts";
 import { startSimulator, type Simulator } from "#local/simulator/index.ts";
 import type { SimBehaviour } from "#local/simulator/types.ts";
 import { createTestTable } from "./dynamo.ts";
+import { TERMINAL_STATUSES } from "#shared/domain/job.ts";
 
 export interface RelayHarnessOptions {
   clock?: Clock;
@@ -106,7 +107,7 @@ export async function startRelay(options: RelayHarnessOptions = {}) {
     let last: any;
     await runUntil(async () => {
       last = (await call("GET", `/v1/responses/${id}`)).body;
-      return ["completed", "failed", "cancelled", "incomplete"].includes(last.status);
+      return TERMINAL_STATUSES.has(last.status);
     }, opts);
     return last;
   };

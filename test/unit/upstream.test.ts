@@ -1,8 +1,15 @@
 import { describe, expect, it } from "vitest";
 import OpenAI from "openai";
 import { keyHeaderFor, resolveBaseUrl } from "#shared/upstream/base-url.ts";
-import { classifyUpstreamError, retryAfterMs } from "#shared/upstream/classify-error.ts";
-import { UpstreamAuthError, UpstreamRejectedError, UpstreamUnavailableError } from "#shared/errors.ts";
+import { classifyUpstreamError as classifyOrNull } from "#shared/upstream/classify-error.ts";
+import { retryAfterMs } from "#shared/retry-after.ts";
+import {
+  asUpstreamFailure,
+  UpstreamAuthError,
+  UpstreamRejectedError,
+  UpstreamUnavailableError,
+  type UpstreamFailure,
+} from "#shared/errors.ts";
 
 describe("upstream base URL", () => {
   it.each([
@@ -23,6 +30,13 @@ describe("upstream base URL", () => {
     expect(keyHeaderFor("https://my-gateway.example.com/openai/v1", "api-key")).toBe("api-key");
   });
 });
+
+/** The classification of an error the SDK threw (every case below is an upstream failure). */
+function classifyUpstreamError(error: unknown): UpstreamFailure {
+  const classified = classifyOrNull(error);
+  if (!classified) throw new Error("expected an upstream failure");
+  return classified;
+}
 
 const apiError = (status: number, body: object, headers: Record<string, string> = {}) =>
   OpenAI.APIError.generate(status, { error: body }, undefined, new Headers(headers));
@@ -84,5 +98,21 @@ describe("upstream error classification", () => {
     expect((classifyUpstreamError(new OpenAI.APIConnectionTimeoutError()) as UpstreamUnavailableError).ambiguous).toBe(
       true,
     );
+  });
+  it("reads a body cut off mid-way or a body that is not JSON as an ambiguous upstream fault", () => {
+    const terminated = new TypeError("terminated", {
+      cause: Object.assign(new Error("other side closed"), { code: "UND_ERR_SOCKET" }),
+    });
+    expect((classifyUpstreamError(terminated) as UpstreamUnavailableError).ambiguous).toBe(true);
+    expect((classifyUpstreamError(new SyntaxError("Unexpected token <")) as UpstreamUnavailableError).ambiguous).toBe(
+      true,
+    );
+  });
+  it("leaves a bug a bug: what is not an upstream failure is not classified, and the port's callers rethrow it", () => {
+    const bug = new TypeError("Cannot read properties of undefined (reading 'id')");
+    expect(classifyOrNull(bug)).toBeNull();
+    expect(() => asUpstreamFailure(bug)).toThrow(bug);
+    const refused = apiError(400, { message: "no" });
+    expect(asUpstreamFailure(classifyUpstreamError(refused))).toBeInstanceOf(UpstreamRejectedError);
   });
 });

@@ -4,7 +4,7 @@ import { toResponseObject } from "#shared/domain/response-view.ts";
 import { InvalidRequestError } from "#shared/errors.ts";
 import type { Deps } from "#shared/ports.ts";
 import { cancelJob } from "#shared/use-cases/cancel-job.ts";
-import { streamCursor, streamJob } from "#shared/streaming/http-stream.ts";
+import { streamCursor, streamJob } from "#shared/http/http-stream.ts";
 import { getOwnedJob } from "#shared/use-cases/get-job.ts";
 import { submitJob } from "#shared/use-cases/submit-job.ts";
 import type { AuthEnv } from "#shared/http/auth.ts";

@@ -114,7 +114,7 @@ describe("the events the relay writes itself", () => {
     expect(events.find((e) => e.type === "response.output_text.done")).toMatchObject({ text: TEXT });
   });
 
-  it("end failed streams with response.failed alone, incomplete ones after closing their items, cancelled ones with nothing", () => {
+  it("end failed and cancelled streams with response.failed alone, incomplete ones after closing their items", () => {
     const midway = () => stateOf([...OPENED, { type: "response.output_text.delta", ...at, delta: TEXT.slice(0, 10) }]);
     expect(closingEvents(midway(), final("failed", []), "failed", 6).map((e) => e.type)).toEqual(["response.failed"]);
     expect(
@@ -128,10 +128,15 @@ describe("the events the relay writes itself", () => {
       "response.output_item.done",
       "response.incomplete",
     ]);
-    expect(
-      closingEvents(midway(), final("cancelled", [message(TEXT.slice(0, 10), "in_progress")]), "cancelled", 6),
-    ).toEqual([]);
-    expect(closingEvents(midway(), final("completed", [message(TEXT)]), "expired", 6)).toEqual([]);
+    // A cancelled stream ends with response.failed carrying status "cancelled" (SDK helpers read it as final).
+    const cancelled = closingEvents(
+      midway(),
+      final("cancelled", [message(TEXT.slice(0, 10), "in_progress")]),
+      "cancelled",
+      6,
+    );
+    expect(cancelled.map((e) => e.type)).toEqual(["response.failed"]);
+    expect((cancelled[0]!.response as { status: string }).status).toBe("cancelled");
   });
 
   it("send long texts in pieces, never splitting a character", () => {

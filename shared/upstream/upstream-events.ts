@@ -1,9 +1,6 @@
-import { UpstreamUnavailableError } from "#shared/errors.ts";
+import { StreamIdleError, UpstreamUnavailableError } from "#shared/errors.ts";
 import type { StreamEvent } from "#shared/ports.ts";
-import { SseParser } from "./sse.ts";
-
-/** The upstream stream sent nothing for a long while: quiet (a model thinking), not broken. */
-export class StreamIdleError extends UpstreamUnavailableError {}
+import { SseParser } from "#shared/streaming/sse.ts";
 
 export interface ReadEventsOptions {
   /** A connection silent this long (real ms) is treated as dropped (half-open sockets never error). */

@@ -3,16 +3,16 @@ import type { Job } from "#shared/domain/job.ts";
 import { InvalidRequestError } from "#shared/errors.ts";
 import { jsonLog } from "#shared/log.ts";
 import type { Deps } from "#shared/ports.ts";
-import { sseResponse } from "./sse-response.ts";
-import { StreamService } from "./stream-service.ts";
+import { sseResponse } from "#shared/streaming/sse-response.ts";
+import { StreamService } from "#shared/streaming/stream-service.ts";
 
 /** Left unused of a Lambda's time: the stream ends this long before the function would be killed. */
-export const LAMBDA_SAFETY_MS = 5_000;
+const LAMBDA_SAFETY_MS = 5_000;
 /**
  * A buffered Lambda (API Gateway in front) returns nothing until it ends, and the gateway gives
  * up at 30 s: a stream there ends after this and the caller resumes (the function URL streams).
  */
-export const BUFFERED_STREAM_MS = 25_000;
+const BUFFERED_STREAM_MS = 25_000;
 
 const services = new WeakMap<object, StreamService>();
 

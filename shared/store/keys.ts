@@ -1,0 +1,47 @@
+/**
+ * Every key the relay writes to its single table, built here and nowhere else (the layout, item by
+ * item, is documented in table-definition.ts). Sort keys that carry numbers are zero-padded so
+ * DynamoDB's string order is numeric order.
+ */
+import type { Job } from "#shared/domain/job.ts";
+
+export interface ItemKey {
+  pk: string;
+  sk: string;
+}
+
+export const jobPk = (jobId: string): string => `JOB#${jobId}`;
+export const JOB_SK = "JOB";
+export const jobKey = (jobId: string): ItemKey => ({ pk: jobPk(jobId), sk: JOB_SK });
+
+/** Chunk prefixes of a job's blobs (blob-chunks.ts appends `#<sha256/16>#<n>`). */
+export const REQUEST_BLOB = "REQ";
+export const OUTPUT_BLOB = "OUT";
+export const EVENT_BLOB = "EVB";
+
+/** One webhook delivery attempt, beside its job. */
+export const DELIVERY_PREFIX = "DLV#";
+export const deliverySk = (attempt: number): string => `${DELIVERY_PREFIX}${String(attempt).padStart(5, "0")}`;
+
+/** A batch of stream events, keyed by its first sequence number, beside its job. */
+export const EVENT_PREFIX = "EVT#";
+export const eventSk = (firstSeq: number): string => `${EVENT_PREFIX}${String(firstSeq).padStart(10, "0")}`;
+/** Sorts after every event batch key: the upper bound of range queries. */
+export const EVENT_END = `${EVENT_PREFIX}~`;
+
+export const tenantPk = (tenantId: string): string => `TENANT#${tenantId}`;
+export const tenantKey = (tenantId: string): ItemKey => ({ pk: tenantPk(tenantId), sk: "TENANT" });
+/** The tenant index's sort key: newest first when read backwards, the id breaking ties. */
+export const createdSk = (job: Pick<Job, "createdAt" | "id">): string =>
+  `${String(job.createdAt).padStart(15, "0")}#${job.id}`;
+
+/** An API key, by the SHA-256 of the key (the key itself is never stored). */
+export const apiKeyKey = (keyHash: string): ItemKey => ({ pk: `KEY#${keyHash}`, sk: "KEY" });
+export const idempotencyKey = (tenantId: string, key: string): ItemKey => ({
+  pk: `IDEM#${tenantId}#${key}`,
+  sk: "IDEM",
+});
+export const leaseKey = (name: string): ItemKey => ({ pk: `LEASE#${name}`, sk: "LEASE" });
+export const inboxKey = (webhookId: string): ItemKey => ({ pk: `INBOX#${webhookId}`, sk: "INBOX" });
+/** The due index's partition: one per shard. */
+export const dueShardKey = (shard: number): string => `DUE#${shard}`;
