@@ -18,8 +18,61 @@ function obfuscation(job: Job, seq: number): string {
   return h.toString(36).slice(0, 2 + (h % 10));
 }
 
+/** A function call streams its arguments into the item itself: no content part, its own delta events. */
+function renderCallEvent(job: Job, seq: number, kind: string, answer: FunctionCallAnswer): StreamEvent | null {
+  const item = (status: string, args: string) => ({
+    id: answer.itemId,
+    type: "function_call",
+    status,
+    arguments: args,
+    call_id: answer.callId,
+    name: answer.name,
+  });
+  const finalStatus = job.plan.outcome === "incomplete" ? "incomplete" : "completed";
+  switch (kind) {
+    case "item_added":
+      return {
+        type: "response.output_item.added",
+        sequence_number: seq,
+        output_index: 0,
+        item: item("in_progress", ""),
+      };
+    case "delta":
+      return {
+        type: "response.function_call_arguments.delta",
+        sequence_number: seq,
+        item_id: answer.itemId,
+        output_index: 0,
+        delta: job.deltaText(job.timeline.events[seq].delta ?? 0),
+      };
+    case "text_done":
+      return {
+        type: "response.function_call_arguments.done",
+        sequence_number: seq,
+        item_id: answer.itemId,
+        output_index: 0,
+        name: answer.name,
+        arguments: job.text(),
+      };
+    case "item_done":
+      return {
+        type: "response.output_item.done",
+        sequence_number: seq,
+        output_index: 0,
+        item: item(finalStatus, job.text()),
+      };
+  }
+  return null;
+}
+
+type FunctionCallAnswer = Extract<Job["answer"], { kind: "function_call" }>;
+
 export function renderEvent(job: Job, seq: number, includeObfuscation: boolean): StreamEvent {
   const scheduled = job.timeline.events[seq];
+  if (job.answer.kind === "function_call") {
+    const event = renderCallEvent(job, seq, scheduled.kind, job.answer);
+    if (event) return event;
+  }
   const item = { item_id: job.messageId, output_index: 0, content_index: 0 };
   const fullText = () => job.text();
   const finalItemStatus = job.plan.outcome === "incomplete" ? "incomplete" : "completed";
