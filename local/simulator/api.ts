@@ -6,7 +6,7 @@ import { checkCallOutputs, decideAnswer } from "./answer.ts";
 import { type Conversation, conversationItems, renderConversation } from "./conversations.ts";
 import { conversationNotFound, invalidRequest, responseNotFound } from "./errors.ts";
 import { type Item, inputItemsOf } from "./items.ts";
-import { answerBytes, Job, outputSeed } from "./job.ts";
+import { answerBytes, Job, outputSeed, REASONING_MODEL } from "./job.ts";
 import { planFor } from "./plan.ts";
 import { outputItemAt, renderResponse } from "./response-object.ts";
 import type { ApiRoute } from "./routes.ts";
@@ -52,6 +52,15 @@ function resolveContext(state: SimState, request: CreateRequest): { context: Ite
   return { context: [] };
 }
 
+/**
+ * Reasoning models put a reasoning item before the answer. OpenAI always does; the simulator does it only
+ * when the request asks about reasoning (`reasoning` set, or `include` of its encrypted content), so the
+ * many tests that read `output[0]` as the answer keep working.
+ */
+const showsReasoning = (request: CreateRequest) =>
+  REASONING_MODEL.test(request.model) &&
+  (request.body.reasoning != null || request.include.includes("reasoning.encrypted_content"));
+
 function createResponse(state: SimState, rawBody: string): HandlerResult {
   const request = validateCreate(parseJsonBody(rawBody));
   if (request.background && !request.store && state.behaviour.rejectBackgroundWithoutStore) {
@@ -69,7 +78,7 @@ function createResponse(state: SimState, rawBody: string): HandlerResult {
   const planned = planFor(state.behaviour, request.metadata);
   const plan = { ...planned, outputBytes: answerBytes(answer, planned.outputBytes) };
   const now = state.clock.now();
-  const job = new Job(request, now, plan, { answer, inputItems, context });
+  const job = new Job(request, now, plan, { answer, inputItems, context, reasoning: showsReasoning(request) });
   conversation?.jobs.push(job);
   state.store.add(job);
   state.stats.created(job.id);

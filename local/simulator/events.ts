@@ -4,7 +4,7 @@
  */
 import type { Job } from "./job.ts";
 import { hash32 } from "./random.ts";
-import { outputTextPart, renderResponse } from "./response-object.ts";
+import { outputTextPart, reasoningItem, renderResponse } from "./response-object.ts";
 
 export interface StreamEvent {
   type: string;
@@ -29,12 +29,13 @@ function renderCallEvent(job: Job, seq: number, kind: string, answer: FunctionCa
     name: answer.name,
   });
   const finalStatus = job.plan.outcome === "incomplete" ? "incomplete" : "completed";
+  const output_index = job.answerIndex;
   switch (kind) {
     case "item_added":
       return {
         type: "response.output_item.added",
         sequence_number: seq,
-        output_index: 0,
+        output_index,
         item: item("in_progress", ""),
       };
     case "delta":
@@ -42,7 +43,7 @@ function renderCallEvent(job: Job, seq: number, kind: string, answer: FunctionCa
         type: "response.function_call_arguments.delta",
         sequence_number: seq,
         item_id: answer.itemId,
-        output_index: 0,
+        output_index,
         delta: job.deltaText(job.timeline.events[seq].delta ?? 0),
       };
     case "text_done":
@@ -50,7 +51,7 @@ function renderCallEvent(job: Job, seq: number, kind: string, answer: FunctionCa
         type: "response.function_call_arguments.done",
         sequence_number: seq,
         item_id: answer.itemId,
-        output_index: 0,
+        output_index,
         name: answer.name,
         arguments: job.text(),
       };
@@ -58,7 +59,7 @@ function renderCallEvent(job: Job, seq: number, kind: string, answer: FunctionCa
       return {
         type: "response.output_item.done",
         sequence_number: seq,
-        output_index: 0,
+        output_index,
         item: item(finalStatus, job.text()),
       };
   }
@@ -73,7 +74,8 @@ export function renderEvent(job: Job, seq: number, includeObfuscation: boolean):
     const event = renderCallEvent(job, seq, scheduled.kind, job.answer);
     if (event) return event;
   }
-  const item = { item_id: job.messageId, output_index: 0, content_index: 0 };
+  const output_index = job.answerIndex;
+  const item = { item_id: job.messageId, output_index, content_index: 0 };
   const fullText = () => job.text();
   const finalItemStatus = job.plan.outcome === "incomplete" ? "incomplete" : "completed";
   switch (scheduled.kind) {
@@ -91,11 +93,20 @@ export function renderEvent(job: Job, seq: number, includeObfuscation: boolean):
         sequence_number: seq,
         response: renderResponse(job, scheduled.at, "in_progress"),
       };
-    case "item_added":
+    case "reasoning_added":
       return {
         type: "response.output_item.added",
         sequence_number: seq,
         output_index: 0,
+        item: { id: job.reasoningId, type: "reasoning", summary: [] },
+      };
+    case "reasoning_done":
+      return { type: "response.output_item.done", sequence_number: seq, output_index: 0, item: reasoningItem(job) };
+    case "item_added":
+      return {
+        type: "response.output_item.added",
+        sequence_number: seq,
+        output_index,
         item: { id: job.messageId, type: "message", status: "in_progress", content: [], role: "assistant" },
       };
     case "part_added":
@@ -119,7 +130,7 @@ export function renderEvent(job: Job, seq: number, includeObfuscation: boolean):
       return {
         type: "response.output_item.done",
         sequence_number: seq,
-        output_index: 0,
+        output_index,
         item: {
           id: job.messageId,
           type: "message",

@@ -28,9 +28,13 @@ export interface JobInputs {
   inputItems: Item[];
   /** Earlier turns the model reads (the previous response chain, or the conversation so far). */
   context: Item[];
+  /** Whether a reasoning item precedes the answer. */
+  reasoning?: boolean;
 }
 
 const PLAIN: JobInputs = { answer: { kind: "message", prefix: "", exact: false }, inputItems: [], context: [] };
+
+export const REASONING_MODEL = /^(o\d|gpt-5|.*deep-research)/;
 
 /** The text length an answer needs: exact answers fix it; free text is at least its opening. */
 export function answerBytes(answer: Answer, planned: number): number {
@@ -48,6 +52,7 @@ function composeText(answer: Answer, seed: number, bytes: number): string {
 export class Job {
   readonly id = randomId("resp_");
   readonly messageId = randomId("msg_");
+  readonly reasoningId = randomId("rs_");
   readonly timeline: Timeline;
   readonly seed: number;
   readonly answer: Answer;
@@ -68,8 +73,16 @@ export class Job {
     this.inputItems = inputs.inputItems;
     this.context = inputs.context;
     this.contextBytes = contextBytesOf(inputs.context);
-    this.timeline = planTimeline(createdAt, plan, request.background, this.answer.kind === "message");
+    this.timeline = planTimeline(createdAt, plan, request.background, {
+      contentPart: this.answer.kind === "message",
+      reasoning: inputs.reasoning ?? false,
+    });
     this.seed = outputSeed(request.body);
+  }
+
+  /** Where the answer sits in `output` (after the reasoning item, if any). */
+  get answerIndex(): number {
+    return this.timeline.reasoningAdded >= 0 ? 1 : 0;
   }
 
   /** The id of the output item (message or function call). */

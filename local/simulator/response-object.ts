@@ -3,7 +3,7 @@
  * §2 of the reference; request fields are echoed the way the real API echoes them.
  */
 import { toUnixSeconds } from "#shared/clock.ts";
-import type { Job, ResponseStatus } from "./job.ts";
+import { type Job, REASONING_MODEL, type ResponseStatus } from "./job.ts";
 import { inputTokensFor } from "./tokens.ts";
 import type { Json } from "./validate.ts";
 
@@ -40,7 +40,21 @@ export interface FunctionCallItem {
 
 export type OutputItem = MessageItem | FunctionCallItem;
 
-const REASONING_MODEL = /^(o\d|gpt-5|.*deep-research)/;
+export interface ReasoningItem {
+  id: string;
+  type: "reasoning";
+  summary: [];
+  encrypted_content?: string;
+}
+
+/** The reasoning item, carrying `encrypted_content` only when the request included it (as OpenAI does). */
+export function reasoningItem(job: Job): ReasoningItem {
+  const item: ReasoningItem = { id: job.reasoningId, type: "reasoning", summary: [] };
+  if (job.request.include.includes("reasoning.encrypted_content")) {
+    item.encrypted_content = `gAAAAB${Buffer.from(`simulated reasoning of ${job.id}`).toString("base64")}`;
+  }
+  return item;
+}
 
 /** Token counts derived from sizes (~4 bytes a token), so the same request always costs the same. */
 export function usageFor(job: Job, outputText: string) {
@@ -98,7 +112,12 @@ function echoTool(tool: Json): Json {
 export function renderResponse(job: Job, t: number, phase?: ResponseStatus): Record<string, unknown> {
   const body = job.request.body;
   const status = phase ?? job.statusAt(t);
-  const item = phase !== undefined || status === "queued" || status === "failed" ? null : outputItemAt(job, t);
+  // Opening snapshots, queued and failed responses carry no output (a failed run's partial text is dropped).
+  const showOutput = phase === undefined && status !== "queued" && status !== "failed";
+  const item = showOutput ? outputItemAt(job, t) : null;
+  const { reasoningAdded } = job.timeline;
+  const thought =
+    showOutput && reasoningAdded >= 0 && job.availableEvents(t) > reasoningAdded ? [reasoningItem(job)] : [];
   const finished = status === "completed" || status === "failed" || status === "incomplete";
   const reasoning = (body.reasoning ?? {}) as Record<string, Json>;
   const text = (body.text ?? {}) as Record<string, Json>;
@@ -122,7 +141,7 @@ export function renderResponse(job: Job, t: number, phase?: ResponseStatus): Rec
     max_output_tokens: echo(body.max_output_tokens, null),
     max_tool_calls: echo(body.max_tool_calls, null),
     model: job.request.model,
-    output: item ? [item] : [],
+    output: [...thought, ...(item ? [item] : [])],
     parallel_tool_calls: echo(body.parallel_tool_calls, true),
     previous_response_id: echo(body.previous_response_id, null),
     prompt_cache_key: echo(body.prompt_cache_key, null),

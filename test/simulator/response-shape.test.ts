@@ -110,6 +110,7 @@ describe("simulator: the Response object at every status", () => {
           },
         },
       }),
+      await raw(h, "/responses", { ...bg, model: "o3", include: ["reasoning.encrypted_content"] }),
       await raw(h, "/responses", { ...bg, metadata: { sim_outcome: "stuck_queued" } }),
     ];
     captured.push(...created); // queued
@@ -123,7 +124,9 @@ describe("simulator: the Response object at every status", () => {
   });
   afterAll(() => h.sim.close());
 
-  it("reaches all six statuses", () => {
+  it("reaches all six statuses, with every kind of output item", () => {
+    const types = new Set(captured.flatMap((c) => (c.output as Array<{ type: string }>).map((item) => item.type)));
+    expect(types).toEqual(new Set(["message", "function_call", "reasoning"]));
     expect(new Set(captured.map((c) => c.status))).toEqual(
       new Set(["queued", "in_progress", "completed", "failed", "incomplete", "cancelled"]),
     );
@@ -132,7 +135,7 @@ describe("simulator: the Response object at every status", () => {
   it("carries every field OpenAI requires, echoing the request", () => {
     for (const response of captured) {
       for (const field of REQUIRED) expect(response, `${response.status} lacks ${field}`).toHaveProperty(field);
-      expect(response).toMatchObject({ object: "response", model: "gpt-4.1" });
+      expect(response).toMatchObject({ object: "response", model: expect.stringMatching(/^(gpt-4\.1|o3)$/) });
       expect(response).toHaveProperty("store", true);
     }
     const tooled = captured.find((c) => Array.isArray(c.tools) && c.tools.length > 0);
