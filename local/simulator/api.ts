@@ -2,13 +2,17 @@
  * The Responses API operations. Handlers decide the reply but do not write it, so the server can still
  * swap it for a fault ("job created, reply lost") after the work is done.
  */
-import { invalidRequest, responseNotFound } from "./errors.ts";
-import { Job } from "./job.ts";
+import { checkCallOutputs, decideAnswer } from "./answer.ts";
+import { type Conversation, conversationItems, renderConversation } from "./conversations.ts";
+import { conversationNotFound, invalidRequest, responseNotFound } from "./errors.ts";
+import { type Item, inputItemsOf } from "./items.ts";
+import { answerBytes, Job, outputSeed, REASONING_MODEL } from "./job.ts";
 import { planFor } from "./plan.ts";
-import { renderResponse } from "./response-object.ts";
+import { outputItemAt, renderResponse } from "./response-object.ts";
 import type { ApiRoute } from "./routes.ts";
 import type { SimState } from "./state.ts";
-import { parseJsonBody, validateCreate, type Json } from "./validate.ts";
+import { contextBytesOf, inputTokensFor } from "./tokens.ts";
+import { type CreateRequest, parseJsonBody, validateCreate, validateInclude, type Json } from "./validate.ts";
 
 export type HandlerResult =
   | { kind: "json"; status: number; body: unknown }
@@ -22,6 +26,41 @@ function findJob(state: SimState, id: string | undefined): Job {
   return job;
 }
 
+/** The earlier turns a request builds on: its previous response's chain, or its conversation so far. */
+function resolveContext(state: SimState, request: CreateRequest): { context: Item[]; conversation?: Conversation } {
+  const now = state.clock.now();
+  const previousId = request.body.previous_response_id;
+  if (typeof previousId === "string") {
+    const previous = state.store.get(previousId, now);
+    // A response created with store=false never serves as context, even while it is still pollable.
+    if (!previous?.request.store) {
+      throw invalidRequest(
+        `Previous response with id '${previousId}' not found.`,
+        "previous_response_id",
+        "previous_response_not_found",
+      );
+    }
+    const answered = outputItemAt(previous, now);
+    const context = [...previous.context, ...previous.inputItems, ...(answered ? [answered as unknown as Item] : [])];
+    return { context };
+  }
+  if (request.conversationId !== null) {
+    const conversation = state.conversations.get(request.conversationId);
+    if (!conversation) throw conversationNotFound(request.conversationId);
+    return { context: conversationItems(conversation, now), conversation };
+  }
+  return { context: [] };
+}
+
+/**
+ * Reasoning models put a reasoning item before the answer. OpenAI always does; the simulator does it only
+ * when the request asks about reasoning (`reasoning` set, or `include` of its encrypted content), so the
+ * many tests that read `output[0]` as the answer keep working.
+ */
+const showsReasoning = (request: CreateRequest) =>
+  REASONING_MODEL.test(request.model) &&
+  (request.body.reasoning != null || request.include.includes("reasoning.encrypted_content"));
+
 function createResponse(state: SimState, rawBody: string): HandlerResult {
   const request = validateCreate(parseJsonBody(rawBody));
   if (request.background && !request.store && state.behaviour.rejectBackgroundWithoutStore) {
@@ -32,17 +71,15 @@ function createResponse(state: SimState, rawBody: string): HandlerResult {
       "invalid_value",
     );
   }
-  const previous = request.body.previous_response_id;
-  if (typeof previous === "string" && !state.store.get(previous, state.clock.now())) {
-    throw invalidRequest(
-      `Previous response with id '${previous}' not found.`,
-      "previous_response_id",
-      "previous_response_not_found",
-    );
-  }
-  const plan = planFor(state.behaviour, request.metadata);
+  const inputItems = inputItemsOf(request.body.input);
+  const { context, conversation } = resolveContext(state, request);
+  checkCallOutputs(inputItems, context);
+  const answer = decideAnswer(request.body, inputItems, context, outputSeed(request.body));
+  const planned = planFor(state.behaviour, request.metadata);
+  const plan = { ...planned, outputBytes: answerBytes(answer, planned.outputBytes) };
   const now = state.clock.now();
-  const job = new Job(request, now, plan);
+  const job = new Job(request, now, plan, { answer, inputItems, context, reasoning: showsReasoning(request) });
+  conversation?.jobs.push(job);
   state.store.add(job);
   state.stats.created(job.id);
   state.webhooks.watch(job);
@@ -51,6 +88,81 @@ function createResponse(state: SimState, rawBody: string): HandlerResult {
     return { kind: "stream", job, fromSeq: 0, includeObfuscation: options?.include_obfuscation !== false };
   }
   return json(renderResponse(job, now));
+}
+
+function inputTokens(state: SimState, rawBody: string): HandlerResult {
+  const request = validateCreate(parseJsonBody(rawBody), false);
+  const inputItems = inputItemsOf(request.body.input);
+  const { context } = resolveContext(state, request);
+  checkCallOutputs(inputItems, context);
+  return json({ object: "response.input_tokens", input_tokens: inputTokensFor(request.body, contextBytesOf(context)) });
+}
+
+/** `include` on a query string: `include[]=a&include[]=b` (what the SDK sends) or repeated `include=`. */
+const queryInclude = (url: URL) =>
+  validateInclude([...url.searchParams.getAll("include[]"), ...url.searchParams.getAll("include")]);
+
+function listInputItems(state: SimState, route: ApiRoute, url: URL): HandlerResult {
+  const job = findJob(state, route.id);
+  queryInclude(url);
+  const limitRaw = url.searchParams.get("limit");
+  let limit = 20;
+  if (limitRaw !== null) {
+    if (!/^-?\d+$/.test(limitRaw)) {
+      throw invalidRequest(
+        `Invalid type for 'limit': expected an integer, but got '${limitRaw}' instead.`,
+        "limit",
+        "invalid_type",
+      );
+    }
+    limit = Number(limitRaw);
+    if (limit < 1 || limit > 100) {
+      const [dir, rel] = limit < 1 ? ["below minimum", ">= 1"] : ["above maximum", "<= 100"];
+      throw invalidRequest(
+        `Invalid 'limit': integer ${dir} value. Expected a value ${rel}, but got ${limit} instead.`,
+        "limit",
+        `integer_${dir.replace(" ", "_").replace("minimum", "min").replace("maximum", "max")}_value`,
+      );
+    }
+  }
+  const order = url.searchParams.get("order") ?? "desc";
+  if (order !== "asc" && order !== "desc") {
+    throw invalidRequest(
+      `Invalid value: '${order}'. Supported values are: 'asc' and 'desc'.`,
+      "order",
+      "invalid_value",
+    );
+  }
+  const ordered = order === "asc" ? job.inputItems : [...job.inputItems].reverse();
+  const after = url.searchParams.get("after");
+  // An unknown cursor lists nothing after it rather than starting over.
+  const start = after === null ? 0 : ordered.findIndex((item) => item.id === after) + 1 || ordered.length;
+  const data = ordered.slice(start, start + limit);
+  return json({
+    object: "list",
+    data,
+    first_id: data[0]?.id ?? null,
+    last_id: data[data.length - 1]?.id ?? null,
+    has_more: start + limit < ordered.length,
+  });
+}
+
+function conversationCall(state: SimState, route: ApiRoute, rawBody: string): HandlerResult {
+  if (route.action === "create") {
+    const body = rawBody.trim() === "" ? {} : parseJsonBody(rawBody);
+    const { metadata } = validateCreate({ model: "-", input: "", metadata: body.metadata ?? null });
+    if (body.items !== undefined && body.items !== null && !Array.isArray(body.items)) {
+      throw invalidRequest("Invalid type for 'items': expected an array.", "items", "invalid_type");
+    }
+    return json(renderConversation(state.conversations.create(metadata, body.items, state.clock.now())));
+  }
+  const conversation = route.id ? state.conversations.get(route.id) : undefined;
+  if (!conversation) throw conversationNotFound(route.id ?? "");
+  if (route.action === "delete") {
+    state.conversations.delete(conversation.id);
+    return json({ id: conversation.id, object: "conversation.deleted", deleted: true });
+  }
+  return json(renderConversation(conversation));
 }
 
 function tooOldMessage(windowMs: number): string {
@@ -114,13 +226,22 @@ export function handleApi(state: SimState, route: ApiRoute, url: URL, rawBody: s
   switch (route.op) {
     case "create":
       return createResponse(state, rawBody);
-    case "retrieve":
-      return json(renderResponse(findJob(state, route.id), state.clock.now()));
+    case "retrieve": {
+      const job = findJob(state, route.id);
+      queryInclude(url);
+      return json(renderResponse(job, state.clock.now()));
+    }
     case "stream":
       return streamResponse(state, route, url);
     case "cancel":
       return cancelResponse(state, route);
     case "delete":
       return deleteResponse(state, route);
+    case "input_items":
+      return listInputItems(state, route, url);
+    case "input_tokens":
+      return inputTokens(state, rawBody);
+    case "conversation":
+      return conversationCall(state, route, rawBody);
   }
 }

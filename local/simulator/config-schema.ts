@@ -3,7 +3,7 @@
  * typo in a benchmark script fails loudly instead of being ignored.
  */
 import { z } from "zod";
-import type { SimBehaviour, SimFault, WebhookConfig } from "./types.ts";
+import { SIM_OPS, type SimBehaviour, type SimFault, type WebhookConfig } from "./types.ts";
 
 const nonNegativeInt = z.number().int().nonnegative();
 
@@ -32,7 +32,7 @@ export function parseBehaviourPatch(input: unknown): Partial<SimBehaviour> {
 /** JSON cannot carry Infinity, so over HTTP `times` may also be "Infinity" or null (= unlimited). */
 const faultSchema = z
   .object({
-    op: z.enum(["create", "retrieve", "stream", "cancel", "delete", "any"]),
+    op: z.enum([...SIM_OPS, "any"]),
     status: z.number().int().min(100).max(599),
     retryAfterSeconds: z.number().nonnegative(),
     code: z.string(),

@@ -35,6 +35,10 @@ export const invalidRequest = (message: string, param: string | null = null, cod
 export const responseNotFound = (id: string) =>
   openAIError(404, `Response with id '${id}' not found.`, "invalid_request_error", null, null);
 
+/** Wording unconfirmed; modelled on the response one. */
+export const conversationNotFound = (id: string) =>
+  openAIError(404, `Conversation with id '${id}' not found.`, "invalid_request_error", null, null);
+
 export const routeNotFound = (method: string, path: string, azure: boolean) =>
   azure
     ? // Azure's gateway answers unknown routes in its own shape.

@@ -4,7 +4,7 @@
  */
 import type { Job } from "./job.ts";
 import { hash32 } from "./random.ts";
-import { outputTextPart, renderResponse } from "./response-object.ts";
+import { outputTextPart, reasoningItem, renderResponse } from "./response-object.ts";
 
 export interface StreamEvent {
   type: string;
@@ -18,9 +18,64 @@ function obfuscation(job: Job, seq: number): string {
   return h.toString(36).slice(0, 2 + (h % 10));
 }
 
+/** A function call streams its arguments into the item itself: no content part, its own delta events. */
+function renderCallEvent(job: Job, seq: number, kind: string, answer: FunctionCallAnswer): StreamEvent | null {
+  const item = (status: string, args: string) => ({
+    id: answer.itemId,
+    type: "function_call",
+    status,
+    arguments: args,
+    call_id: answer.callId,
+    name: answer.name,
+  });
+  const finalStatus = job.plan.outcome === "incomplete" ? "incomplete" : "completed";
+  const output_index = job.answerIndex;
+  switch (kind) {
+    case "item_added":
+      return {
+        type: "response.output_item.added",
+        sequence_number: seq,
+        output_index,
+        item: item("in_progress", ""),
+      };
+    case "delta":
+      return {
+        type: "response.function_call_arguments.delta",
+        sequence_number: seq,
+        item_id: answer.itemId,
+        output_index,
+        delta: job.deltaText(job.timeline.events[seq].delta ?? 0),
+      };
+    case "text_done":
+      return {
+        type: "response.function_call_arguments.done",
+        sequence_number: seq,
+        item_id: answer.itemId,
+        output_index,
+        name: answer.name,
+        arguments: job.text(),
+      };
+    case "item_done":
+      return {
+        type: "response.output_item.done",
+        sequence_number: seq,
+        output_index,
+        item: item(finalStatus, job.text()),
+      };
+  }
+  return null;
+}
+
+type FunctionCallAnswer = Extract<Job["answer"], { kind: "function_call" }>;
+
 export function renderEvent(job: Job, seq: number, includeObfuscation: boolean): StreamEvent {
   const scheduled = job.timeline.events[seq];
-  const item = { item_id: job.messageId, output_index: 0, content_index: 0 };
+  if (job.answer.kind === "function_call") {
+    const event = renderCallEvent(job, seq, scheduled.kind, job.answer);
+    if (event) return event;
+  }
+  const output_index = job.answerIndex;
+  const item = { item_id: job.messageId, output_index, content_index: 0 };
   const fullText = () => job.text();
   const finalItemStatus = job.plan.outcome === "incomplete" ? "incomplete" : "completed";
   switch (scheduled.kind) {
@@ -38,11 +93,20 @@ export function renderEvent(job: Job, seq: number, includeObfuscation: boolean):
         sequence_number: seq,
         response: renderResponse(job, scheduled.at, "in_progress"),
       };
-    case "item_added":
+    case "reasoning_added":
       return {
         type: "response.output_item.added",
         sequence_number: seq,
         output_index: 0,
+        item: { id: job.reasoningId, type: "reasoning", summary: [] },
+      };
+    case "reasoning_done":
+      return { type: "response.output_item.done", sequence_number: seq, output_index: 0, item: reasoningItem(job) };
+    case "item_added":
+      return {
+        type: "response.output_item.added",
+        sequence_number: seq,
+        output_index,
         item: { id: job.messageId, type: "message", status: "in_progress", content: [], role: "assistant" },
       };
     case "part_added":
@@ -66,7 +130,7 @@ export function renderEvent(job: Job, seq: number, includeObfuscation: boolean):
       return {
         type: "response.output_item.done",
         sequence_number: seq,
-        output_index: 0,
+        output_index,
         item: {
           id: job.messageId,
           type: "message",

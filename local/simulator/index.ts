@@ -7,6 +7,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { systemClock } from "#shared/clock.ts";
 import { parseBehaviourPatch } from "./config-schema.ts";
+import { ConversationStore } from "./conversations.ts";
 import { FaultQueue } from "./faults.ts";
 import { renderResponse } from "./response-object.ts";
 import { basePath } from "./routes.ts";
@@ -49,6 +50,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     azure: opts.azure ?? false,
     apiKey: opts.apiKey,
     store: new JobStore(),
+    conversations: new ConversationStore(),
     stats,
     faults: new FaultQueue(opts.seed ?? 0x5eed),
     webhooks: new WebhookNotifier(clock, stats, log),

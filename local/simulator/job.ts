@@ -2,9 +2,12 @@
  * One simulated response. Its state is a pure function of the plan, the clock and two facts that can only
  * be set once: when it was cancelled and whether it was deleted.
  */
+import type { Answer } from "./answer.ts";
+import type { Item } from "./items.ts";
 import type { JobPlan } from "./plan.ts";
 import { hash32, randomId } from "./random.ts";
 import { generateText, TextCache } from "./text.ts";
+import { contextBytesOf } from "./tokens.ts";
 import { countAvailable, planTimeline, type Timeline } from "./timeline.ts";
 import type { CreateRequest } from "./validate.ts";
 
@@ -18,11 +21,45 @@ export function outputSeed(body: CreateRequest["body"]): number {
   return hash32(JSON.stringify([body.model, body.input ?? null, body.instructions ?? null]));
 }
 
+/** What a job knows besides the request: what the model answers and what it read. */
+export interface JobInputs {
+  answer: Answer;
+  /** The request's input as stored items (what `input_items` lists). */
+  inputItems: Item[];
+  /** Earlier turns the model reads (the previous response chain, or the conversation so far). */
+  context: Item[];
+  /** Whether a reasoning item precedes the answer. */
+  reasoning?: boolean;
+}
+
+const PLAIN: JobInputs = { answer: { kind: "message", prefix: "", exact: false }, inputItems: [], context: [] };
+
+export const REASONING_MODEL = /^(o\d|gpt-5|.*deep-research)/;
+
+/** The text length an answer needs: exact answers fix it; free text is at least its opening. */
+export function answerBytes(answer: Answer, planned: number): number {
+  if (answer.kind === "function_call") return answer.arguments.length;
+  return answer.exact ? answer.prefix.length : Math.max(planned, answer.prefix.length);
+}
+
+function composeText(answer: Answer, seed: number, bytes: number): string {
+  if (answer.kind === "function_call") return answer.arguments.slice(0, bytes);
+  if (answer.exact) return answer.prefix.slice(0, bytes);
+  const { prefix } = answer;
+  return (prefix + generateText(seed, Math.max(0, bytes - prefix.length))).slice(0, bytes);
+}
+
 export class Job {
   readonly id = randomId("resp_");
   readonly messageId = randomId("msg_");
+  readonly reasoningId = randomId("rs_");
   readonly timeline: Timeline;
   readonly seed: number;
+  readonly answer: Answer;
+  readonly inputItems: Item[];
+  readonly context: Item[];
+  /** Bytes of `context`, counted as input tokens. */
+  readonly contextBytes: number;
   cancelledAt: number | null = null;
   deleted = false;
 
@@ -30,9 +67,27 @@ export class Job {
     readonly request: CreateRequest,
     readonly createdAt: number,
     readonly plan: JobPlan,
+    inputs: JobInputs = PLAIN,
   ) {
-    this.timeline = planTimeline(createdAt, plan, request.background);
+    this.answer = inputs.answer;
+    this.inputItems = inputs.inputItems;
+    this.context = inputs.context;
+    this.contextBytes = contextBytesOf(inputs.context);
+    this.timeline = planTimeline(createdAt, plan, request.background, {
+      contentPart: this.answer.kind === "message",
+      reasoning: inputs.reasoning ?? false,
+    });
     this.seed = outputSeed(request.body);
+  }
+
+  /** Where the answer sits in `output` (after the reasoning item, if any). */
+  get answerIndex(): number {
+    return this.timeline.reasoningAdded >= 0 ? 1 : 0;
+  }
+
+  /** The id of the output item (message or function call). */
+  get itemId(): string {
+    return this.answer.kind === "function_call" ? this.answer.itemId : this.messageId;
   }
 
   get background(): boolean {
@@ -80,7 +135,7 @@ export class Job {
   /** The text the run produces (possibly partial for failed/incomplete outcomes). */
   text(): string {
     const bytes = this.timeline.generatedBytes;
-    return textCache.get(`${this.id}:${bytes}`, () => generateText(this.seed, bytes));
+    return textCache.get(`${this.id}:${bytes}`, () => composeText(this.answer, this.seed, bytes));
   }
 
   deltaText(i: number): string {

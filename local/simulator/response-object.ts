@@ -3,7 +3,8 @@
  * §2 of the reference; request fields are echoed the way the real API echoes them.
  */
 import { toUnixSeconds } from "#shared/clock.ts";
-import type { Job, ResponseStatus } from "./job.ts";
+import { type Job, REASONING_MODEL, type ResponseStatus } from "./job.ts";
+import { inputTokensFor } from "./tokens.ts";
 import type { Json } from "./validate.ts";
 
 export interface OutputText {
@@ -28,14 +29,36 @@ export const outputTextPart = (text: string): OutputText => ({
   logprobs: [],
 });
 
-const REASONING_MODEL = /^(o\d|gpt-5|.*deep-research)/;
+export interface FunctionCallItem {
+  id: string;
+  type: "function_call";
+  status: "in_progress" | "completed" | "incomplete";
+  arguments: string;
+  call_id: string;
+  name: string;
+}
+
+export type OutputItem = MessageItem | FunctionCallItem;
+
+export interface ReasoningItem {
+  id: string;
+  type: "reasoning";
+  summary: [];
+  encrypted_content?: string;
+}
+
+/** The reasoning item, carrying `encrypted_content` only when the request included it (as OpenAI does). */
+export function reasoningItem(job: Job): ReasoningItem {
+  const item: ReasoningItem = { id: job.reasoningId, type: "reasoning", summary: [] };
+  if (job.request.include.includes("reasoning.encrypted_content")) {
+    item.encrypted_content = `gAAAAB${Buffer.from(`simulated reasoning of ${job.id}`).toString("base64")}`;
+  }
+  return item;
+}
 
 /** Token counts derived from sizes (~4 bytes a token), so the same request always costs the same. */
 export function usageFor(job: Job, outputText: string) {
-  const body = job.request.body;
-  const promptBytes =
-    Buffer.byteLength(JSON.stringify(body.input ?? "")) + Buffer.byteLength(String(body.instructions ?? ""));
-  const inputTokens = 8 + Math.ceil(promptBytes / 4);
+  const inputTokens = inputTokensFor(job.request.body, job.contextBytes);
   const textTokens = Math.ceil(outputText.length / 4);
   const reasoningTokens = REASONING_MODEL.test(job.request.model) ? Math.ceil(textTokens / 2) + 64 : 0;
   const outputTokens = textTokens + reasoningTokens;
@@ -48,26 +71,39 @@ export function usageFor(job: Job, outputText: string) {
   };
 }
 
-/** The message item as of time t, or null before the run started. */
-export function messageAt(job: Job, t: number): MessageItem | null {
-  const { firstDelta, deltaCount, events } = job.timeline;
+/** The output item as of time t, or null before the run started (stuck jobs never get one). */
+export function outputItemAt(job: Job, t: number): OutputItem | null {
+  const { itemAdded, partAdded, itemDone, events } = job.timeline;
   const available = job.availableEvents(t);
-  const itemAddedIndex = firstDelta - 2;
-  // Stuck jobs never get an item, even when cancelled.
-  if (events[itemAddedIndex]?.kind !== "item_added" || available <= itemAddedIndex) return null;
-  const itemDone = available >= firstDelta + deltaCount + 3;
-  const content = available > itemAddedIndex + 1 ? [outputTextPart(job.textAt(t))] : [];
+  if (itemAdded < 0 || available <= itemAdded) return null;
   const finalStatus = events[events.length - 1].kind === "incomplete" ? "incomplete" : "completed";
-  return {
-    id: job.messageId,
-    type: "message",
-    status: itemDone ? finalStatus : "in_progress",
-    role: "assistant",
-    content,
-  };
+  const status = itemDone >= 0 && available > itemDone ? finalStatus : "in_progress";
+  const { answer } = job;
+  if (answer.kind === "function_call") {
+    return {
+      id: answer.itemId,
+      type: "function_call",
+      status,
+      arguments: job.textAt(t),
+      call_id: answer.callId,
+      name: answer.name,
+    };
+  }
+  const content = available > partAdded ? [outputTextPart(job.textAt(t))] : [];
+  return { id: job.messageId, type: "message", status, role: "assistant", content };
 }
 
+/** The text an output item carries (message text or call arguments). */
+export const itemOutputText = (item: OutputItem | null): string =>
+  item === null ? "" : item.type === "function_call" ? item.arguments : (item.content[0]?.text ?? "");
+
 const echo = (v: Json | undefined, fallback: Json): Json => (v === undefined || v === null ? fallback : v);
+
+/** Function tools come back with the defaults the API fills in (strict mode on, no description). */
+function echoTool(tool: Json): Json {
+  if (typeof tool !== "object" || tool === null || Array.isArray(tool) || tool.type !== "function") return tool;
+  return { description: null, parameters: null, strict: true, ...tool };
+}
 
 /**
  * `phase` forces the snapshot carried by the opening stream events (created/queued/in_progress), which
@@ -76,7 +112,12 @@ const echo = (v: Json | undefined, fallback: Json): Json => (v === undefined || 
 export function renderResponse(job: Job, t: number, phase?: ResponseStatus): Record<string, unknown> {
   const body = job.request.body;
   const status = phase ?? job.statusAt(t);
-  const message = phase !== undefined || status === "queued" || status === "failed" ? null : messageAt(job, t);
+  // Opening snapshots, queued and failed responses carry no output (a failed run's partial text is dropped).
+  const showOutput = phase === undefined && status !== "queued" && status !== "failed";
+  const item = showOutput ? outputItemAt(job, t) : null;
+  const { reasoningAdded } = job.timeline;
+  const thought =
+    showOutput && reasoningAdded >= 0 && job.availableEvents(t) > reasoningAdded ? [reasoningItem(job)] : [];
   const finished = status === "completed" || status === "failed" || status === "incomplete";
   const reasoning = (body.reasoning ?? {}) as Record<string, Json>;
   const text = (body.text ?? {}) as Record<string, Json>;
@@ -100,7 +141,7 @@ export function renderResponse(job: Job, t: number, phase?: ResponseStatus): Rec
     max_output_tokens: echo(body.max_output_tokens, null),
     max_tool_calls: echo(body.max_tool_calls, null),
     model: job.request.model,
-    output: message ? [message] : [],
+    output: [...thought, ...(item ? [item] : [])],
     parallel_tool_calls: echo(body.parallel_tool_calls, true),
     previous_response_id: echo(body.previous_response_id, null),
     prompt_cache_key: echo(body.prompt_cache_key, null),
@@ -111,13 +152,13 @@ export function renderResponse(job: Job, t: number, phase?: ResponseStatus): Rec
     temperature: echo(body.temperature, 1),
     text: { format: { type: "text" }, verbosity: "medium", ...text },
     tool_choice: echo(body.tool_choice, "auto"),
-    tools: echo(body.tools, []),
+    tools: Array.isArray(body.tools) ? body.tools.map(echoTool) : [],
     top_logprobs: echo(body.top_logprobs, 0),
     top_p: echo(body.top_p, 1),
     truncation: echo(body.truncation, "disabled"),
-    usage: finished ? usageFor(job, status === "failed" ? job.textAt(t) : (message?.content[0]?.text ?? "")) : null,
+    usage: finished ? usageFor(job, status === "failed" ? job.textAt(t) : itemOutputText(item)) : null,
     user: echo(body.user, null),
     metadata: job.request.metadata,
-    conversation: echo(body.conversation, null),
+    conversation: job.request.conversationId === null ? null : { id: job.request.conversationId },
   };
 }

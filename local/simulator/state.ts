@@ -1,5 +1,6 @@
 /** Everything a running simulator holds, passed to the handlers instead of module-level globals. */
 import type { Clock } from "#shared/clock.ts";
+import type { ConversationStore } from "./conversations.ts";
 import type { FaultQueue } from "./faults.ts";
 import type { StatsCounter } from "./stats.ts";
 import type { JobStore } from "./store.ts";
@@ -13,6 +14,7 @@ export interface SimState {
   azure: boolean;
   apiKey: string | undefined;
   store: JobStore;
+  conversations: ConversationStore;
   stats: StatsCounter;
   faults: FaultQueue;
   webhooks: WebhookNotifier;

@@ -9,6 +9,8 @@ export type EventKind =
   | "created"
   | "queued"
   | "in_progress"
+  | "reasoning_added"
+  | "reasoning_done"
   | "item_added"
   | "part_added"
   | "delta"
@@ -37,6 +39,13 @@ export interface Timeline {
   deltaCount: number;
   /** Index in `events` of the first delta (deltas are contiguous). */
   firstDelta: number;
+  /** Indexes of the events that add / finish the reasoning item; -1 when there is none. */
+  reasoningAdded: number;
+  reasoningDone: number;
+  /** Indexes of the output item's added / content-part-added / done events; -1 when there is none. */
+  itemAdded: number;
+  partAdded: number;
+  itemDone: number;
   events: ScheduledEvent[];
 }
 
@@ -44,7 +53,20 @@ export interface Timeline {
 export const MAX_DELTAS = 200;
 const MIN_DELTA_BYTES = 16;
 
-export function planTimeline(createdAt: number, plan: JobPlan, background: boolean): Timeline {
+export interface OutputShape {
+  /** A message streams its text inside a content part; a function call streams its arguments into the item. */
+  contentPart: boolean;
+  /** A reasoning item (added and done when the run starts) precedes the answer. */
+  reasoning: boolean;
+}
+
+export function planTimeline(
+  createdAt: number,
+  plan: JobPlan,
+  background: boolean,
+  shape: OutputShape = { contentPart: true, reasoning: false },
+): Timeline {
+  const { contentPart } = shape;
   // Synchronous responses have no queue phase; the API opens their stream with an in_progress response.
   const queuedMs = background ? plan.queuedMs : 0;
   const stuck = plan.outcome === "stuck_queued";
@@ -56,29 +78,44 @@ export function planTimeline(createdAt: number, plan: JobPlan, background: boole
 
   const events: ScheduledEvent[] = [{ kind: "created", at: createdAt }];
   if (background) events.push({ kind: "queued", at: createdAt });
-  if (stuck) return { startAt, endAt, generatedBytes: 0, deltaSize, deltaCount: 0, firstDelta: events.length, events };
+  const none = { reasoningAdded: -1, reasoningDone: -1, itemAdded: -1, partAdded: -1, itemDone: -1 };
+  if (stuck) {
+    return { startAt, endAt, generatedBytes: 0, deltaSize, deltaCount: 0, firstDelta: events.length, ...none, events };
+  }
 
-  events.push(
-    { kind: "in_progress", at: startAt },
-    { kind: "item_added", at: startAt },
-    { kind: "part_added", at: startAt },
-  );
+  events.push({ kind: "in_progress", at: startAt });
+  const reasoningAdded = shape.reasoning ? events.push({ kind: "reasoning_added", at: startAt }) - 1 : -1;
+  const reasoningDone = shape.reasoning ? events.push({ kind: "reasoning_done", at: startAt }) - 1 : -1;
+  const itemAdded = events.push({ kind: "item_added", at: startAt }) - 1;
+  const partAdded = contentPart ? events.push({ kind: "part_added", at: startAt }) - 1 : -1;
   const firstDelta = events.length;
   for (let i = 0; i < deltaCount; i++) {
     // Spread evenly over the run, the last one strictly before the end when runMs allows.
     events.push({ kind: "delta", at: startAt + Math.floor((plan.runMs * (i + 1)) / (deltaCount + 1)), delta: i });
   }
+  let itemDone = -1;
   if (plan.outcome === "failed") {
     events.push({ kind: "failed", at: endAt });
   } else {
-    events.push(
-      { kind: "text_done", at: endAt },
-      { kind: "part_done", at: endAt },
-      { kind: "item_done", at: endAt },
-      { kind: plan.outcome === "incomplete" ? "incomplete" : "completed", at: endAt },
-    );
+    events.push({ kind: "text_done", at: endAt });
+    if (contentPart) events.push({ kind: "part_done", at: endAt });
+    itemDone = events.push({ kind: "item_done", at: endAt }) - 1;
+    events.push({ kind: plan.outcome === "incomplete" ? "incomplete" : "completed", at: endAt });
   }
-  return { startAt, endAt, generatedBytes, deltaSize, deltaCount, firstDelta, events };
+  return {
+    startAt,
+    endAt,
+    generatedBytes,
+    deltaSize,
+    deltaCount,
+    firstDelta,
+    reasoningAdded,
+    reasoningDone,
+    itemAdded,
+    partAdded,
+    itemDone,
+    events,
+  };
 }
 
 /** Number of events with `at <= t` (events are sorted by time). */

@@ -7,9 +7,29 @@ import type { Clock } from "#shared/clock.ts";
 export type SimOutcome = "completed" | "failed" | "incomplete" | "stuck_queued";
 export const SIM_OUTCOMES: readonly SimOutcome[] = ["completed", "failed", "incomplete", "stuck_queued"];
 
-/** The operations the simulator counts and can fault. `stream` is `GET …?stream=true` only. */
-export type SimOp = "create" | "retrieve" | "stream" | "cancel" | "delete";
-export const SIM_OPS: readonly SimOp[] = ["create", "retrieve", "stream", "cancel", "delete"];
+/**
+ * The operations the simulator counts and can fault. `stream` is `GET …?stream=true` only; `conversation` is
+ * any `/conversations` call.
+ */
+export type SimOp =
+  | "create"
+  | "retrieve"
+  | "stream"
+  | "cancel"
+  | "delete"
+  | "input_items"
+  | "input_tokens"
+  | "conversation";
+export const SIM_OPS: readonly SimOp[] = [
+  "create",
+  "retrieve",
+  "stream",
+  "cancel",
+  "delete",
+  "input_items",
+  "input_tokens",
+  "conversation",
+];
 
 export interface SimBehaviour {
   /** Time a job stays `queued` (clock ms). */
