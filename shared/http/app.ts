@@ -10,6 +10,7 @@ import { errorBody, errorResponse } from "./error-response.ts";
 import { docsPage, openApiDocument } from "./openapi.ts";
 import { deliveriesRoutes } from "./routes/deliveries.ts";
 import { openaiWebhookRoutes } from "./routes/openai-webhooks.ts";
+import { responseExtrasRoutes } from "./routes/response-extras.ts";
 import { responsesRoutes } from "./routes/responses.ts";
 
 export interface AppOptions {
@@ -62,6 +63,7 @@ export function createApp(deps: Deps, options: AppOptions) {
   // "/v1/responses/*" matches "/v1/responses" itself too: one registration, one key lookup.
   app.use("/v1/responses/*", bearerAuth(deps.tenants));
   app.route("/v1/responses", deliveriesRoutes(deps));
+  app.route("/v1/responses", responseExtrasRoutes(deps));
   app.route("/v1/responses", responsesRoutes(deps));
   app.all("/v1/*", () => {
     throw new NotFoundError("Unknown request URL.", { code: "unknown_url" });

@@ -1,5 +1,7 @@
 import { ConditionalCheckFailedException, TransactionCanceledException } from "@aws-sdk/client-dynamodb";
 import {
+  BatchWriteCommand,
+  DeleteCommand,
   GetCommand,
   QueryCommand,
   TransactWriteCommand,
@@ -287,6 +289,53 @@ export class DynamoJobStore implements JobStore {
     );
     const key = page.Items?.[0];
     return key ? this.get((key.pk as string).slice(4)) : null;
+  }
+
+  async delete(job: Job): Promise<void> {
+    await this.#doc.send(new DeleteCommand({ TableName: this.#table, Key: { pk: jobPk(job.id), sk: JOB_SK } }));
+    if (job.idempotencyKey) {
+      // Only while the claim still names this job (an expired claim may have been taken again).
+      await this.#doc
+        .send(
+          new DeleteCommand({
+            TableName: this.#table,
+            Key: { pk: `IDEM#${job.tenantId}#${job.idempotencyKey}`, sk: "IDEM" },
+            ConditionExpression: "jobId = :id",
+            ExpressionAttributeValues: { ":id": job.id },
+          }),
+        )
+        .catch((error) => {
+          if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        });
+    }
+    // Everything else lives in the job's partition: REQ#, OUT#, EVT#, EVB#, DLV# items.
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.#doc.send(
+        new QueryCommand({
+          TableName: this.#table,
+          KeyConditionExpression: "pk = :pk",
+          ExpressionAttributeValues: { ":pk": jobPk(job.id) },
+          ProjectionExpression: "pk, sk",
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      const keys = (page.Items ?? []).map((item) => ({ pk: item.pk, sk: item.sk }));
+      for (let start = 0; start < keys.length; start += 25) await this.#deleteKeys(keys.slice(start, start + 25));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+  }
+
+  /** One BatchWrite of up to 25 deletes, resending what DynamoDB leaves unprocessed. */
+  async #deleteKeys(keys: Record<string, unknown>[]): Promise<void> {
+    let requests = keys.map((Key) => ({ DeleteRequest: { Key } }));
+    for (let attempt = 0; requests.length > 0; attempt++) {
+      const result = await this.#doc.send(new BatchWriteCommand({ RequestItems: { [this.#table]: requests } }));
+      requests = (result.UnprocessedItems?.[this.#table] ?? []) as typeof requests;
+      if (requests.length && attempt >= 8) throw new Error("DynamoDB kept leaving job items undeleted");
+      if (requests.length) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
+    }
   }
 }
 
