@@ -112,6 +112,33 @@ export interface Upstream {
    * from the iterator. The iterator just ends when the upstream closes the stream.
    */
   stream(id: string, options?: UpstreamStreamOptions): Promise<AsyncIterable<StreamEvent>>;
+  /** Deletes the upstream response; one the upstream no longer knows resolves too (gone either way). */
+  delete(id: string): Promise<void>;
+  /** `GET /responses/{id}/input_items`, the page as the upstream gives it. */
+  listInputItems(id: string, query: InputItemQuery): Promise<InputItemPage>;
+  /** `POST /responses/input_tokens`: the body is a create body (model, input, tools, …). */
+  countInputTokens(body: Record<string, unknown>): Promise<InputTokenCount>;
+}
+
+export interface InputItemQuery {
+  limit?: number;
+  order?: "asc" | "desc";
+  after?: string;
+  include?: string[];
+}
+
+/** OpenAI's list shape for a response's input items. */
+export interface InputItemPage {
+  object: "list";
+  data: Record<string, unknown>[];
+  first_id: string | null;
+  last_id: string | null;
+  has_more: boolean;
+}
+
+export interface InputTokenCount {
+  object: "response.input_tokens";
+  input_tokens: number;
 }
 
 /** One Responses API stream event: `type`, `sequence_number` and the type's own fields. */

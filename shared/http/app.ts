@@ -10,6 +10,7 @@ import { errorBody, errorResponse } from "./error-response.ts";
 import { docsPage, openApiDocument } from "./openapi.ts";
 import { deliveriesRoutes } from "#shared/http/routes/deliveries.ts";
 import { openaiWebhookRoutes } from "#shared/http/routes/openai-webhooks.ts";
+import { responseExtrasRoutes } from "#shared/http/routes/response-extras.ts";
 import { responsesRoutes } from "#shared/http/routes/responses.ts";
 
 export interface AppOptions {
@@ -64,6 +65,7 @@ export function createApp(deps: Deps, options: AppOptions) {
   // "/v1/responses/*" matches "/v1/responses" itself too: one registration, one key lookup.
   app.use("/v1/responses/*", bearerAuth(deps.tenants));
   app.route("/v1/responses", deliveriesRoutes(deps));
+  app.route("/v1/responses", responseExtrasRoutes(deps));
   app.route("/v1/responses", responsesRoutes(deps, { localWaitMs: options.localWaitMs }));
   app.all("/v1/*", () => {
     throw new NotFoundError("Unknown request URL.", { code: "unknown_url" });

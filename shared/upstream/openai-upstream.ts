@@ -1,6 +1,14 @@
 import OpenAI from "openai";
-import { UpstreamUnavailableError } from "#shared/errors.ts";
-import type { StreamEvent, Upstream, UpstreamResponse, UpstreamStreamOptions } from "#shared/ports.ts";
+import { UpstreamRejectedError, UpstreamUnavailableError } from "#shared/errors.ts";
+import type {
+  InputItemPage,
+  InputItemQuery,
+  InputTokenCount,
+  StreamEvent,
+  Upstream,
+  UpstreamResponse,
+  UpstreamStreamOptions,
+} from "#shared/ports.ts";
 import { classifyUpstreamError } from "./classify-error.ts";
 import { keyHeaderFor, resolveBaseUrl, type KeyHeader } from "./base-url.ts";
 import { readUpstreamEvents } from "./upstream-events.ts";
@@ -142,9 +150,34 @@ export class OpenAIUpstream implements Upstream {
     });
   }
 
-  async #call(run: () => Promise<unknown>): Promise<UpstreamResponse> {
+  async delete(id: string): Promise<void> {
     try {
-      return (await run()) as UpstreamResponse;
+      await this.client.responses.delete(id);
+    } catch (error) {
+      const classified = classifyUpstreamError(error);
+      // Already deleted, or past the upstream's retention: what the caller asked for is true.
+      if (classified instanceof UpstreamRejectedError && classified.status === 404) return;
+      throw classified;
+    }
+  }
+
+  async listInputItems(id: string, query: InputItemQuery): Promise<InputItemPage> {
+    // The raw page: the SDK's page object would be rebuilt into the same JSON anyway.
+    const response = await this.#send(() => this.client.responses.inputItems.list(id, query as never).asResponse());
+    return (await response.json()) as InputItemPage;
+  }
+
+  async countInputTokens(body: Record<string, unknown>): Promise<InputTokenCount> {
+    return this.#send(() => this.client.responses.inputTokens.count(body as never));
+  }
+
+  async #call(run: () => Promise<unknown>): Promise<UpstreamResponse> {
+    return (await this.#send(run)) as UpstreamResponse;
+  }
+
+  async #send<T>(run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
     } catch (error) {
       throw classifyUpstreamError(error) ?? error;
     }

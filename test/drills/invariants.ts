@@ -4,6 +4,7 @@
  */
 import { JOB_ID_METADATA_KEY, TERMINAL_STATUSES, type Job } from "#shared/domain/job.ts";
 import type { JobStore } from "#shared/ports.ts";
+import { webhookEventType } from "#shared/webhooks/event-payload.ts";
 import type { Simulator } from "#local/simulator/index.ts";
 import type { Received } from "#test/support/receiver.ts";
 
@@ -157,7 +158,7 @@ export function checkWebhooks(received: readonly Received[], jobs: readonly Job[
     }
     for (const r of accepted) {
       const event = JSON.parse(r.body) as { type: string; data: { status: string } };
-      if (event.type !== `response.${job.status}` || event.data.status !== job.status)
+      if (event.type !== webhookEventType(`response.${job.status}`) || event.data.status !== job.status)
         violations.push(`${job.id}: ended ${job.status}, webhook said ${event.type} / ${event.data.status}`);
     }
   }

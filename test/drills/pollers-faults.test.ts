@@ -160,7 +160,7 @@ describe("drill: three pollers, a flaky upstream, a receiver down for six hours"
     const count = (status: string) => jobs.filter((j) => j.status === status).length;
     console.log(
       `[drill pollers-faults] ${JOBS} jobs, 3 pollers; upstream: ${faults.requests} calls, ${faults.faultsApplied} answered 429/5xx (${Math.round((faults.faultsApplied / faults.requests) * 100)} %); ` +
-        `outcomes: ${["completed", "failed", "cancelled", "incomplete", "expired"].map((s) => `${s} ${count(s)}`).join(", ")}; ` +
+        `outcomes: ${["completed", "failed", "cancelled", "incomplete"].map((s) => `${s} ${count(s)}`).join(", ")}; ` +
         `all ended ${((endedAt - t0) / 60_000).toFixed(1)} min after the start (injected), all delivered ${((deliveredAt - t0) / HOUR).toFixed(1)} h after; ` +
         `${receiver.received.length} webhook requests; wall ${((Date.now() - wallStarted) / 1000).toFixed(1)} s`,
     );

@@ -325,7 +325,7 @@ describe("drill: SIGKILL the relay while 100 jobs are in flight", () => {
       const duplicates = receiver.received.length - jobs.length;
       console.log(
         `[drill sigkill] ${KILLS} kills: ${kills.map((k) => `${k.phase} at ${(k.atWallMs / 1000).toFixed(1)} s (${k.accepted} accepted, ${k.unfinished} unfinished)`).join(", ")}; ` +
-          `outcomes: ${["completed", "failed", "cancelled", "incomplete", "expired"].map((s) => `${s} ${count((j) => j.status === s)}`).join(", ")}; ` +
+          `outcomes: ${["completed", "failed", "cancelled", "incomplete"].map((s) => `${s} ${count((j) => j.status === s)}`).join(", ")}; ` +
           `upstream_create_interrupted ${interrupted} (upstream responses created but never recorded: ${upstream.unrecorded.length}); ` +
           `cancels answered ${cancels.join("/")}; ${sim.stats().createdIds.length} upstream creates; ${receiver.received.length} webhook requests (${duplicates} repeats, same webhook-id); ` +
           `${reads.length} status reads; wall ${((Date.now() - wallStarted) / 1000).toFixed(1)} s`,
