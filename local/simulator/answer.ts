@@ -2,8 +2,9 @@
  * What the simulated model answers, decided once at creation from the request and the context it sees
  * (earlier turns through `previous_response_id` or a conversation):
  * - a `function_call` when function tools are offered and `tool_choice` is `required`, names a function,
- *   or is `auto` (the default) and the last user message mentions a tool's name (first match wins) while
- *   the input carries no `function_call_output`;
+ *   or is `auto` (the default) and the last user message mentions a tool: its name, or a word of four
+ *   letters or more of it (`get_weather` → "weather"; first match wins), while the input carries no
+ *   `function_call_output`;
  * - otherwise a message: JSON valid for `text.format` (`json_schema` / `json_object`), or words that first
  *   say what they build on (the tool outputs in the input, the previous user turn), so tests can tell a
  *   chain or a tool round trip reached the model.
@@ -45,10 +46,20 @@ function chooseTool(body: Obj, tools: Obj[], input: Item[]): Obj | undefined {
   }
   if (tools.length === 0 || choice === "none") return undefined;
   const said = lastUserText(input).toLowerCase();
-  const mentioned = tools.find((t) => typeof t.name === "string" && said.includes(t.name.toLowerCase()));
+  const mentioned = tools.find((t) => typeof t.name === "string" && nameWords(t.name).some((w) => said.includes(w)));
   if (choice === "required") return mentioned ?? tools[0];
   if (input.some((item) => item.type === "function_call_output")) return undefined;
   return mentioned;
+}
+
+/** A tool's name and its words of four letters or more (snake_case, kebab-case and camelCase split). */
+function nameWords(name: string): string[] {
+  const words = name
+    .replace(/([a-z])([A-Z])/g, "$1 $2")
+    .split(/[^A-Za-z0-9]+/)
+    .map((w) => w.toLowerCase())
+    .filter((w) => w.length >= 4);
+  return [name.toLowerCase(), ...words];
 }
 
 function structuredText(format: Obj, prefix: string, rand: () => number): string | undefined {
