@@ -99,7 +99,7 @@ Try it:
 
   curl -s -X POST ${url}/v1/responses \\
     -H "Authorization: Bearer ${apiKey}" -H "Content-Type: application/json" \\
-    -d '{"model": "gpt-5-pro", "input": "Write a haiku about patience."}'
+    -d '{"model": "gpt-5-pro", "input": "Write a haiku about patience.", "background": true}'
 
   curl -s ${url}/v1/responses/<id from above> -H "Authorization: Bearer ${apiKey}"
 

@@ -238,6 +238,8 @@ export interface LifecycleEvent {
   at: number;
   costUsd: number | null;
   error: { code: string | null; message: string } | null;
+  /** Why the relay itself ended the job (`relay.reason.code`), else null. */
+  reason: string | null;
 }
 
 export interface EventPublisher {

@@ -65,6 +65,7 @@ export async function publishStatus(job: Job, previousStatus: JobStatus | null, 
         at: deps.clock.now(),
         costUsd: job.costUsd,
         error: job.error,
+        reason: job.endReason?.code ?? null,
       },
     ])
     .catch(() => undefined);

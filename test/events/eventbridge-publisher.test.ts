@@ -45,6 +45,7 @@ const event = (i: number, status = "completed"): LifecycleEvent => ({
   at: Date.UTC(2026, 10, 24, 12),
   costUsd: 0.25,
   error: null,
+  reason: null,
 });
 
 describe("EventBridge publisher (real AWS SDK, local wire endpoint)", () => {
