@@ -1,4 +1,4 @@
-import { inputItemsFromRequest, pageOfItems } from "#shared/domain/input-items.ts";
+import { inputItemsFromRequest, pageOfItems } from "#shared/use-cases/input-items.ts";
 import { UpstreamRejectedError } from "#shared/errors.ts";
 import type { Deps, InputItemPage, InputItemQuery } from "#shared/ports.ts";
 import { getOwnedJob } from "./get-job.ts";

@@ -1,5 +1,4 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { outputText } from "#shared/domain/response-view.ts";
 import { Webhook } from "standardwebhooks";
 import { newWebhookSecret } from "#shared/ids.ts";
 import { startRelay, type RelayHarness } from "#test/support/relay.ts";
