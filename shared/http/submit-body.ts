@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { WebhookTarget } from "#shared/domain/job.ts";
 import { InvalidRequestError } from "#shared/errors.ts";
+import { echo } from "./params.ts";
 
 export const WEBHOOK_EVENTS = [
   "response.completed",
@@ -21,8 +22,14 @@ const webhookSchema = z
   })
   .strict();
 
+/** A string whose length is counted as OpenAI counts it: UTF-16 code units (an emoji is 2), not code points. */
+const utf16String = (min: number, max: number) =>
+  z
+    .string()
+    .refine((s) => s.length >= min && s.length <= max, `must be ${min} to ${max} characters long (UTF-16 code units)`);
+
 const metadataSchema = z
-  .record(z.string().min(1).max(64), z.string().max(512))
+  .record(utf16String(1, 64), utf16String(0, 512))
   // One of OpenAI's 16 metadata slots tags the upstream response with the job id.
   .refine(
     (m) => Object.keys(m).length <= 15,
@@ -64,7 +71,8 @@ export function parseSubmitBody(raw: unknown): SubmitBody {
   const parsed = submitSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    const param = issue.path.map(String).join(".") || null;
+    // A key can be megabytes long: quote only its start.
+    const param = echo(issue.path.map(String).join(".")) || null;
     const missing = issue.code === "invalid_type" && valueAt(raw, issue.path) === undefined;
     const message = missing ? `Missing required parameter: '${param}'.` : `Invalid '${param}': ${issue.message}.`;
     throw new InvalidRequestError(message, { param, code: missing ? "missing_required_parameter" : "invalid_value" });

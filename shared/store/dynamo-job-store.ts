@@ -16,6 +16,7 @@ import { DUE_INDEX, TENANT_INDEX, UPSTREAM_INDEX } from "./table-definition.ts";
 const JOB_SK = "JOB";
 const jobPk = (id: string) => `JOB#${id}`;
 const tenantPk = (tenantId: string) => `TENANT#${tenantId}`;
+const claimKey = (claim: IdempotencyClaim) => ({ pk: `IDEM#${claim.tenantId}#${claim.key}`, sk: "IDEM" });
 const createdSk = (job: Pick<Job, "createdAt" | "id">) => `${String(job.createdAt).padStart(15, "0")}#${job.id}`;
 /** Keys and index attributes the store owns; never part of the Job the rest of the code sees. */
 const STORE_ATTRIBUTES = ["pk", "sk", "dueShard", "dueAt", "tenantPk", "createdSk", "expiresAt"] as const;
@@ -63,6 +64,11 @@ export class DynamoJobStore implements JobStore {
     claim?: IdempotencyClaim,
   ): Promise<CreateJobResult> {
     const expiresAt = Math.floor(job.createdAt / 1000) + this.#retentionSeconds;
+    // A replay (the key is already claimed) stores nothing: the body was kept by the first request.
+    if (claim) {
+      const existing = await this.#liveClaim(claimKey(claim), job.createdAt);
+      if (existing) return existing;
+    }
     // The request goes first: if the claim below loses, these chunks are orphans that TTL removes.
     const requestRef = await putBlob(this.#blobs(job.id, "REQ"), request, expiresAt);
     const stored: Job = { ...job, request: requestRef };
@@ -84,7 +90,7 @@ export class DynamoJobStore implements JobStore {
       await this.#doc.send(new TransactWriteCommand({ TransactItems: [putJob], ClientRequestToken }));
       return { created: true, job: stored };
     }
-    const idemKey = { pk: `IDEM#${claim.tenantId}#${claim.key}`, sk: "IDEM" };
+    const idemKey = claimKey(claim);
     // Real DynamoDB cancels a transaction that races another on the same item
     // (TransactionConflict) before the winner is readable: look a few times, then say "in progress".
     for (let attempt = 0; ; attempt++) {
@@ -140,16 +146,20 @@ export class DynamoJobStore implements JobStore {
       return { created: true };
     } catch (error) {
       if (!(error instanceof TransactionCanceledException)) throw error;
-      const existing = await this.#doc.send(
-        new GetCommand({ TableName: this.#table, Key: idemKey, ConsistentRead: true }),
-      );
-      if (!existing.Item || existing.Item.expiresAt < Math.floor(createdAt / 1000)) return null;
-      return {
-        created: false,
-        existingJobId: existing.Item.jobId as string,
-        bodyHash: existing.Item.bodyHash as string,
-      };
+      return this.#liveClaim(idemKey, createdAt);
     }
+  }
+
+  /** The unexpired claim on an Idempotency-Key, read strongly consistent; null when there is none. */
+  async #liveClaim(
+    idemKey: { pk: string; sk: string },
+    nowMs: number,
+  ): Promise<{ created: false; existingJobId: string; bodyHash: string } | null> {
+    const existing = await this.#doc.send(
+      new GetCommand({ TableName: this.#table, Key: idemKey, ConsistentRead: true }),
+    );
+    if (!existing.Item || existing.Item.expiresAt < Math.floor(nowMs / 1000)) return null;
+    return { created: false, existingJobId: existing.Item.jobId as string, bodyHash: existing.Item.bodyHash as string };
   }
 
   async get(id: string): Promise<Job | null> {

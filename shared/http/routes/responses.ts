@@ -9,6 +9,8 @@ import { getJobWithOutput, getOwnedJob } from "#shared/use-cases/get-job.ts";
 import { submitJob } from "#shared/use-cases/submit-job.ts";
 import type { AuthEnv } from "#shared/http/auth.ts";
 import { parseSubmitBody } from "#shared/http/submit-body.ts";
+import { readJsonBody } from "#shared/http/json-body.ts";
+import { afterParam, jobIdParam, limitParam } from "#shared/http/params.ts";
 import { checkWebhookUrl } from "#shared/http/webhook-url.ts";
 
 /** Suggested wait before the first status poll (Retry-After on 202). */
@@ -19,7 +21,7 @@ export function responsesRoutes(deps: Deps) {
   const baseUrl = (c: Context) => deps.settings.publicBaseUrl || new URL(c.req.url).origin;
 
   app.post("/", async (c) => {
-    const raw = await readJson(c);
+    const raw = await readJsonBody(c);
     const idempotencyKey = c.req.header("idempotency-key")?.trim() || null;
     if (idempotencyKey !== null && (idempotencyKey.length > 255 || /[^\x21-\x7e]/.test(idempotencyKey))) {
       throw new InvalidRequestError("Idempotency-Key must be 1 to 255 visible ASCII characters.", {
@@ -56,15 +58,8 @@ export function responsesRoutes(deps: Deps) {
         code: "invalid_value",
       });
     }
-    const limitRaw = c.req.query("limit") ?? "20";
-    const limit = Number(limitRaw);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
-      throw new InvalidRequestError("Invalid 'limit': expected an integer from 1 to 100.", {
-        param: "limit",
-        code: "invalid_value",
-      });
-    }
-    const after = c.req.query("after") || undefined;
+    const limit = limitParam(c.req.query("limit"));
+    const after = afterParam(c.req.query("after"));
     const page = await deps.jobs.list(c.get("tenant").id, { status, limit, after });
     // Summaries: a page of full outputs could be megabytes; GET one job for its output.
     const data = page.jobs.map((job) => toResponseObject(job, null, baseUrl(c)));
@@ -80,28 +75,17 @@ export function responsesRoutes(deps: Deps) {
   app.get("/:id", async (c) => {
     if (c.req.query("stream") === "true") {
       const afterSeq = streamCursor(c);
-      return streamJob(c, deps, await getOwnedJob(c.get("tenant").id, c.req.param("id"), deps), afterSeq);
+      return streamJob(c, deps, await getOwnedJob(c.get("tenant").id, jobIdParam(c.req.param("id")), deps), afterSeq);
     }
-    const { job, output } = await getJobWithOutput(c.get("tenant").id, c.req.param("id"), deps);
+    const { job, output } = await getJobWithOutput(c.get("tenant").id, jobIdParam(c.req.param("id")), deps);
     return c.json(toResponseObject(job, output, baseUrl(c)));
   });
 
   app.post("/:id/cancel", async (c) => {
-    const job = await cancelJob(c.get("tenant").id, c.req.param("id"), deps);
+    const job = await cancelJob(c.get("tenant").id, jobIdParam(c.req.param("id")), deps);
     const output = await deps.jobs.getOutput(job);
     return c.json(toResponseObject(job, output, baseUrl(c)));
   });
 
   return app;
-}
-
-async function readJson(c: Context): Promise<unknown> {
-  const text = await c.req.text();
-  if (!text.trim())
-    throw new InvalidRequestError("The request body is empty; send a JSON object.", { code: "invalid_json" });
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new InvalidRequestError("The request body is not valid JSON.", { code: "invalid_json" });
-  }
 }

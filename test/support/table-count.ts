@@ -1,0 +1,21 @@
+import { ScanCommand } from "@aws-sdk/lib-dynamodb";
+import type { RelayHarness } from "./relay.ts";
+
+/** How many items the harness's table holds (every kind: jobs, chunks, claims, events). */
+export async function countItems(relay: RelayHarness): Promise<number> {
+  let count = 0;
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await relay.table.doc.send(
+      new ScanCommand({
+        TableName: relay.table.tableName,
+        Select: "COUNT",
+        ConsistentRead: true,
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    count += page.Count ?? 0;
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return count;
+}
