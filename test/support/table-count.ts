@@ -19,3 +19,22 @@ export async function countItems(relay: RelayHarness): Promise<number> {
   } while (startKey);
   return count;
 }
+
+/** The partition keys present in the harness's table: a new job, claim or orphan shows up as a new one. */
+export async function partitionKeys(relay: RelayHarness): Promise<Set<string>> {
+  const keys = new Set<string>();
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await relay.table.doc.send(
+      new ScanCommand({
+        TableName: relay.table.tableName,
+        ProjectionExpression: "pk",
+        ConsistentRead: true,
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    for (const item of page.Items ?? []) keys.add(item.pk as string);
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return keys;
+}
