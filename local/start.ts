@@ -2,7 +2,13 @@
  * `npm start`: the whole relay on this machine. DynamoDB Local with the table CDK deploys, the
  * Responses API simulator (unless OPENAI_API_KEY is set), the HTTP API, and the poller on the
  * schedule EventBridge would run it (an invocation a minute, ticking every few seconds).
+ *
+ * State survives restarts and crashes: DynamoDB Local keeps its files in the data folder
+ * (RELAY_DATA_DIR, default `.relay/`), locked against a second stack; `npm start -- --fresh`
+ * starts empty. The simulator keeps its responses in memory only: after a restart, a job whose
+ * upstream response was lost ends `failed` at its next poll (the upstream answers 404).
  */
+import { join } from "node:path";
 import { serve } from "@hono/node-server";
 import { loadConfig } from "#shared/config.ts";
 import { createApp } from "#shared/http/app.ts";
@@ -10,7 +16,8 @@ import { Poller } from "#shared/poller/poller.ts";
 import { createDeps } from "#shared/runtime.ts";
 import { createDynamoClients } from "#shared/store/dynamo-client.ts";
 import { createTenant } from "#shared/use-cases/manage-keys.ts";
-import { newApiKey, newWebhookSecret } from "#shared/ids.ts";
+import { newApiKey, newWebhookSecret, sha256Hex } from "#shared/ids.ts";
+import { DataDirInUseError, DataDirLock, dataDirFromEnv, emptyDataDir, loadDevCredentials } from "./data-dir.ts";
 import { ensureTable, startDynamoDbLocal, JavaMissingError } from "./dynamodb-local.ts";
 import { startSimulator, type Simulator } from "#local/simulator/index.ts";
 
@@ -32,7 +39,16 @@ async function main() {
   process.on("SIGINT", () => void shutdown(0));
   process.on("SIGTERM", () => void shutdown(0));
 
-  const dynamo = await startDynamoDbLocal();
+  const dataDir = dataDirFromEnv();
+  const fresh = process.argv.includes("--fresh");
+  const lock = DataDirLock.acquire(dataDir);
+  process.once("exit", () => lock.release());
+  // Last out: released after DynamoDB Local has stopped writing the files.
+  stopping.push(async () => lock.release());
+  if (fresh) emptyDataDir(dataDir);
+
+  const dynamo = await startDynamoDbLocal({ dataDir: join(dataDir, "dynamodb") });
+  lock.addChild(dynamo.pid);
   stopping.push(() => dynamo.stop());
   const { client } = createDynamoClients({ endpoint: dynamo.endpoint });
   await ensureTable(client, TABLE);
@@ -53,9 +69,17 @@ async function main() {
     ...(simulator ? { OPENAI_BASE_URL: simulator.url, OPENAI_API_KEY: "sk-simulator" } : {}),
   });
   const deps = createDeps(config);
-  const apiKey = process.env.RELAY_DEV_API_KEY?.trim() || newApiKey();
-  const webhookSecret = process.env.RELAY_DEV_WEBHOOK_SECRET?.trim() || newWebhookSecret();
-  await createTenant(deps.tenants, { name: "dev", id: "ten_dev", apiKey, webhookSecret });
+  const { credentials } = loadDevCredentials(dataDir, () => ({
+    apiKey: newApiKey(),
+    webhookSecret: newWebhookSecret(),
+  }));
+  const apiKey = process.env.RELAY_DEV_API_KEY?.trim() || credentials.apiKey;
+  const webhookSecret = process.env.RELAY_DEV_WEBHOOK_SECRET?.trim() || credentials.webhookSecret;
+  // Registered once per data folder: a restart finds the tenant and its key again.
+  const known = await deps.tenants.tenantForKeyHash(sha256Hex(apiKey));
+  if (!known) await createTenant(deps.tenants, { name: "dev", id: "ten_dev", apiKey, webhookSecret });
+  else if (!known.webhookSecrets.includes(webhookSecret))
+    await deps.tenants.putTenant({ ...known, webhookSecrets: [webhookSecret] });
 
   const app = createApp(deps, { maxBodyBytes: config.maxBodyBytes, openaiWebhookSecret: config.openaiWebhookSecret });
   const server = serve({ fetch: app.fetch, port, hostname: "127.0.0.1" });
@@ -90,6 +114,7 @@ responses-relay local stack is running.
   API          ${url}   (docs: ${url}/docs, health: ${url}/health)
   upstream     ${simulator ? `Responses API simulator at ${simulator.url} (set OPENAI_API_KEY to use OpenAI)` : `OpenAI at ${config.openai.baseUrl}`}
   DynamoDB     DynamoDB Local at ${dynamo.endpoint}, table ${TABLE}
+  data         ${dataDir}${fresh ? " (emptied: --fresh)" : " (kept across restarts; npm start -- --fresh empties it)"}
   poller       every minute, ticking every ${config.pollTickMs / 1000} s
 
   dev API key          ${apiKey}
@@ -108,7 +133,7 @@ Ctrl-C stops everything.
 }
 
 main().catch((error) => {
-  if (error instanceof JavaMissingError) console.error(error.message);
+  if (error instanceof JavaMissingError || error instanceof DataDirInUseError) console.error(error.message);
   else console.error(error);
   process.exit(1);
 });

@@ -20,6 +20,8 @@ export class InvalidRequestError extends RelayError {}
 export class AuthenticationError extends RelayError {}
 export class NotFoundError extends RelayError {}
 export class PayloadTooLargeError extends RelayError {}
+/** A request body declared as something other than JSON. */
+export class UnsupportedMediaTypeError extends RelayError {}
 /** The same Idempotency-Key is still being worked on by another request. */
 export class IdempotencyInProgressError extends RelayError {}
 /** The same Idempotency-Key was used with a different body. */

@@ -12,6 +12,7 @@ import {
   StillRunningError,
   UpstreamAuthError,
   UpstreamRejectedError,
+  UnsupportedMediaTypeError,
   UpstreamUnavailableError,
   VersionConflictError,
 } from "#shared/errors.ts";
@@ -27,6 +28,7 @@ const STATUS_BY_CLASS: [new (...args: never[]) => RelayError, ContentfulStatusCo
   [NotFoundError, 404, "invalid_request_error"],
   [IdempotencyInProgressError, 409, "invalid_request_error"],
   [PayloadTooLargeError, 413, "invalid_request_error"],
+  [UnsupportedMediaTypeError, 415, "invalid_request_error"],
   [IdempotencyMismatchError, 422, "invalid_request_error"],
   [VersionConflictError, 409, "invalid_request_error"],
   [UpstreamAuthError, 502, "server_error"],
@@ -55,7 +57,8 @@ export function errorResponse(
   log({
     level: "error",
     msg: "unhandled error",
-    path: c.req.path,
+    // A path can be as long as the caller likes: log its start only.
+    path: c.req.path.slice(0, 200),
     error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
   });
   return c.json(errorBody("The relay had an internal error. Try again later.", "server_error"), 500);

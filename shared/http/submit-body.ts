@@ -3,6 +3,7 @@ import type { WebhookTarget } from "#shared/domain/job.ts";
 import { MAX_METADATA_PAIRS } from "#shared/domain/upstream-request.ts";
 import { InvalidRequestError } from "#shared/errors.ts";
 import type { SubmitMode } from "#shared/use-cases/submit-job.ts";
+import { echo } from "./params.ts";
 
 export const WEBHOOK_EVENTS = [
   "response.completed",
@@ -22,8 +23,14 @@ const webhookSchema = z
   })
   .strict();
 
+/** A string whose length is counted as OpenAI counts it: UTF-16 code units (an emoji is 2), not code points. */
+const utf16String = (min: number, max: number) =>
+  z
+    .string()
+    .refine((s) => s.length >= min && s.length <= max, `must be ${min} to ${max} characters long (UTF-16 code units)`);
+
 const metadataSchema = z
-  .record(z.string().min(1).max(64), z.string().max(512))
+  .record(utf16String(1, 64), utf16String(0, 512))
   .refine((m) => Object.keys(m).length <= MAX_METADATA_PAIRS, `may hold at most ${MAX_METADATA_PAIRS} pairs`);
 
 /**
@@ -58,7 +65,8 @@ export function parseSubmitBody(raw: unknown): SubmitBody {
   const parsed = submitSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    const param = issue.path.map(String).join(".") || null;
+    // A key can be megabytes long: quote only its start.
+    const param = echo(issue.path.map(String).join(".")) || null;
     const missing = issue.code === "invalid_type" && valueAt(raw, issue.path) === undefined;
     const message = missing ? `Missing required parameter: '${param}'.` : `Invalid '${param}': ${issue.message}.`;
     throw new InvalidRequestError(message, { param, code: missing ? "missing_required_parameter" : "invalid_value" });

@@ -45,7 +45,9 @@ export function createDynamoClients(options: DynamoClientOptions = {}) {
   });
   if (options.meter) attachMeter(client, options.meter);
   const doc = DynamoDBDocumentClient.from(client, {
-    marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
+    // The marshaller tells a plain object from a class instance by its `constructor` property, so
+    // caller metadata with a key named `constructor` would be refused as a class: map them all.
+    marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: true },
   });
   return { client, doc };
 }

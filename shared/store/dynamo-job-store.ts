@@ -27,6 +27,7 @@ import {
   tenantPk,
 } from "./keys.ts";
 
+const claimKey = (claim: IdempotencyClaim) => idempotencyKey(claim.tenantId, claim.key);
 /** Keys and index attributes the store owns; never part of the Job the rest of the code sees. */
 const STORE_ATTRIBUTES = ["pk", "sk", "dueShard", "dueAt", "tenantPk", "createdSk", "expiresAt"] as const;
 
@@ -73,6 +74,11 @@ export class DynamoJobStore implements JobStore {
     claim?: IdempotencyClaim,
   ): Promise<CreateJobResult> {
     const expiresAt = Math.floor(job.createdAt / 1000) + this.#retentionSeconds;
+    // A replay (the key is already claimed) stores nothing: the body was kept by the first request.
+    if (claim) {
+      const existing = await this.#liveClaim(claimKey(claim), job.createdAt);
+      if (existing) return existing;
+    }
     // The request goes first: if the claim below loses, these chunks are orphans that TTL removes.
     const requestRef = await putBlob(this.#blobs(job.id, REQUEST_BLOB), request, expiresAt);
     const stored: Job = { ...job, request: requestRef };
@@ -94,7 +100,7 @@ export class DynamoJobStore implements JobStore {
       await this.#doc.send(new TransactWriteCommand({ TransactItems: [putJob], ClientRequestToken }));
       return { created: true, job: stored };
     }
-    const idemKey = idempotencyKey(claim.tenantId, claim.key);
+    const idemKey = claimKey(claim);
     // Real DynamoDB cancels a transaction that races another on the same item
     // (TransactionConflict) before the winner is readable: look a few times, then say "in progress".
     for (let attempt = 0; ; attempt++) {
@@ -150,17 +156,25 @@ export class DynamoJobStore implements JobStore {
       return { created: true };
     } catch (error) {
       if (!(error instanceof TransactionCanceledException)) throw error;
-      const existing = await this.#doc.send(
-        new GetCommand({ TableName: this.#table, Key: idemKey, ConsistentRead: true }),
-      );
-      if (!existing.Item || existing.Item.expiresAt < Math.floor(createdAt / 1000)) return null;
-      return {
-        created: false,
-        existingJobId: existing.Item.jobId as string,
-        bodyHash: existing.Item.bodyHash as string,
-        refusal: (existing.Item.refusal as Refusal | undefined) ?? null,
-      };
+      return this.#liveClaim(idemKey, createdAt);
     }
+  }
+
+  /** The unexpired claim on an Idempotency-Key, read strongly consistent; null when there is none. */
+  async #liveClaim(
+    idemKey: { pk: string; sk: string },
+    nowMs: number,
+  ): Promise<Extract<CreateJobResult, { created: false }> | null> {
+    const existing = await this.#doc.send(
+      new GetCommand({ TableName: this.#table, Key: idemKey, ConsistentRead: true }),
+    );
+    if (!existing.Item || existing.Item.expiresAt < Math.floor(nowMs / 1000)) return null;
+    return {
+      created: false,
+      existingJobId: existing.Item.jobId as string,
+      bodyHash: existing.Item.bodyHash as string,
+      refusal: (existing.Item.refusal as Refusal | undefined) ?? null,
+    };
   }
 
   async get(id: string): Promise<Job | null> {
@@ -308,7 +322,7 @@ export class DynamoJobStore implements JobStore {
         .send(
           new DeleteCommand({
             TableName: this.#table,
-            Key: { pk: `IDEM#${job.tenantId}#${job.idempotencyKey}`, sk: "IDEM" },
+            Key: idempotencyKey(job.tenantId, job.idempotencyKey),
             ConditionExpression: "jobId = :id",
             ExpressionAttributeValues: { ":id": job.id },
           }),
@@ -352,7 +366,7 @@ export class DynamoJobStore implements JobStore {
       .send(
         new UpdateCommand({
           TableName: this.#table,
-          Key: { pk: `IDEM#${claim.tenantId}#${claim.key}`, sk: "IDEM" },
+          Key: claimKey(claim),
           UpdateExpression: "SET refusal = :r",
           ConditionExpression: "jobId = :id",
           ExpressionAttributeValues: { ":r": withoutUndefined(refusal), ":id": jobId },

@@ -4,13 +4,14 @@ import type { Deps } from "#shared/ports.ts";
 import { redeliverWebhook } from "#shared/use-cases/deliver-webhook.ts";
 import { getOwnedJob } from "#shared/use-cases/get-job.ts";
 import type { AuthEnv } from "#shared/http/auth.ts";
+import { jobIdParam } from "#shared/http/params.ts";
 
 /** The webhook delivery log of a job, and "send it again". */
 export function deliveriesRoutes(deps: Deps) {
   const app = new Hono<AuthEnv>();
 
   app.get("/:id/deliveries", async (c) => {
-    const job = await getOwnedJob(c.get("tenant").id, c.req.param("id"), deps);
+    const job = await getOwnedJob(c.get("tenant").id, jobIdParam(c.req.param("id")), deps);
     const attempts = await deps.deliveries.list(job.id);
     return c.json({
       object: "list",
@@ -39,7 +40,7 @@ export function deliveriesRoutes(deps: Deps) {
   });
 
   app.post("/:id/deliveries/redeliver", async (c) => {
-    const job = await getOwnedJob(c.get("tenant").id, c.req.param("id"), deps);
+    const job = await getOwnedJob(c.get("tenant").id, jobIdParam(c.req.param("id")), deps);
     const after = await redeliverWebhook(job, deps);
     const d = after.delivery!;
     return c.json({

@@ -10,6 +10,8 @@ import { submitJob } from "#shared/use-cases/submit-job.ts";
 import type { AuthEnv } from "#shared/http/auth.ts";
 import { blockingWaitMs, LOCAL_BLOCKING_WAIT_MS, waitForEnd } from "#shared/http/blocking-wait.ts";
 import { parseSubmitBody } from "#shared/http/submit-body.ts";
+import { readJsonBody } from "#shared/http/json-body.ts";
+import { afterParam, jobIdParam, limitParam } from "#shared/http/params.ts";
 import { checkWebhookUrl } from "#shared/http/webhook-url.ts";
 
 /** Suggested wait before the first status poll (Retry-After on 202). */
@@ -27,7 +29,7 @@ export function responsesRoutes(deps: Deps, options: { localWaitMs?: number } = 
   const baseUrl = (c: Context) => deps.settings.publicBaseUrl || new URL(c.req.url).origin;
 
   app.post("/", async (c) => {
-    const raw = await readJson(c);
+    const raw = await readJsonBody(c);
     const idempotencyKey = c.req.header("idempotency-key")?.trim() || null;
     if (idempotencyKey !== null && (idempotencyKey.length > 255 || /[^\x21-\x7e]/.test(idempotencyKey))) {
       throw new InvalidRequestError("Idempotency-Key must be 1 to 255 visible ASCII characters.", {
@@ -74,15 +76,8 @@ export function responsesRoutes(deps: Deps, options: { localWaitMs?: number } = 
         code: "invalid_value",
       });
     }
-    const limitRaw = c.req.query("limit") ?? "20";
-    const limit = Number(limitRaw);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
-      throw new InvalidRequestError("Invalid 'limit': expected an integer from 1 to 100.", {
-        param: "limit",
-        code: "invalid_value",
-      });
-    }
-    const after = c.req.query("after") || undefined;
+    const limit = limitParam(c.req.query("limit"));
+    const after = afterParam(c.req.query("after"));
     const page = await deps.jobs.list(c.get("tenant").id, { status, limit, after });
     // Summaries: a page of full outputs could be megabytes; GET one job for its output. Each is
     // still a complete Response, its request-derived fields from the stored request.
@@ -101,9 +96,9 @@ export function responsesRoutes(deps: Deps, options: { localWaitMs?: number } = 
   app.get("/:id", async (c) => {
     if (c.req.query("stream") === "true") {
       const afterSeq = streamCursor(c);
-      return streamJob(c, deps, await getOwnedJob(c.get("tenant").id, c.req.param("id"), deps), afterSeq);
+      return streamJob(c, deps, await getOwnedJob(c.get("tenant").id, jobIdParam(c.req.param("id")), deps), afterSeq);
     }
-    const job = await getOwnedJob(c.get("tenant").id, c.req.param("id"), deps);
+    const job = await getOwnedJob(c.get("tenant").id, jobIdParam(c.req.param("id")), deps);
     const include = c.req.queries("include[]") ?? c.req.queries("include");
     if (include?.length && job.upstreamId) {
       // Fields the stored Response may lack (only asked for now): read it from the upstream with them.
@@ -120,20 +115,9 @@ export function responsesRoutes(deps: Deps, options: { localWaitMs?: number } = 
   });
 
   app.post("/:id/cancel", async (c) => {
-    const job = await cancelJob(c.get("tenant").id, c.req.param("id"), deps);
+    const job = await cancelJob(c.get("tenant").id, jobIdParam(c.req.param("id")), deps);
     return c.json(await responseOf(job, deps, baseUrl(c)));
   });
 
   return app;
-}
-
-async function readJson(c: Context): Promise<unknown> {
-  const text = await c.req.text();
-  if (!text.trim())
-    throw new InvalidRequestError("The request body is empty; send a JSON object.", { code: "invalid_json" });
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new InvalidRequestError("The request body is not valid JSON.", { code: "invalid_json" });
-  }
 }

@@ -1,0 +1,40 @@
+import { ScanCommand } from "@aws-sdk/lib-dynamodb";
+import type { RelayHarness } from "./relay.ts";
+
+/** How many items the harness's table holds (every kind: jobs, chunks, claims, events). */
+export async function countItems(relay: RelayHarness): Promise<number> {
+  let count = 0;
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await relay.table.doc.send(
+      new ScanCommand({
+        TableName: relay.table.tableName,
+        Select: "COUNT",
+        ConsistentRead: true,
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    count += page.Count ?? 0;
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return count;
+}
+
+/** The partition keys present in the harness's table: a new job, claim or orphan shows up as a new one. */
+export async function partitionKeys(relay: RelayHarness): Promise<Set<string>> {
+  const keys = new Set<string>();
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await relay.table.doc.send(
+      new ScanCommand({
+        TableName: relay.table.tableName,
+        ProjectionExpression: "pk",
+        ConsistentRead: true,
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    for (const item of page.Items ?? []) keys.add(item.pk as string);
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return keys;
+}
