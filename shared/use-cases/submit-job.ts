@@ -1,15 +1,10 @@
 import { EMPTY_JOB_FIELDS, type Job, type WebhookTarget } from "#shared/domain/job.ts";
 import { modelInfo } from "#shared/domain/models.ts";
-import {
-  IdempotencyMismatchError,
-  InvalidRequestError,
-  NotFoundError,
-  UpstreamAuthError,
-  UpstreamRejectedError,
-} from "#shared/errors.ts";
+import { IdempotencyMismatchError, NotFoundError, UpstreamAuthError, UpstreamRejectedError } from "#shared/errors.ts";
 import { canonicalJson, newJobId, sha256Hex } from "#shared/ids.ts";
 import type { Deps, IdempotencyClaim, Refusal, Tenant } from "#shared/ports.ts";
 import { publishStatus, sendCreate } from "./job-transitions.ts";
+import { upstreamIdOfPrevious } from "./previous-response.ts";
 
 /**
  * How the caller wants the answer: `background` (202 at once, as OpenAI's background mode),
@@ -75,7 +70,10 @@ export async function submitJob(input: SubmitInput, deps: Deps): Promise<SubmitR
     queuedDeadlineAt: now + info.queuedLimitSeconds * 1000,
     createState: "pending",
     include: Array.isArray(input.body.include) ? input.body.include.map(String) : null,
-    previousUpstreamId: await previousUpstreamId(input.body.previous_response_id, tenantId, deps),
+    previousUpstreamId:
+      input.body.previous_response_id == null
+        ? null
+        : await upstreamIdOfPrevious(tenantId, input.body.previous_response_id, deps),
     webhook: input.webhook,
     idempotencyKey: input.idempotencyKey,
     request: { chunks: 0, bytes: 0, sha256: "" },
@@ -117,30 +115,6 @@ export async function submitJob(input: SubmitInput, deps: Deps): Promise<SubmitR
     throw step.rejected;
   }
   return { job: step.job, replayed: false };
-}
-
-/**
- * `previous_response_id` names a relay job of the same tenant; the upstream knows it by its own
- * id. An unknown or foreign id is refused as OpenAI refuses one, and so is a job that has no
- * upstream response (yet, or ever): there is nothing upstream to continue from.
- */
-async function previousUpstreamId(value: unknown, tenantId: string, deps: Deps): Promise<string | null> {
-  if (value === undefined || value === null) return null;
-  const id = String(value);
-  const previous = id.startsWith("resp_") && id.length <= 128 ? await deps.jobs.get(id) : null;
-  if (!previous || previous.tenantId !== tenantId) {
-    throw new InvalidRequestError(`Previous response with id '${id.slice(0, 128)}' not found.`, {
-      param: "previous_response_id",
-      code: "previous_response_not_found",
-    });
-  }
-  if (!previous.upstreamId) {
-    throw new InvalidRequestError(
-      `Previous response with id '${id}' has no upstream response to continue from (it ${previous.status === "queued" ? "is still being created" : `ended ${previous.status} before reaching the upstream`}). Retry once it is queued or finished.`,
-      { param: "previous_response_id", code: "previous_response_not_found" },
-    );
-  }
-  return previous.upstreamId;
 }
 
 function refusalOf(error: UpstreamRejectedError | UpstreamAuthError): Refusal {
