@@ -9,8 +9,3 @@ export async function getOwnedJob(tenantId: string, jobId: string, deps: Pick<De
     throw new NotFoundError(`Response with id '${jobId}' not found.`, { param: "response_id" });
   return job;
 }
-
-export async function getJobWithOutput(tenantId: string, jobId: string, deps: Pick<Deps, "jobs">) {
-  const job = await getOwnedJob(tenantId, jobId, deps);
-  return { job, output: await deps.jobs.getOutput(job) };
-}
