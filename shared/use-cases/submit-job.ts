@@ -3,7 +3,7 @@ import { modelInfo } from "#shared/domain/models.ts";
 import { IdempotencyMismatchError, NotFoundError } from "#shared/errors.ts";
 import { canonicalJson, newJobId, sha256Hex } from "#shared/ids.ts";
 import type { Deps, Tenant } from "#shared/ports.ts";
-import { publishStatus, sendCreate } from "./job-transitions.ts";
+import { sendCreate } from "./job-transitions.ts";
 
 /** The metadata key that ties an upstream response back to its job (crash recovery, webhooks). */
 export const JOB_ID_METADATA_KEY = "relay_job_id";
@@ -79,7 +79,6 @@ export async function submitJob(input: SubmitInput, deps: Deps): Promise<SubmitR
     return { job: existing, replayed: true };
   }
 
-  await publishStatus(created.job, null, deps);
   const step = await sendCreate(created.job, deps, forwarded);
   // The upstream refused the request outright (bad model, bad parameter, no quota): answer the
   // way OpenAI would have. The failed job stays on record.
