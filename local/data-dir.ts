@@ -111,6 +111,7 @@ export class DataDirLock {
 export function emptyDataDir(dir: string): void {
   rmSync(join(dir, "dynamodb"), { recursive: true, force: true });
   rmSync(join(dir, "dev-tenant.json"), { force: true });
+  rmSync(join(dir, "outbox-checkpoints.json"), { force: true });
 }
 
 export interface DevCredentials {

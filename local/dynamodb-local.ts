@@ -84,7 +84,8 @@ export async function startDynamoDbLocal(options: { port?: number; dataDir?: str
 
   const endpoint = `http://127.0.0.1:${port}`;
   const { client } = createDynamoClients({ endpoint });
-  const deadline = Date.now() + 30_000;
+  // A JVM on a busy 2-core machine (parallel test runs) can take well over 30 s to answer.
+  const deadline = Date.now() + 90_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`DynamoDB Local exited early (code ${child.exitCode}):\n${output}`);
     try {
@@ -93,7 +94,7 @@ export async function startDynamoDbLocal(options: { port?: number; dataDir?: str
     } catch {
       if (Date.now() > deadline) {
         child.kill("SIGKILL");
-        throw new Error(`DynamoDB Local did not answer on ${endpoint} within 30 s:\n${output}`);
+        throw new Error(`DynamoDB Local did not answer on ${endpoint} within 90 s:\n${output}`);
       }
       await new Promise((r) => setTimeout(r, 150));
     }

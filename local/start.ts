@@ -9,6 +9,7 @@
  * upstream response was lost ends `failed` at its next poll (the upstream answers 404).
  */
 import { join } from "node:path";
+import { DynamoDBStreamsClient } from "@aws-sdk/client-dynamodb-streams";
 import { serve } from "@hono/node-server";
 import { loadConfig } from "#shared/config.ts";
 import { createApp } from "#shared/http/app.ts";
@@ -19,6 +20,7 @@ import { createTenant } from "#shared/use-cases/manage-keys.ts";
 import { newApiKey, newWebhookSecret, sha256Hex } from "#shared/ids.ts";
 import { DataDirInUseError, DataDirLock, dataDirFromEnv, emptyDataDir, loadDevCredentials } from "./data-dir.ts";
 import { ensureTable, startDynamoDbLocal, JavaMissingError } from "./dynamodb-local.ts";
+import { fileCheckpoints, StreamOutbox } from "#local/stream-outbox.ts";
 import { startSimulator, type Simulator } from "#local/simulator/index.ts";
 
 const TABLE = "responses-relay-local";
@@ -88,6 +90,27 @@ async function main() {
     server.once("error", reject);
   });
   stopping.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  // The lifecycle-event outbox: DynamoDB Local's stream of the table, as the stream-handler
+  // Lambda reads DynamoDB Streams in AWS. Its checkpoint lives with the data.
+  const outboxAbort = new AbortController();
+  const streams = new DynamoDBStreamsClient({
+    endpoint: dynamo.endpoint,
+    region: config.region,
+    credentials: { accessKeyId: "local", secretAccessKey: "local" },
+  });
+  const outbox = new StreamOutbox({
+    dynamo: client,
+    streams,
+    tableName: TABLE,
+    publisher: deps.events,
+    checkpoints: fileCheckpoints(join(dataDir, "outbox-checkpoints.json")),
+    log: (e) => console.error(JSON.stringify(e)),
+  }).run(outboxAbort.signal);
+  stopping.push(async () => {
+    outboxAbort.abort();
+    await outbox;
+  });
 
   // EventBridge: one invocation a minute, each ticking until just before the next.
   const abort = new AbortController();

@@ -229,6 +229,8 @@ export interface DeliveryLog {
 
 /** A job's status change, as published to the relay's event bus. */
 export interface LifecycleEvent {
+  /** `<job id>:<version>`: the same however often the outbox delivers it; consumers dedupe on it. */
+  eventId: string;
   jobId: string;
   tenantId: string;
   status: string;

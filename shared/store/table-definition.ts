@@ -70,6 +70,12 @@ export const UPSTREAM_INDEX: IndexDefinition = {
 
 export const INDEXES: readonly IndexDefinition[] = [DUE_INDEX, TENANT_INDEX, UPSTREAM_INDEX];
 
+/**
+ * The table's change stream, the lifecycle-event outbox (shared/events/lifecycle-outbox.ts): old
+ * and new images, so a status change is told from any other update.
+ */
+export const TABLE_STREAM_VIEW = "NEW_AND_OLD_IMAGES" as const;
+
 /** CreateTable input for the SDK (local harness, tests). CDK builds the same from the constants above. */
 export function createTableInput(tableName: string) {
   const attributeTypes = new Map<string, "S" | "N">([
@@ -83,6 +89,7 @@ export function createTableInput(tableName: string) {
   return {
     TableName: tableName,
     BillingMode: "PAY_PER_REQUEST" as const,
+    StreamSpecification: { StreamEnabled: true, StreamViewType: TABLE_STREAM_VIEW },
     KeySchema: [
       { AttributeName: TABLE_ATTRIBUTES.partitionKey, KeyType: "HASH" as const },
       { AttributeName: TABLE_ATTRIBUTES.sortKey, KeyType: "RANGE" as const },

@@ -37,9 +37,9 @@ export interface Step {
 }
 
 /**
- * Every job write goes through here: the conditional update, then (for a status change) the
- * lifecycle event. Publishing is best effort and after the write, so an event never announces a
- * state that was not stored.
+ * Every job write goes through here: the conditional update. Lifecycle events are not published
+ * here: the table's change stream is their outbox (shared/events/lifecycle-outbox.ts), so a crash
+ * right after the write cannot lose one.
  */
 export async function updateJob(
   job: Job,
@@ -48,27 +48,7 @@ export async function updateJob(
   deps: Deps,
 ): Promise<Job> {
   const next = await deps.jobs.update(job, { ...changes, updatedAt: deps.clock.now() }, dueAt);
-  if (changes.status && changes.status !== job.status) await publishStatus(next, job.status, deps);
   return next;
-}
-
-export async function publishStatus(job: Job, previousStatus: JobStatus | null, deps: Deps): Promise<void> {
-  await deps.events
-    .publish([
-      {
-        jobId: job.id,
-        tenantId: job.tenantId,
-        status: job.status,
-        previousStatus,
-        upstreamId: job.upstreamId,
-        model: job.model,
-        at: deps.clock.now(),
-        costUsd: job.costUsd,
-        error: job.error,
-        reason: job.endReason?.code ?? null,
-      },
-    ])
-    .catch(() => undefined);
 }
 
 /**

@@ -3,7 +3,7 @@ import { modelInfo } from "#shared/domain/models.ts";
 import { IdempotencyMismatchError, NotFoundError, UpstreamAuthError, UpstreamRejectedError } from "#shared/errors.ts";
 import { canonicalJson, newJobId, sha256Hex } from "#shared/ids.ts";
 import type { Deps, IdempotencyClaim, Refusal, Tenant } from "#shared/ports.ts";
-import { publishStatus, sendCreate } from "./job-transitions.ts";
+import { sendCreate } from "./job-transitions.ts";
 import { upstreamIdOfPrevious } from "./previous-response.ts";
 
 /**
@@ -105,7 +105,6 @@ export async function submitJob(input: SubmitInput, deps: Deps): Promise<SubmitR
     await deps.jobs.rememberSubmit(tenantId, bodyHash, id, Math.floor(now / 1000) + SDK_RETRY_WINDOW_SECONDS);
   }
 
-  await publishStatus(created.job, null, deps);
   const step = await sendCreate(created.job, deps, { request: input.body, stream: input.mode !== "background" });
   if (step.rejected) {
     // Refused outright (bad model, bad parameter, no quota, the relay's key): answer the way

@@ -36,6 +36,7 @@ beforeAll(async () => {
 afterAll(() => server.close());
 
 const event = (i: number, status = "completed"): LifecycleEvent => ({
+  eventId: `resp_${i}:2`,
   jobId: `resp_${i}`,
   tenantId: "ten_1",
   status,
@@ -96,22 +97,5 @@ describe("EventBridge publisher (real AWS SDK, local wire endpoint)", () => {
       ]),
     ).resolves.toBeUndefined();
     expect(logs[0]).toMatchObject({ level: "error", msg: "lifecycle events not published", count: 1 });
-  });
-});
-
-describe("lifecycle events from the relay", () => {
-  it("publishes each transition once, in order", async () => {
-    const { startRelay } = await import("#test/support/relay.ts");
-    const relay = await startRelay({ behaviour: { queuedMs: 1000, runMs: 2000 } });
-    const res = await relay.call("POST", "/v1/responses", { background: true, model: "gpt-5-pro", input: "events" });
-    await relay.settle(res.body.id);
-    const mine = relay.events.filter((e) => e.jobId === res.body.id);
-    expect(mine.map((e) => [e.previousStatus, e.status])).toEqual([
-      [null, "queued"],
-      ["queued", "in_progress"],
-      ["in_progress", "completed"],
-    ]);
-    expect(mine.at(-1)!.costUsd).toBeGreaterThan(0);
-    await relay.close();
   });
 });

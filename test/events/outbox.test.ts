@@ -1,0 +1,108 @@
+import { spawn } from "node:child_process";
+import { DynamoDBStreamsClient } from "@aws-sdk/client-dynamodb-streams";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { newJobId } from "#shared/ids.ts";
+import type { LifecycleEvent } from "#shared/ports.ts";
+import { type Checkpoints, StreamOutbox } from "#local/stream-outbox.ts";
+import { startRelay, type RelayHarness } from "#test/support/relay.ts";
+
+/**
+ * Lifecycle events through the outbox: DynamoDB Local's own stream of the table, read by the same
+ * code the local stack runs. Nothing publishes after a write any more, so nothing is lost when the
+ * writer dies; a reader that dies after publishing and before its checkpoint publishes again with
+ * the same eventId.
+ */
+
+let relay: RelayHarness;
+let streams: DynamoDBStreamsClient;
+beforeAll(async () => {
+  relay = await startRelay({ behaviour: { queuedMs: 1000, runMs: 2000 } });
+  streams = new DynamoDBStreamsClient({
+    endpoint: relay.table.endpoint,
+    region: "us-east-1",
+    credentials: { accessKeyId: "local", secretAccessKey: "local" },
+  });
+});
+afterAll(async () => {
+  streams.destroy();
+  await relay.close();
+});
+
+const memoryCheckpoints = (): Checkpoints & { positions: Record<string, string> } => {
+  const store = { positions: {} as Record<string, string> };
+  return { ...store, load: () => ({ ...store.positions }), save: (p) => void (store.positions = { ...p }) };
+};
+
+function outbox(received: LifecycleEvent[], checkpoints?: Checkpoints) {
+  return new StreamOutbox({
+    dynamo: relay.table.client,
+    streams,
+    tableName: relay.table.tableName,
+    publisher: { publish: async (events) => void received.push(...events) },
+    checkpoints,
+  });
+}
+
+async function drain(reader: StreamOutbox, until: () => boolean) {
+  for (let i = 0; i < 40 && !until(); i++) {
+    await reader.pollOnce();
+    if (!until()) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+describe("lifecycle events through the table's stream", () => {
+  it("arrive for a write whose process was SIGKILLed before it could publish", async () => {
+    const id = newJobId(Date.now());
+    const child = spawn(process.execPath, ["--import", "tsx", "test/events/write-then-die.ts"], {
+      env: { ...process.env, DIE_DYNAMO: relay.table.endpoint, DIE_TABLE: relay.table.tableName, DIE_JOB: id },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let out = "";
+    child.stdout!.on("data", (chunk) => (out += chunk));
+    const signal = await new Promise((resolve) => child.once("exit", (_code, sig) => resolve(sig)));
+    expect(signal).toBe("SIGKILL");
+    expect(out).toContain("written");
+
+    const received: LifecycleEvent[] = [];
+    const reader = outbox(received);
+    const mine = () => received.filter((e) => e.jobId === id);
+    await drain(reader, () => mine().length >= 2);
+    expect(mine().map((e) => [e.eventId, e.previousStatus, e.status])).toEqual([
+      [`${id}:1`, null, "queued"],
+      [`${id}:2`, "queued", "in_progress"],
+    ]);
+  });
+
+  it("carry each transition of a real job once, in order, with the cost at the end", async () => {
+    const res = await relay.call("POST", "/v1/responses", { model: "gpt-5-pro", input: "events" });
+    await relay.settle(res.body.id);
+    const received: LifecycleEvent[] = [];
+    const reader = outbox(received);
+    const mine = () => received.filter((e) => e.jobId === res.body.id);
+    await drain(reader, () => mine().some((e) => e.status === "completed"));
+    expect(mine().map((e) => [e.previousStatus, e.status])).toEqual([
+      [null, "queued"],
+      ["queued", "in_progress"],
+      ["in_progress", "completed"],
+    ]);
+    expect(new Set(mine().map((e) => e.eventId)).size).toBe(3);
+    expect(mine().at(-1)!.costUsd).toBeGreaterThan(0);
+    expect(relay.events).toEqual([]); // and nothing was published from the write path
+  });
+
+  it("are published again, with the same ids, by a reader that died before its checkpoint", async () => {
+    const res = await relay.call("POST", "/v1/responses", { model: "gpt-5-pro", input: "again" });
+    const checkpoints = memoryCheckpoints();
+    const first: LifecycleEvent[] = [];
+    const mine = (list: LifecycleEvent[]) => list.filter((e) => e.jobId === res.body.id);
+    // The first reader publishes, then "dies": its checkpoint is never saved.
+    const lost = { load: checkpoints.load, save: () => {} };
+    await drain(outbox(first, lost), () => mine(first).length >= 1);
+    const second: LifecycleEvent[] = [];
+    await drain(outbox(second, checkpoints), () => mine(second).length >= 1);
+    expect(mine(second).map((e) => e.eventId)).toEqual(mine(first).map((e) => e.eventId));
+    // Deduped on eventId, the consumer sees each transition once.
+    const seen = new Map([...first, ...second].map((e) => [e.eventId, e]));
+    expect([...seen.values()].filter((e) => e.jobId === res.body.id).map((e) => e.status)).toEqual(["queued"]);
+  });
+});
