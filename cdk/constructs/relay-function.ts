@@ -151,7 +151,7 @@ export class RelayFunction extends Construct {
     return this;
   }
 
-  /** `envName` = the secret's ARN (never its value; functions/secrets.ts reads it at cold start), plus read access to that one secret. */
+  /** `envName` = the secret's ARN (never its value; functions/bootstrap.ts reads it through a max-age cache), plus read access to that one secret. */
   bindSecret(secret: ISecret, envName: string): this {
     this.fn.addEnvironment(envName, secret.secretArn);
     secret.grantRead(this.role);
