@@ -51,6 +51,7 @@ export const NODEJS_BUNDLING: BundlingOptions = {
   target: RELAY_BUNDLING.target,
   format: OutputFormat.ESM,
   minify: RELAY_BUNDLING.minify,
+  keepNames: RELAY_BUNDLING.keepNames,
   sourceMap: RELAY_BUNDLING.sourcemap,
   sourcesContent: RELAY_BUNDLING.sourcesContent,
   mainFields: [...RELAY_BUNDLING.mainFields],
