@@ -73,7 +73,7 @@ export class SecretSource {
     }
     if (this.#reported.has(name)) {
       this.#reported.delete(name);
-      this.#options.log({ level: "info", msg: "secret usable again", secret: name });
+      this.#options.log({ level: "info", msg: "secret usable again", setting: name });
     }
     return value;
   }
@@ -84,6 +84,6 @@ export class SecretSource {
     if (this.#reported.get(name) === problem) return;
     this.#reported.set(name, problem);
     const feature = name === "openai-api-key" ? "upstream calls fail until it is fixed" : "OpenAI webhooks are off";
-    this.#options.log({ level: "error", msg: `secret ${name} ${problem}; ${feature}`, secret: name, problem });
+    this.#options.log({ level: "error", msg: `secret ${name} ${problem}; ${feature}`, setting: name, problem });
   }
 }
