@@ -62,7 +62,8 @@ const PROD_PROPS: RelayStackProps = {
 
 beforeAll(async () => {
   [branches.dev, branches.prod] = await Promise.all([synth({ stage: "dev", retain: false }), synth(PROD_PROPS)]);
-}, 120_000);
+  // Two synths with bundling: seconds alone, minutes on a shared 2-core machine under a full run.
+}, 300_000);
 
 afterAll(async () => {
   await Promise.all(outdirs.map((dir) => rm(dir, { recursive: true, force: true })));

