@@ -44,6 +44,8 @@ export const RELAY_BUNDLING = {
   target: `node${LAMBDA_NODE_MAJOR}`,
   format: "esm",
   minify: true,
+  /** Minified, but class and function names kept: error names in logs and replies stay readable. */
+  keepNames: true,
   /** External `.map` files; NODE_OPTIONS=--enable-source-maps makes stack traces use them. */
   sourcemap: true,
   /** The map only needs names and positions; sources would double the asset for nothing. */
@@ -67,6 +69,7 @@ export function esbuildOptions(entry: string, outdir: string): BuildOptions {
     target: RELAY_BUNDLING.target,
     format: RELAY_BUNDLING.format,
     minify: RELAY_BUNDLING.minify,
+    keepNames: RELAY_BUNDLING.keepNames,
     sourcemap: RELAY_BUNDLING.sourcemap,
     sourcesContent: RELAY_BUNDLING.sourcesContent,
     mainFields: [...RELAY_BUNDLING.mainFields],

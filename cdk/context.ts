@@ -1,6 +1,9 @@
 import type { RelayStackProps, Stage } from "./relay-stack.ts";
 
-export type RelayContext = Pick<RelayStackProps, "stage" | "retain" | "alarmEmail" | "openaiBaseUrl" | "publicUrl">;
+export type RelayContext = Pick<
+  RelayStackProps,
+  "stage" | "retain" | "alarmEmail" | "openaiBaseUrl" | "publicUrl" | "pollerReservedConcurrency" | "streamCorsOrigins"
+>;
 
 export class ContextError extends Error {
   constructor(message: string) {
@@ -20,6 +23,8 @@ const STAGES: readonly Stage[] = ["dev", "prod"];
  * - `alarmEmail`: subscribed to the alarm topic (optional)
  * - `openaiBaseUrl`: upstream base URL, e.g. Azure's `https://RESOURCE.openai.azure.com/openai/v1` (optional)
  * - `publicUrl`: the URL callers use, when a custom domain fronts the API (optional)
+ * - `pollerReservedConcurrency`: reserve concurrency for the poller, 1-10 (optional; needs quota)
+ * - `streamCorsOrigins`: comma-separated https origins allowed to call the stream URL (optional)
  */
 export function parseRelayContext(get: (key: string) => unknown): RelayContext {
   const stage = text(get, "stage") ?? "dev";
@@ -37,12 +42,33 @@ export function parseRelayContext(get: (key: string) => unknown): RelayContext {
   if (alarmEmail !== undefined && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(alarmEmail))
     throw new ContextError(`Context "alarmEmail" is not an email address: "${alarmEmail}".`);
 
+  const reservedRaw = get("pollerReservedConcurrency");
+  let pollerReservedConcurrency: number | undefined;
+  if (reservedRaw !== undefined && reservedRaw !== "") {
+    pollerReservedConcurrency = Number(reservedRaw);
+    if (!Number.isInteger(pollerReservedConcurrency) || pollerReservedConcurrency < 1 || pollerReservedConcurrency > 10)
+      throw new ContextError(
+        `Context "pollerReservedConcurrency" must be an integer from 1 to 10; got "${String(reservedRaw)}".`,
+      );
+  }
+
+  const origins = text(get, "streamCorsOrigins");
+  const streamCorsOrigins = origins
+    ?.split(",")
+    .map((o) => o.trim())
+    .filter(Boolean);
+  for (const origin of streamCorsOrigins ?? [])
+    if (!/^https:\/\/[^/\s*]+$/.test(origin))
+      throw new ContextError(`Context "streamCorsOrigins" takes https origins (no path, no *); got "${origin}".`);
+
   return {
     stage: stage as Stage,
     retain,
     alarmEmail,
     openaiBaseUrl: httpsUrl(get, "openaiBaseUrl"),
     publicUrl: httpsUrl(get, "publicUrl"),
+    pollerReservedConcurrency,
+    streamCorsOrigins: streamCorsOrigins?.length ? streamCorsOrigins : undefined,
   };
 }
 

@@ -11,3 +11,6 @@ export const POLL_TICK_MS = 2_000;
 
 /** The HTTP API stage throttle: a flood of bad keys or submits is stopped before Lambda is billed. */
 export const API_THROTTLE = { rateLimit: 50, burstLimit: 100 } as const;
+
+/** Poller lag (seconds) that pages: job intervals are capped at tens of seconds, so minutes mean stuck. */
+export const OLDEST_DUE_AGE_ALARM_SECONDS = 180;

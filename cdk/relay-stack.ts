@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
+import { CfnOutput, type CfnResource, Duration, RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
 import {
   HttpApi,
   HttpRoute,
@@ -16,10 +16,13 @@ import { NagSuppressions } from "cdk-nag";
 import type { Construct } from "constructs";
 import { OperatorSecret } from "#cdk/constructs/operator-secret.ts";
 import { RELAY_METRICS, RelayAlarms } from "#cdk/constructs/relay-alarms.ts";
+import { RelayDashboard } from "#cdk/constructs/relay-dashboard.ts";
 import { RelayFunction, type RelayFunctionProps } from "#cdk/constructs/relay-function.ts";
 import { RelayTable } from "#cdk/constructs/relay-table.ts";
+import { functionUrlsAvailable } from "#cdk/function-url-regions.ts";
+import { POLLER_TIMEOUT_S } from "#shared/poller/window.ts";
 import { API_THROTTLE, DUE_SHARDS, POLL_TICK_MS } from "./relay-settings.ts";
-import { FunctionUrlAuthType, InvokeMode } from "aws-cdk-lib/aws-lambda";
+import { FunctionUrlAuthType, HttpMethod, InvokeMode } from "aws-cdk-lib/aws-lambda";
 
 export type Stage = "dev" | "prod";
 
@@ -33,6 +36,17 @@ export interface RelayStackProps extends StackProps {
   openaiBaseUrl?: string;
   /** The public URL callers use (a custom domain); default: the API's execute-api URL. */
   publicUrl?: string;
+  /**
+   * Reserve this much concurrency for the poller (opt-in). Unset by default: Lambda refuses a
+   * reservation that would leave the account's unreserved pool under 100, which fails the first
+   * deploy in new accounts (default quota 10). Overlap safety comes from the shard leases.
+   */
+  pollerReservedConcurrency?: number;
+  /**
+   * Browser origins allowed to call the stream function URL (CORS). Unset: no CORS headers at all,
+   * so browsers cannot read replies cross-origin; the relay's clients are servers holding a key.
+   */
+  streamCorsOrigins?: string[];
 }
 
 /**
@@ -96,6 +110,7 @@ export class RelayStack extends Stack {
       RELAY_DUE_SHARDS: String(DUE_SHARDS),
       RELAY_STAGE: props.stage,
       RELAY_METRICS_NAMESPACE: RELAY_METRICS.namespace,
+      POWERTOOLS_SERVICE_NAME: RELAY_METRICS.service,
     };
 
     // 29 s: API Gateway stops waiting at 30 s, so time after that is billed with nobody listening.
@@ -129,18 +144,18 @@ export class RelayStack extends Stack {
     ]);
     this.alarms.watchFunction("HttpApiFunction", this.httpApiFunction).watchHttpApi("HttpApi", this.httpApi);
 
-    // The poller runs ~56 s per invocation (functions/poller.ts: min(56 s, remaining − 5 s)), ticking
-    // every RELAY_POLL_TICK_MS. 90 s leaves room for a last tick whose upstream call hits the SDK's
-    // 30 s timeout, plus releasing the shard leases. Reserved concurrency 2: the steady one plus one
-    // overlapping at the minute boundary (shard leases keep them off each other's jobs); it also
-    // caps what a retry storm could start. 512 MB: it waits on I/O most of the minute and runs
-    // 1440 times a day, so memory is its cost.
+    // The poller starts work for a full minute (shared/poller/window.ts), ticking every
+    // RELAY_POLL_TICK_MS, so there is no pause before the next scheduled run; the timeout leaves a
+    // job step started at the last moment (upstream and webhook timeouts) time to finish, plus the
+    // lease hand-back. No reserved concurrency unless asked for (see pollerReservedConcurrency):
+    // two invocations overlap only briefly at the boundary, and the shard leases keep them off
+    // each other's jobs. 512 MB: it waits on I/O most of the minute and runs 1440 times a day.
     this.pollerFunction = this.#relayFunction("PollerFunction", {
       name: "poller",
       description: "responses-relay poller: advances due jobs, ticking every few seconds for a minute",
-      timeout: Duration.seconds(90),
+      timeout: Duration.seconds(POLLER_TIMEOUT_S),
       memorySize: 512,
-      reservedConcurrentExecutions: 2,
+      reservedConcurrentExecutions: props.pollerReservedConcurrency,
     })
       .bindTable(this.table, "readWrite")
       .bindSecret(openaiApiKey, "OPENAI_API_KEY_SECRET_ARN")
@@ -193,14 +208,37 @@ export class RelayStack extends Stack {
       .bindSecret(openaiApiKey, "OPENAI_API_KEY_SECRET_ARN")
       .bindSecret(openaiWebhookSecret, "OPENAI_WEBHOOK_SECRET_ARN")
       .bindBus(this.bus);
+    // Auth NONE at the URL: the app checks the relay's bearer key, as behind API Gateway. CORS is
+    // off unless origins are named: no browser page can read a stream cross-origin by default.
     const streamUrl = this.streamFunction.fn.addFunctionUrl({
       authType: FunctionUrlAuthType.NONE,
       invokeMode: InvokeMode.RESPONSE_STREAM,
+      cors: props.streamCorsOrigins?.length
+        ? {
+            allowedOrigins: props.streamCorsOrigins,
+            allowedMethods: [HttpMethod.GET, HttpMethod.POST],
+            allowedHeaders: ["authorization", "content-type", "last-event-id", "idempotency-key", "openai-beta"],
+            exposedHeaders: ["x-request-id"],
+            maxAge: Duration.hours(1),
+          }
+        : undefined,
     });
+    // Where function URLs do not exist the stack deploys without one (cdk/function-url-regions.ts).
+    const urlsAvailable = functionUrlsAvailable(this);
+    (streamUrl.node.defaultChild as CfnResource).cfnOptions.condition = urlsAvailable;
     this.alarms.watchFunction("StreamFunction", this.streamFunction);
+    // Only where the URL exists: a missing StreamUrl output means "no streaming in this region".
     new CfnOutput(this, "StreamUrl", {
       value: streamUrl.url,
       description: "Streaming base URL: <StreamUrl>v1/responses/{id}?stream=true",
+      condition: urlsAvailable,
+    });
+
+    new RelayDashboard(this, "Dashboard", {
+      stage: props.stage,
+      alarms: this.alarms,
+      httpApi: this.httpApi,
+      functions: { http: this.httpApiFunction, poller: this.pollerFunction, stream: this.streamFunction },
     });
   }
 

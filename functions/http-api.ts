@@ -1,14 +1,17 @@
+import type { Context } from "aws-lambda";
 import { handle } from "hono/aws-lambda";
-import { loadConfig } from "#shared/config.ts";
-import { createApp } from "#shared/http/app.ts";
-import { createDeps } from "#shared/runtime.ts";
-import { readSecrets } from "./secrets.ts";
+import { withLogContext } from "#shared/log.ts";
+import { bootstrap } from "./bootstrap.ts";
+import { currentApp } from "./current-app.ts";
 
-// Cold start: config validated and clients built once, reused by every invocation.
-const config = loadConfig();
-const secrets = await readSecrets(config);
-const deps = createDeps(config, { openaiApiKey: secrets.openaiApiKey });
-const app = createApp(deps, { maxBodyBytes: config.maxBodyBytes, openaiWebhookSecret: secrets.openaiWebhookSecret });
+const runtime = bootstrap();
+const app = currentApp(runtime);
 
-/** The relay's HTTP API (submit, status, cancel, list) behind API Gateway or a function URL. */
-export const handler = handle(app);
+/**
+ * The relay's HTTP API (submit, status, cancel, list, OpenAI webhooks) behind API Gateway.
+ * hono/aws-lambda is marked deprecated in favour of @hono/aws-lambda, which is not published on
+ * the npm registry yet; the adapter still ships with Hono 4 and is what this uses until then.
+ */
+export async function handler(event: Parameters<ReturnType<typeof handle>>[0], context: Context) {
+  return withLogContext({ awsRequestId: context.awsRequestId }, async () => handle(await app())(event, context));
+}

@@ -1,7 +1,8 @@
 /**
  * `npm run keys -- create <tenant name>` / `npm run keys -- revoke <key or sha256>`: manage relay
- * API keys in the table named by RELAY_TABLE_NAME (DynamoDB Local via DYNAMODB_ENDPOINT, or AWS
- * with the usual AWS credentials).
+ * API keys in the table named by RELAY_TABLE_NAME (DynamoDB Local via DYNAMODB_ENDPOINT, or AWS).
+ * Against AWS, region and credentials come from the AWS SDK's default chain, as for the AWS CLI:
+ * AWS_REGION / AWS_PROFILE, the profile's region, SSO, environment credentials; never a fixed region.
  */
 import { loadConfig } from "#shared/config.ts";
 import { createDynamoClients } from "#shared/store/dynamo-client.ts";

@@ -92,6 +92,11 @@ export interface LeaseStore {
   /** Takes or renews the lease on `name` until `untilMs` if it is free, expired or already ours. */
   acquire(name: string, owner: string, untilMs: number, nowMs: number): Promise<boolean>;
   release(name: string, owner: string): Promise<void>;
+  /**
+   * Until when the lease was last held, by anyone (null: never, or long expired). The poller
+   * reads it when it takes a shard: jobs there were in someone's hands until then.
+   */
+  lastHeldUntil(name: string): Promise<number | null>;
 }
 
 /** A Response object as the upstream returns it. */

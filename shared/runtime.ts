@@ -4,7 +4,7 @@ import { ConfigError } from "./errors.ts";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { EventBridgePublisher, LoggingEventPublisher } from "#shared/events/eventbridge-publisher.ts";
 import { jsonLog, type Log } from "./log.ts";
-import { EmfMetrics, noMetrics, type Metrics } from "./metrics.ts";
+import { EmfMetrics, meteredUpstream, noMetrics, type Metrics } from "./metrics.ts";
 import type { Deps, EventPublisher, Upstream, WebhookSender } from "./ports.ts";
 import { DynamoDeliveryLog } from "#shared/store/dynamo-delivery-log.ts";
 import { DynamoEventLog } from "#shared/store/dynamo-event-store.ts";
@@ -16,11 +16,14 @@ import { DynamoJobStore } from "#shared/store/dynamo-job-store.ts";
 import { DynamoLeaseStore } from "#shared/store/dynamo-lease-store.ts";
 import { DynamoTenantStore } from "#shared/store/dynamo-tenant-store.ts";
 import { OpenAIUpstream } from "#shared/upstream/openai-upstream.ts";
+import { RotatingUpstream } from "#shared/secrets/rotating-upstream.ts";
 
 export interface RuntimeOverrides {
   upstream?: Upstream;
   /** The upstream key when it does not come from config (Secrets Manager in AWS, the simulator locally). */
   openaiApiKey?: string;
+  /** Read before each upstream call (cached with a max age): a rotated key takes effect warm. */
+  openaiApiKeySource?: () => Promise<string | undefined>;
   clock?: Clock;
   meter?: CapacityMeter;
   events?: EventPublisher;
@@ -44,6 +47,13 @@ export function createDeps(config: RelayConfig, overrides: RuntimeOverrides = {}
   const tableName = config.tableName;
   const apiKey = overrides.openaiApiKey ?? config.openai.apiKey;
   let upstream = overrides.upstream;
+  const { baseUrl, keyHeader } = config.openai;
+  if (!upstream && overrides.openaiApiKeySource) {
+    upstream = new RotatingUpstream(
+      overrides.openaiApiKeySource,
+      (key) => new OpenAIUpstream({ apiKey: key, baseUrl, keyHeader }),
+    );
+  }
   if (!upstream) {
     if (!apiKey)
       throw new ConfigError("No upstream key: set OPENAI_API_KEY (locally) or OPENAI_API_KEY_SECRET_ARN (in AWS).");
@@ -60,6 +70,8 @@ export function createDeps(config: RelayConfig, overrides: RuntimeOverrides = {}
         })
       : new LoggingEventPublisher(log));
   const clock = overrides.clock ?? systemClock;
+  const metrics =
+    overrides.metrics ?? (config.metricsNamespace ? new EmfMetrics(config.metricsNamespace, config.stage) : noMetrics);
   return {
     eventLog: new DynamoEventLog({ doc, tableName, retentionDays: config.retentionDays, now: () => clock.now() }),
     jobs: new DynamoJobStore({ doc, tableName, shards: config.dueShards, retentionDays: config.retentionDays }),
@@ -71,10 +83,9 @@ export function createDeps(config: RelayConfig, overrides: RuntimeOverrides = {}
       overrides.webhooks ??
       new HttpWebhookSender({ allowPrivate: config.allowPrivateWebhooks, resolve: overrides.resolve }),
     events,
-    metrics:
-      overrides.metrics ??
-      (config.metricsNamespace ? new EmfMetrics(config.metricsNamespace, config.stage) : noMetrics),
-    upstream,
+    metrics,
+    // Counted where every upstream call passes: call count, failures, ambiguous creates.
+    upstream: meteredUpstream(upstream, metrics),
     clock,
     settings: {
       publicBaseUrl: config.publicBaseUrl ?? "",

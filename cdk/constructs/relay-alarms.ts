@@ -1,24 +1,52 @@
-import { Duration } from "aws-cdk-lib";
+import { Aws, Duration } from "aws-cdk-lib";
 import type { HttpApi } from "aws-cdk-lib/aws-apigatewayv2";
-import { Alarm, ComparisonOperator, Metric, TreatMissingData, type IMetric } from "aws-cdk-lib/aws-cloudwatch";
+import {
+  Alarm,
+  ComparisonOperator,
+  MathExpression,
+  Metric,
+  TreatMissingData,
+  type IMetric,
+} from "aws-cdk-lib/aws-cloudwatch";
 import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
+import { PolicyStatement, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import { Topic } from "aws-cdk-lib/aws-sns";
 import { EmailSubscription } from "aws-cdk-lib/aws-sns-subscriptions";
 import { Construct } from "constructs";
+import { METRIC, METRICS_SERVICE } from "#shared/metrics.ts";
+import { OLDEST_DUE_AGE_ALARM_SECONDS } from "#cdk/relay-settings.ts";
 import type { RelayFunction } from "./relay-function.ts";
 
 /**
- * The custom metrics the relay emits (EMF from the poller), and the alarms read. One dimension,
- * `Stage`, so a dev and a prod stack in one account never trip each other's alarms. The functions
- * get the namespace and stage as RELAY_METRICS_NAMESPACE / RELAY_STAGE.
+ * The custom metrics the relay emits (EMF through Powertools Metrics, shared/metrics.ts), and the
+ * alarms read. Dimensions `service` (Powertools always adds it) and `Stage`, so a dev and a prod
+ * stack in one account never trip each other's alarms. The functions get the namespace, service
+ * and stage as RELAY_METRICS_NAMESPACE / POWERTOOLS_SERVICE_NAME / RELAY_STAGE.
  */
 export const RELAY_METRICS = {
   namespace: "ResponsesRelay",
   stageDimension: "Stage",
-  /** Seconds the oldest due job has been waiting for the poller (poller lag), per tick. */
-  oldestPendingJobAge: "OldestPendingJobAgeSeconds",
-  /** Webhook deliveries that used up the whole retry schedule without a 2xx. */
-  webhookDeliveriesExhausted: "WebhookDeliveriesExhausted",
+  serviceDimension: "service",
+  service: METRICS_SERVICE,
+  oldestPendingJobAge: METRIC.oldestDueAge,
+  webhookDeliveriesExhausted: METRIC.webhooksExhausted,
+  webhookBacklog: METRIC.webhookBacklog,
+  upstreamCalls: METRIC.upstreamCalls,
+  upstreamErrors: METRIC.upstreamErrors,
+  ambiguousCreates: METRIC.ambiguousCreates,
+  secretInvalid: METRIC.secretInvalid,
+} as const;
+
+/** Thresholds, in one place for the alarms, the dashboard and the README. */
+export const ALARM_THRESHOLDS = {
+  oldestDueAgeSeconds: OLDEST_DUE_AGE_ALARM_SECONDS,
+  /** Share of upstream calls failing over 10 minutes (with at least 20 calls, so one blip is not a page). */
+  upstreamErrorRate: 0.25,
+  upstreamMinCalls: 20,
+  /** Unconfirmed creates in 15 minutes: each is a job to reconcile, several mean the upstream is flaky. */
+  ambiguousCreates: 3,
+  /** Final webhooks waiting at once, for 15 minutes: receivers are failing broadly. */
+  webhookBacklog: 100,
 } as const;
 
 export interface RelayAlarmsProps {
@@ -40,13 +68,28 @@ export class RelayAlarms extends Construct {
     super(scope, id);
     this.#stage = props.stage;
     this.topic = new Topic(this, "Topic", { displayName: `responses-relay ${props.stage} alarms`, enforceSSL: true });
+    // enforceSSL gives the topic a policy whose only statement is a Deny, replacing SNS's default
+    // owner-account policy: CloudWatch needs its own Allow, limited to this account's alarms.
+    this.topic.addToResourcePolicy(
+      new PolicyStatement({
+        sid: "AllowCloudWatchAlarmsToPublish",
+        principals: [new ServicePrincipal("cloudwatch.amazonaws.com")],
+        actions: ["sns:Publish"],
+        resources: [this.topic.topicArn],
+        conditions: {
+          StringEquals: { "aws:SourceAccount": Aws.ACCOUNT_ID },
+          ArnLike: { "aws:SourceArn": `arn:${Aws.PARTITION}:cloudwatch:${Aws.REGION}:${Aws.ACCOUNT_ID}:alarm:*` },
+        },
+      }),
+    );
     if (props.alarmEmail) this.topic.addSubscription(new EmailSubscription(props.alarmEmail));
     this.#action = new SnsAction(this.topic);
 
     this.#alarm("OldestPendingJobAge", {
       metric: this.relayMetric(RELAY_METRICS.oldestPendingJobAge, "Maximum", Duration.minutes(1)),
-      threshold: (props.oldestPendingJobAgeThreshold ?? Duration.minutes(3)).toSeconds(),
-      evaluationPeriods: 3,
+      threshold: props.oldestPendingJobAgeThreshold?.toSeconds() ?? ALARM_THRESHOLDS.oldestDueAgeSeconds,
+      // Two minutes running: one tick's outlier (a job just handed over after a crash) also shows.
+      evaluationPeriods: 2,
       description:
         "Due jobs are waiting for the poller far longer than their poll interval: the poller is failing, throttled or behind.",
       // No datapoints means no poller ticks; PollerNotRunning covers that case.
@@ -60,13 +103,56 @@ export class RelayAlarms extends Construct {
         "A caller's webhook failed through the whole retry schedule; the job's final webhook was never acknowledged.",
       treatMissingData: TreatMissingData.NOT_BREACHING,
     });
+    this.#alarm("UpstreamErrorRate", {
+      metric: new MathExpression({
+        // No rate until there are enough calls to mean something.
+        expression: `IF(calls >= ${ALARM_THRESHOLDS.upstreamMinCalls}, errors / calls, 0)`,
+        usingMetrics: {
+          calls: this.relayMetric(RELAY_METRICS.upstreamCalls, "Sum", Duration.minutes(10)),
+          errors: this.relayMetric(RELAY_METRICS.upstreamErrors, "Sum", Duration.minutes(10)),
+        },
+        period: Duration.minutes(10),
+        label: "Upstream error rate",
+      }),
+      threshold: ALARM_THRESHOLDS.upstreamErrorRate,
+      evaluationPeriods: 1,
+      description:
+        "A quarter or more of the upstream calls failed over 10 minutes: the upstream is down, throttling, or refusing the relay's key.",
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+    this.#alarm("AmbiguousCreates", {
+      metric: this.relayMetric(RELAY_METRICS.ambiguousCreates, "Sum", Duration.minutes(15)),
+      threshold: ALARM_THRESHOLDS.ambiguousCreates,
+      evaluationPeriods: 1,
+      description:
+        "Creates whose outcome is unknown (timeouts, resets after sending): each is reconciled, but several mean upstream trouble.",
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+    this.#alarm("WebhookBacklog", {
+      metric: this.relayMetric(RELAY_METRICS.webhookBacklog, "Maximum", Duration.minutes(5)),
+      threshold: ALARM_THRESHOLDS.webhookBacklog,
+      evaluationPeriods: 3,
+      description: "Many final webhooks are waiting to be acknowledged for 15 minutes: callers' receivers are failing.",
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+    this.#alarm("SecretInvalid", {
+      metric: this.relayMetric(RELAY_METRICS.secretInvalid, "Sum", Duration.minutes(5)),
+      threshold: 1,
+      evaluationPeriods: 1,
+      description:
+        "An operator secret is missing or malformed (the log line names it and why): its feature is off until it is fixed.",
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
   }
 
   relayMetric(metricName: string, statistic: string, period: Duration): Metric {
     return new Metric({
       namespace: RELAY_METRICS.namespace,
       metricName,
-      dimensionsMap: { [RELAY_METRICS.stageDimension]: this.#stage },
+      dimensionsMap: {
+        [RELAY_METRICS.serviceDimension]: RELAY_METRICS.service,
+        [RELAY_METRICS.stageDimension]: this.#stage,
+      },
       statistic,
       period,
     });

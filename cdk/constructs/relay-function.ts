@@ -51,6 +51,7 @@ const NODEJS_BUNDLING: BundlingOptions = {
   target: RELAY_BUNDLING.target,
   format: OutputFormat.ESM,
   minify: RELAY_BUNDLING.minify,
+  keepNames: RELAY_BUNDLING.keepNames,
   sourceMap: RELAY_BUNDLING.sourcemap,
   sourcesContent: RELAY_BUNDLING.sourcesContent,
   mainFields: [...RELAY_BUNDLING.mainFields],
@@ -151,7 +152,7 @@ export class RelayFunction extends Construct {
     return this;
   }
 
-  /** `envName` = the secret's ARN (never its value; functions/secrets.ts reads it at cold start), plus read access to that one secret. */
+  /** `envName` = the secret's ARN (never its value; functions/bootstrap.ts reads it through a max-age cache), plus read access to that one secret. */
   bindSecret(secret: ISecret, envName: string): this {
     this.fn.addEnvironment(envName, secret.secretArn);
     secret.grantRead(this.role);

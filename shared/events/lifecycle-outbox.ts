@@ -22,7 +22,7 @@ export interface ChangeRecord {
 const JOB_SORT_KEY = "JOB";
 
 /** The lifecycle event a change carries: a new job, or a job whose status changed; else null. */
-export function lifecycleEventOf(record: ChangeRecord): LifecycleEvent | null {
+function lifecycleEventOf(record: ChangeRecord): LifecycleEvent | null {
   if (record.eventName !== "INSERT" && record.eventName !== "MODIFY") return null;
   const next = image(record.dynamodb?.NewImage);
   if (!next || next.sk !== JOB_SORT_KEY || typeof next.status !== "string") return null;

@@ -3,7 +3,7 @@ import { bodyLimit } from "hono/body-limit";
 import { compress } from "hono/compress";
 import { PayloadTooLargeError, NotFoundError } from "#shared/errors.ts";
 import { randomHex } from "#shared/ids.ts";
-import { jsonLog } from "#shared/log.ts";
+import { jsonLog, withLogContext } from "#shared/log.ts";
 import type { Deps } from "#shared/ports.ts";
 import { bearerAuth, type AuthEnv } from "./auth.ts";
 import { errorBody, errorResponse } from "./error-response.ts";
@@ -30,8 +30,10 @@ export function createApp(deps: Deps, options: AppOptions) {
   const app = new Hono<AuthEnv>();
 
   app.use(async (c, next) => {
-    c.header("x-request-id", `req_${randomHex(12)}`);
-    await next();
+    const requestId = `req_${randomHex(12)}`;
+    c.header("x-request-id", requestId);
+    // Every log line written while this request is served carries its id.
+    await withLogContext({ requestId }, next);
   });
   app.onError((error, c) => errorResponse(error, c, log));
   app.notFound((c) =>

@@ -7,7 +7,7 @@ import { echo } from "./params.ts";
  * schemas of structured outputs and tools) stay far below; a hostile one nested thousands deep
  * would overflow the stack of every recursive walk after parsing (hashing, marshalling).
  */
-export const MAX_JSON_DEPTH = 100;
+const MAX_JSON_DEPTH = 100;
 
 /** `application/json`, `application/<anything>+json`, with or without parameters (charset). */
 const JSON_MEDIA_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
@@ -51,7 +51,7 @@ export async function readJsonBody(c: Context): Promise<unknown> {
 }
 
 /** The deepest bracket nesting in JSON text, brackets inside strings not counted. No recursion. */
-export function nestingDepth(text: string): number {
+function nestingDepth(text: string): number {
   let depth = 0;
   let deepest = 0;
   let inString = false;

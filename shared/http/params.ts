@@ -38,7 +38,7 @@ export function afterParam(raw: string | undefined): string | undefined {
  * A decimal integer written plainly: digits only, no sign, exponent, hex, blanks or leading
  * zeros (`Number()` would take `1e1`, `0x10` and ` 5`).
  */
-export function strictInteger(raw: string, param: string, min: number, max: number): number {
+function strictInteger(raw: string, param: string, min: number, max: number): number {
   const value = /^(?:0|[1-9]\d{0,14})$/.test(raw) ? Number(raw) : Number.NaN;
   if (!(value >= min && value <= max))
     throw new InvalidRequestError(

@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
-import { needsAttention, type Job } from "#shared/domain/job.ts";
+import { isDeliveryActive, needsAttention, type Job } from "#shared/domain/job.ts";
+import { withLogContext } from "#shared/log.ts";
 import type { Deps } from "#shared/ports.ts";
-import { METRIC_OLDEST_DUE_AGE } from "#shared/metrics.ts";
+import { METRIC } from "#shared/metrics.ts";
 import { advanceJob } from "#shared/use-cases/advance-job.ts";
 import { sleep } from "#shared/sleep.ts";
 import { forEachLimited } from "./concurrency.ts";
@@ -24,10 +25,13 @@ interface Scheduled {
   shard: number;
   nextAt: number;
   /**
-   * When this poller took the job on. An index `dueAt` can be long past (polls that change
-   * nothing write nothing), so lag is counted from here, not from it.
+   * Until when the job's shard was in a poller's hands before this one took it (0: nobody's).
+   * An index `dueAt` can be long past only because polls that change nothing write nothing, and
+   * the poller before kept the real schedule in memory; it cannot be past for longer than the
+   * shard has been unattended. So lag counts from the later of the two: a job nobody looked at
+   * for an hour reports an hour, a job handed over at the minute boundary reports seconds.
    */
-  loadedAt: number;
+  unattendedSince: number;
   /** Our copy; null means read it afresh before acting. */
   job: Job | null;
   transientFailures: number;
@@ -54,6 +58,7 @@ export class Poller {
   readonly #overlapMs: number;
   readonly #log: (event: Record<string, unknown>) => void;
   readonly #leases = new Map<number, number>(); // shard -> lease until
+  readonly #heldBefore = new Map<number, number>(); // shard -> until when it was held before we took it
   readonly #watermarks = new Map<number, number>(); // shard -> last due-index read up to
   readonly #schedule = new Map<string, Scheduled>();
   /** Total job steps taken (the benchmark reads it). */
@@ -82,15 +87,21 @@ export class Poller {
     const due = [...this.#schedule]
       .filter(([, entry]) => entry.nextAt <= now)
       .sort(([, a], [, b]) => a.nextAt - b.nextAt);
-    // Poller lag: how long the most overdue job has waited past its time here (alarmed on in AWS).
-    const lag = due.reduce((worst, [, entry]) => Math.max(worst, now - Math.max(entry.nextAt, entry.loadedAt)), 0);
-    this.#deps.metrics.emit(METRIC_OLDEST_DUE_AGE, Math.round(lag / 1000), "Seconds");
+    // Poller lag: how long the most overdue pending job has waited past its due time (alarmed on).
+    const lag = due.reduce(
+      (worst, [, entry]) => Math.max(worst, now - Math.max(entry.nextAt, entry.unattendedSince)),
+      0,
+    );
+    this.#deps.metrics.emit(METRIC.oldestDueAge, Math.round(lag / 1000), "Seconds");
+    // Final webhooks not yet acknowledged, among the jobs whose state this poller holds.
+    const backlog = [...this.#schedule.values()].filter((entry) => isDeliveryActive(entry.job?.delivery ?? null));
+    this.#deps.metrics.emit(METRIC.webhookBacklog, backlog.length, "Count");
     let advanced = 0;
     let errors = 0;
     await forEachLimited(due, this.#concurrency, async ([id, entry]) => {
       if (options.deadline !== undefined && Date.now() >= options.deadline) return;
       try {
-        await this.#advance(id, entry);
+        await withLogContext({ jobId: id }, () => this.#advance(id, entry));
         advanced++;
       } catch (error) {
         errors++;
@@ -108,20 +119,24 @@ export class Poller {
     return { ownedShards: this.#leases.size, scheduled: this.#schedule.size, advanced, errors };
   }
 
-  /** Ticks until `budgetMs` (real time) is nearly spent, then hands its shards back. */
+  /**
+   * Ticks until `budgetMs` (real time) is spent, then hands its shards back. `budgetMs` bounds when
+   * work may *start*: no job step begins after it, and the steps in flight then finish within
+   * their own timeouts (the caller keeps that much of the invocation in hand: window.ts).
+   */
   async run(options: { budgetMs: number; signal?: AbortSignal }): Promise<{ ticks: number; advanced: number }> {
     const started = Date.now();
+    const deadline = started + options.budgetMs;
     let ticks = 0;
     const before = this.advancedTotal;
     try {
-      while (!options.signal?.aborted) {
+      while (!options.signal?.aborted && Date.now() < deadline) {
         const tickStarted = Date.now();
-        // Leave room for the last jobs in flight (an upstream call can take up to its timeout).
-        await this.tick({ deadline: started + options.budgetMs - this.#tickMs });
+        await this.tick({ deadline });
         ticks++;
         const wait = Math.max(0, this.#tickMs - (Date.now() - tickStarted));
-        // Stop when another full tick would not fit: the next invocation takes over cleanly.
-        if (Date.now() - started + wait + this.#tickMs > options.budgetMs) break;
+        // Tick until the window closes, so the next invocation finds the shards free as it starts.
+        if (Date.now() + wait >= deadline) break;
         await sleep(wait, options.signal);
       }
     } finally {
@@ -130,13 +145,19 @@ export class Poller {
     return { ticks, advanced: this.advancedTotal - before };
   }
 
+  /**
+   * Hands the shards back by shortening each lease to now instead of deleting it: the next
+   * poller can take it at once, and still reads until when the shard was attended.
+   */
   async releaseAll(): Promise<void> {
+    const now = this.#deps.clock.now();
     await Promise.all(
       [...this.#leases.keys()].map((shard) =>
-        this.#deps.leases.release(`due-${shard}`, this.owner).catch(() => undefined),
+        this.#deps.leases.acquire(`due-${shard}`, this.owner, now - 1, now).catch(() => undefined),
       ),
     );
     this.#leases.clear();
+    this.#heldBefore.clear();
     this.#watermarks.clear();
     this.#schedule.clear();
   }
@@ -146,15 +167,26 @@ export class Poller {
       Array.from({ length: this.#deps.jobs.shards }, async (_, shard) => {
         const until = this.#leases.get(shard);
         if (until !== undefined && until - now > this.#leaseMs / 2) return;
+        if (until === undefined) {
+          // Read before taking it: afterwards the lease says "ours, from now".
+          const heldUntil = await this.#deps.leases.lastHeldUntil(`due-${shard}`);
+          if (heldUntil !== null && heldUntil >= now) return; // someone else's, still live
+          const ok = await this.#deps.leases.acquire(`due-${shard}`, this.owner, now + this.#leaseMs, now);
+          if (!ok) return;
+          this.#leases.set(shard, now + this.#leaseMs);
+          this.#heldBefore.set(shard, heldUntil ?? 0);
+          return;
+        }
         const ok = await this.#deps.leases.acquire(`due-${shard}`, this.owner, now + this.#leaseMs, now);
         if (ok) this.#leases.set(shard, now + this.#leaseMs);
-        else if (until !== undefined) this.#dropShard(shard);
+        else this.#dropShard(shard);
       }),
     );
   }
 
   #dropShard(shard: number): void {
     this.#leases.delete(shard);
+    this.#heldBefore.delete(shard);
     this.#watermarks.delete(shard);
     for (const [id, entry] of this.#schedule) if (entry.shard === shard) this.#schedule.delete(id);
   }
@@ -167,7 +199,8 @@ export class Poller {
     for (const { id, dueAt, version } of entries) {
       const known = this.#schedule.get(id);
       if (!known) {
-        this.#schedule.set(id, { shard, nextAt: dueAt, loadedAt: now, job: null, transientFailures: 0 });
+        const unattendedSince = this.#heldBefore.get(shard) ?? 0;
+        this.#schedule.set(id, { shard, nextAt: dueAt, unattendedSince, job: null, transientFailures: 0 });
       } else if (known.job && version > known.job.version) {
         // Someone else wrote it (a cancel, OpenAI's webhook asking for a look now): read it afresh.
         known.job = null;

@@ -35,7 +35,9 @@ export interface DynamoClientOptions {
  */
 export function createDynamoClients(options: DynamoClientOptions = {}) {
   const client = new DynamoDBClient({
-    region: options.region ?? process.env.AWS_REGION ?? "us-east-1",
+    // DynamoDB Local ignores the region but the SDK wants one; against AWS the SDK's own chain
+    // (AWS_REGION, the profile's region) decides.
+    region: options.region ?? (options.endpoint ? (process.env.AWS_REGION ?? "us-east-1") : undefined),
     ...(options.endpoint
       ? { endpoint: options.endpoint, credentials: { accessKeyId: "local", secretAccessKey: "local" } }
       : {}),

@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
-import { DeleteCommand, PutCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { LeaseStore } from "#shared/ports.ts";
 import { leaseKey } from "./keys.ts";
 
@@ -53,5 +53,17 @@ export class DynamoLeaseStore implements LeaseStore {
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
     }
+  }
+
+  async lastHeldUntil(name: string): Promise<number | null> {
+    const { Item } = await this.#doc.send(
+      new GetCommand({
+        TableName: this.#table,
+        Key: { pk: `LEASE#${name}`, sk: "LEASE" },
+        ProjectionExpression: "#until",
+        ExpressionAttributeNames: { "#until": "until" },
+      }),
+    );
+    return typeof Item?.until === "number" ? Item.until : null;
   }
 }

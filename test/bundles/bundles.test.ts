@@ -17,6 +17,7 @@ import {
 } from "#cdk/bundle-functions.ts";
 import { RELAY_BUNDLING, type FunctionName } from "#cdk/bundling.ts";
 import { DUE_SHARDS } from "#cdk/relay-settings.ts";
+import { MAX_STEP_MS, SAFETY_MS } from "#shared/poller/window.ts";
 import { createTestTable } from "#test/support/dynamo.ts";
 import { httpApiEvent, scheduledEvent } from "./events.ts";
 import { LambdaContainer } from "./lambda-container.ts";
@@ -24,8 +25,11 @@ import { TERMINAL_STATUSES } from "#shared/domain/job.ts";
 
 /** Lambda's limit is 250 MB unzipped; this budget catches a dependency that suddenly drags in megabytes. */
 const BUNDLE_BUDGET_BYTES = 2.5 * 1024 * 1024;
-/** The poller's fake context starts with this much time: functions/poller.ts keeps 5 s back, so it ticks for ~1 s and returns. */
-const POLLER_REMAINING_MS = 6_000;
+/**
+ * The poller's fake context starts with this much time: shared/poller/window.ts keeps one job
+ * step (40 s) and 5 s back, so it starts work for ~2 s and returns.
+ */
+const POLLER_REMAINING_MS = MAX_STEP_MS + SAFETY_MS + 2_000;
 
 type HttpResult = APIGatewayProxyStructuredResultV2 & { json: any };
 

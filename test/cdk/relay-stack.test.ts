@@ -11,7 +11,9 @@ import { entryPath, esbuildOptions, REPO_ROOT, RELAY_BUNDLING } from "#cdk/bundl
 import { ContextError, parseRelayContext } from "#cdk/context.ts";
 import { RELAY_METRICS } from "#cdk/constructs/relay-alarms.ts";
 import { TABLE_ACTIONS } from "#cdk/constructs/relay-function.ts";
-import { DUE_SHARDS, POLL_TICK_MS } from "#cdk/relay-settings.ts";
+import { DUE_SHARDS, OLDEST_DUE_AGE_ALARM_SECONDS, POLL_TICK_MS } from "#cdk/relay-settings.ts";
+import { REGIONS_WITHOUT_FUNCTION_URLS } from "#cdk/function-url-regions.ts";
+import { MAX_STEP_MS, POLLER_TIMEOUT_S, SAFETY_MS, pollerWindowMs } from "#shared/poller/window.ts";
 import { RelayStack, type RelayStackProps } from "#cdk/relay-stack.ts";
 
 type Json = any;
@@ -51,6 +53,8 @@ const branches: Record<"dev" | "prod", Synthesized> = {} as never;
 const PROD_PROPS: RelayStackProps = {
   stage: "prod",
   retain: true,
+  pollerReservedConcurrency: 2,
+  streamCorsOrigins: ["https://app.example.com"],
   alarmEmail: "oncall@example.com",
   publicUrl: "https://relay.example.com",
   openaiBaseUrl: "https://contoso.openai.azure.com/openai/v1",
@@ -58,7 +62,8 @@ const PROD_PROPS: RelayStackProps = {
 
 beforeAll(async () => {
   [branches.dev, branches.prod] = await Promise.all([synth({ stage: "dev", retain: false }), synth(PROD_PROPS)]);
-}, 120_000);
+  // Two synths with bundling: seconds alone, minutes on a shared 2-core machine under a full run.
+}, 300_000);
 
 afterAll(async () => {
   await Promise.all(outdirs.map((dir) => rm(dir, { recursive: true, force: true })));
@@ -183,12 +188,16 @@ describe("Lambda functions", () => {
     expect(f.Properties.ReservedConcurrentExecutions).toBeUndefined();
   });
 
-  it("poller: 90 s timeout around its ~56 s tick loop, reserved concurrency 2, no async retries", () => {
+  it("poller: its timeout holds a full minute of work plus one worst-case step; no reserved concurrency; no async retries", () => {
     const { template, json } = branches.dev;
     const [pollerId, f] = fn(branches.dev, "PollerFunction");
-    expect(f.Properties.Timeout).toBe(90);
-    expect(f.Properties.Timeout).toBeGreaterThanOrEqual(56 + 30); // budget + one tick stuck on the upstream's 30 s timeout
-    expect(f.Properties.ReservedConcurrentExecutions).toBe(2);
+    expect(f.Properties.Timeout).toBe(POLLER_TIMEOUT_S);
+    // Work starts for the whole minute (no gap before the next run) and still ends before the timeout.
+    expect(pollerWindowMs(f.Properties.Timeout * 1000)).toBe(60_000);
+    expect(60_000 + MAX_STEP_MS + SAFETY_MS).toBeLessThanOrEqual(f.Properties.Timeout * 1000);
+    // A reservation needs quota a new account does not have (CREATE_FAILED, rollback): opt-in only.
+    expect(f.Properties.ReservedConcurrentExecutions).toBeUndefined();
+    expect(fn(branches.prod, "PollerFunction")[1].Properties.ReservedConcurrentExecutions).toBe(2);
     expect(env(branches.dev, "PollerFunction").RELAY_POLL_TICK_MS).toBe(String(POLL_TICK_MS));
     template.hasResourceProperties("AWS::Lambda::EventInvokeConfig", {
       FunctionName: { Ref: pollerId },
@@ -480,24 +489,69 @@ describe("alarms", () => {
   it.each([
     [RELAY_METRICS.oldestPendingJobAge, "Maximum"],
     [RELAY_METRICS.webhookDeliveriesExhausted, "Sum"],
-  ])("custom metric %s (namespace ResponsesRelay, per stage)", (metricName, statistic) => {
+    [RELAY_METRICS.ambiguousCreates, "Sum"],
+    [RELAY_METRICS.webhookBacklog, "Maximum"],
+    [RELAY_METRICS.secretInvalid, "Sum"],
+  ])("custom metric %s: the namespace and dimensions Powertools emits (service, Stage)", (metricName, statistic) => {
     for (const s of [branches.dev, branches.prod]) {
       const found = alarms(s).filter((a) => a.MetricName === metricName);
       expect(found).toHaveLength(1);
       expect(found[0]).toMatchObject({
         Namespace: "ResponsesRelay",
         Statistic: statistic,
-        Dimensions: [{ Name: "Stage", Value: s.stack.stackName.endsWith("prod") ? "prod" : "dev" }],
         TreatMissingData: "notBreaching",
       });
+      // A metric is the namespace, name and the exact set of dimensions: one more or less and the alarm sees nothing.
+      expect(Object.fromEntries(found[0].Dimensions.map((d: Json) => [d.Name, d.Value]))).toEqual({
+        service: "responses-relay",
+        Stage: s.stack.stackName.endsWith("prod") ? "prod" : "dev",
+      });
+    }
+  });
+
+  it("the lag alarm pages at the threshold the overdue-by-an-hour test crosses", () => {
+    const [lag] = alarms(branches.dev).filter((a) => a.MetricName === RELAY_METRICS.oldestPendingJobAge);
+    expect(lag).toMatchObject({
+      Threshold: OLDEST_DUE_AGE_ALARM_SECONDS,
+      ComparisonOperator: "GreaterThanOrEqualToThreshold",
+    });
+  });
+
+  it("upstream error rate: errors / calls over 10 minutes, only with enough calls", () => {
+    const [rate] = alarms(branches.dev).filter((a) => a.Metrics?.some((m: Json) => m.Id === "expr_1"));
+    expect(rate).toBeDefined();
+    const expression = rate.Metrics.find((m: Json) => m.Expression).Expression as string;
+    expect(expression).toMatch(/errors \/ calls/);
+    const names = rate.Metrics.filter((m: Json) => m.MetricStat).map((m: Json) => m.MetricStat.Metric.MetricName);
+    expect(names.sort()).toEqual([RELAY_METRICS.upstreamCalls, RELAY_METRICS.upstreamErrors].sort());
+  });
+
+  it("the alarm topic lets CloudWatch publish (its SSL-only policy would otherwise shut it out)", () => {
+    for (const s of [branches.dev, branches.prod]) {
+      const policies = resourcesOfType(s.json, "AWS::SNS::TopicPolicy");
+      expect(policies).toHaveLength(1);
+      const statements = policies[0]![1].Properties.PolicyDocument.Statement as Json[];
+      expect(statements).toContainEqual(
+        expect.objectContaining({
+          Effect: "Allow",
+          Principal: { Service: "cloudwatch.amazonaws.com" },
+          Action: "sns:Publish",
+          Resource: { Ref: topicId(s) },
+          Condition: expect.objectContaining({ StringEquals: { "aws:SourceAccount": { Ref: "AWS::AccountId" } } }),
+        }),
+      );
+      expect(statements).toContainEqual(
+        expect.objectContaining({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } }),
+      );
     }
   });
 
   it("every alarm notifies the alarm topic, in and out of alarm", () => {
     for (const s of [branches.dev, branches.prod]) {
       const all = alarms(s);
-      // errors + throttles for three functions, poller heartbeat, API 5xx, lag, exhausted webhooks
-      expect(all).toHaveLength(10);
+      // errors + throttles for three functions, poller heartbeat, API 5xx, lag, exhausted webhooks,
+      // upstream error rate, ambiguous creates, webhook backlog, bad secrets
+      expect(all).toHaveLength(14);
       for (const a of all) {
         expect(a.AlarmActions).toEqual([{ Ref: topicId(s) }]);
         expect(a.OKActions).toEqual([{ Ref: topicId(s) }]);
@@ -606,6 +660,16 @@ describe("context (cdk/app.ts)", () => {
     expect(parse({ stage: "dev", retain: true }).retain).toBe(true);
   });
 
+  it("takes the poller reservation and the stream CORS origins only when given", () => {
+    expect(parse({}).pollerReservedConcurrency).toBeUndefined();
+    expect(parse({}).streamCorsOrigins).toBeUndefined();
+    expect(parse({ pollerReservedConcurrency: "2" }).pollerReservedConcurrency).toBe(2);
+    expect(parse({ streamCorsOrigins: "https://a.example.com, https://b.example.com" }).streamCorsOrigins).toEqual([
+      "https://a.example.com",
+      "https://b.example.com",
+    ]);
+  });
+
   it("takes the optional values, trimming a trailing slash from URLs", () => {
     expect(
       parse({
@@ -627,6 +691,10 @@ describe("context (cdk/app.ts)", () => {
     [{ publicUrl: "http://relay.example.com" }, /https/],
     [{ openaiBaseUrl: "not a url" }, /openaiBaseUrl/],
     [{ stage: 7 }, /stage/],
+    [{ pollerReservedConcurrency: "0" }, /pollerReservedConcurrency/],
+    [{ pollerReservedConcurrency: "two" }, /pollerReservedConcurrency/],
+    [{ streamCorsOrigins: "*" }, /streamCorsOrigins/],
+    [{ streamCorsOrigins: "http://app.example.com" }, /streamCorsOrigins/],
   ])("rejects %j", (ctx, message) => {
     expect(() => parse(ctx)).toThrow(ContextError);
     expect(() => parse(ctx)).toThrow(message);
@@ -647,5 +715,51 @@ describe("stream function", () => {
       TargetFunctionArn: { "Fn::GetAtt": [streamId, "Arn"] },
     });
     expect(branches.dev.json.Outputs.StreamUrl.Value).toEqual({ "Fn::GetAtt": [expect.any(String), "FunctionUrl"] });
+  });
+
+  it("in regions without function URLs the stack deploys without the URL and its output", () => {
+    const { json } = branches.dev;
+    const condition = json.Conditions.FunctionUrlsAvailable;
+    const regions = JSON.stringify(condition)
+      .match(/"[a-z]{2}-[a-z]+-\d"/g)!
+      .map((r) => JSON.parse(r));
+    expect(regions.sort()).toEqual([...REGIONS_WITHOUT_FUNCTION_URLS].sort());
+    expect(condition["Fn::Not"]).toBeDefined();
+    const [[, url]] = resourcesOfType(json, "AWS::Lambda::Url");
+    expect(url.Condition).toBe("FunctionUrlsAvailable");
+    expect(json.Outputs.StreamUrl.Condition).toBe("FunctionUrlsAvailable");
+  });
+
+  it("CORS only when origins are named: none in dev, exactly the given origin in prod", () => {
+    const [[, devUrl]] = resourcesOfType(branches.dev.json, "AWS::Lambda::Url");
+    expect(devUrl.Properties.Cors).toBeUndefined();
+    const [[, prodUrl]] = resourcesOfType(branches.prod.json, "AWS::Lambda::Url");
+    expect(prodUrl.Properties.Cors).toMatchObject({
+      AllowOrigins: ["https://app.example.com"],
+      AllowMethods: ["GET", "POST"],
+      AllowHeaders: expect.arrayContaining(["authorization", "last-event-id"]),
+    });
+    expect(prodUrl.Properties.Cors.AllowCredentials).toBeUndefined();
+  });
+});
+
+describe("dashboard", () => {
+  it("one dashboard per stage with the alarms and every custom metric", () => {
+    for (const s of [branches.dev, branches.prod]) {
+      const dashboards = resourcesOfType(s.json, "AWS::CloudWatch::Dashboard");
+      expect(dashboards).toHaveLength(1);
+      const body = JSON.stringify(dashboards[0]![1].Properties.DashboardBody);
+      for (const name of [
+        RELAY_METRICS.oldestPendingJobAge,
+        RELAY_METRICS.upstreamCalls,
+        RELAY_METRICS.upstreamErrors,
+        RELAY_METRICS.ambiguousCreates,
+        RELAY_METRICS.webhookBacklog,
+        RELAY_METRICS.webhookDeliveriesExhausted,
+        RELAY_METRICS.secretInvalid,
+      ])
+        expect(body).toContain(name);
+      expect(body).toContain("alarm");
+    }
   });
 });
