@@ -21,7 +21,19 @@ export class EventBridgePublisher implements EventPublisher {
   readonly #busName: string;
   readonly #log: Log;
   readonly #attempts: number;
-  constructor(options: { client: EventBridgeClient; busName: string; log?: Log; attempts?: number }) {
+  readonly #throwOnFailure: boolean;
+  /**
+   * `throwOnFailure`: after the last attempt, reject instead of logging and moving on (the outbox
+   * handler then leaves the stream records to be delivered again).
+   */
+  constructor(options: {
+    client: EventBridgeClient;
+    busName: string;
+    log?: Log;
+    attempts?: number;
+    throwOnFailure?: boolean;
+  }) {
+    this.#throwOnFailure = options.throwOnFailure ?? false;
     this.#client = options.client;
     this.#busName = options.busName;
     this.#log = options.log ?? (() => {});
@@ -55,10 +67,12 @@ export class EventBridgePublisher implements EventPublisher {
             count: failed.length,
             errors: result.Entries?.map((e) => e.ErrorCode).filter(Boolean),
           });
+          if (this.#throwOnFailure) throw new UnpublishedEventsError(failed.length);
           return;
         }
         pending = failed;
       } catch (error) {
+        if (error instanceof UnpublishedEventsError) throw error;
         if (attempt >= this.#attempts) {
           this.#log({
             level: "error",
@@ -66,11 +80,20 @@ export class EventBridgePublisher implements EventPublisher {
             count: pending.length,
             error: (error as Error).message,
           });
+          if (this.#throwOnFailure) throw error;
           return;
         }
       }
       await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
     }
+  }
+}
+
+/** Some events were still refused after the last attempt (with `throwOnFailure`). */
+export class UnpublishedEventsError extends Error {
+  constructor(readonly count: number) {
+    super(`${count} lifecycle events not published`);
+    this.name = "UnpublishedEventsError";
   }
 }
 

@@ -1,5 +1,15 @@
 import { spawn } from "node:child_process";
-import { DynamoDBStreamsClient } from "@aws-sdk/client-dynamodb-streams";
+import { DescribeTableCommand } from "@aws-sdk/client-dynamodb";
+import {
+  DescribeStreamCommand,
+  DynamoDBStreamsClient,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+} from "@aws-sdk/client-dynamodb-streams";
+import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
+import type { DynamoDBStreamEvent } from "aws-lambda";
+import { outboxHandler } from "#functions/lifecycle-outbox.ts";
+import { EventBridgePublisher } from "#shared/events/eventbridge-publisher.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newJobId } from "#shared/ids.ts";
 import type { LifecycleEvent } from "#shared/ports.ts";
@@ -104,5 +114,46 @@ describe("lifecycle events through the table's stream", () => {
     // Deduped on eventId, the consumer sees each transition once.
     const seen = new Map([...first, ...second].map((e) => [e.eventId, e]));
     expect([...seen.values()].filter((e) => e.jobId === res.body.id).map((e) => e.status)).toEqual(["queued"]);
+  });
+});
+
+/** Every record the table's stream holds so far, as Lambda's event source mapping would hand them over. */
+async function streamEvent(): Promise<DynamoDBStreamEvent> {
+  const { Table } = await relay.table.client.send(new DescribeTableCommand({ TableName: relay.table.tableName }));
+  const { StreamDescription } = await streams.send(new DescribeStreamCommand({ StreamArn: Table!.LatestStreamArn }));
+  const Records: unknown[] = [];
+  for (const shard of StreamDescription!.Shards ?? []) {
+    const { ShardIterator } = await streams.send(
+      new GetShardIteratorCommand({
+        StreamArn: Table!.LatestStreamArn,
+        ShardId: shard.ShardId,
+        ShardIteratorType: "TRIM_HORIZON",
+      }),
+    );
+    Records.push(...((await streams.send(new GetRecordsCommand({ ShardIterator }))).Records ?? []));
+  }
+  return { Records } as DynamoDBStreamEvent;
+}
+
+describe("the stream-handler Lambda", () => {
+  it("publishes a batch's events, and reports the batch failed when the bus cannot take them", async () => {
+    const event = await streamEvent();
+    expect(event.Records.length).toBeGreaterThan(0);
+    const received: LifecycleEvent[] = [];
+    const ok = await outboxHandler({ publish: async (events) => void received.push(...events) })(event);
+    expect(ok.batchItemFailures).toEqual([]);
+    expect(received.length).toBeGreaterThan(0);
+    expect(received.every((e) => /^resp_\w+:\d+$/.test(e.eventId))).toBe(true);
+
+    // A bus nobody listens on (connection refused): Lambda must deliver the batch again.
+    const dead = new EventBridgeClient({
+      region: "us-east-1",
+      endpoint: "http://127.0.0.1:1",
+      credentials: { accessKeyId: "x", secretAccessKey: "x" },
+      maxAttempts: 1,
+    });
+    const publisher = new EventBridgePublisher({ client: dead, busName: "b", attempts: 1, throwOnFailure: true });
+    const failed = await outboxHandler(publisher)(event);
+    expect(failed.batchItemFailures).toEqual([{ itemIdentifier: event.Records[0]!.dynamodb!.SequenceNumber }]);
   });
 });
