@@ -90,7 +90,7 @@ export class EventBridgePublisher implements EventPublisher {
 }
 
 /** Some events were still refused after the last attempt (with `throwOnFailure`). */
-export class UnpublishedEventsError extends Error {
+class UnpublishedEventsError extends Error {
   constructor(readonly count: number) {
     super(`${count} lifecycle events not published`);
     this.name = "UnpublishedEventsError";

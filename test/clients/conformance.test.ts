@@ -118,7 +118,7 @@ describe("every reply the relay emits passes the official SDK's types", () => {
     // objects would make TypeScript widen their metadata to optional keys, which no reply has.
     const list = (await relay.call("GET", "/v1/responses?limit=100")).body;
     add("list of jobs (the page)", "ResponseList", { ...list, data: [] });
-    list.data.forEach((entry: unknown, i: number) => add(`list of jobs, entry ${i}`, "Response", entry));
+    for (const [i, entry] of (list.data as unknown[]).entries()) add(`list of jobs, entry ${i}`, "Response", entry);
     add("input items", "ItemList", (await relay.call("GET", `/v1/responses/${normal.body.id}/input_items`)).body);
     add(
       "input items, derived from the stored request",
