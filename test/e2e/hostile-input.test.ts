@@ -52,7 +52,12 @@ describe("deeply nested bodies", () => {
 describe("metadata keys named like JavaScript internals", () => {
   it("keeps constructor, toString and hasOwnProperty as data, in the reply and in the store", async () => {
     const metadata = { constructor: "a", toString: "b", hasOwnProperty: "c", valueOf: "d" };
-    const res = await relay.call("POST", "/v1/responses", { model: "gpt-5-pro", input: "hi", metadata });
+    const res = await relay.call("POST", "/v1/responses", {
+      model: "gpt-5-pro",
+      input: "hi",
+      metadata,
+      background: true,
+    });
     expect(res.status).toBe(202);
     expect(res.body.metadata).toEqual(metadata);
     expect((await relay.call("GET", `/v1/responses/${res.body.id}`)).body.metadata).toEqual(metadata);
@@ -78,6 +83,7 @@ describe("lengths counted in UTF-16 code units, as OpenAI counts them", () => {
     await refused(400, "POST", "/v1/responses", { model: "gpt-5-pro", metadata: { ["😀".repeat(33)]: "v" } });
     const ok = await relay.call("POST", "/v1/responses", {
       model: "gpt-5-pro",
+      background: true,
       input: "hi",
       metadata: { ["😀".repeat(32)]: "v" },
     });
@@ -137,7 +143,7 @@ describe("strict integers", () => {
   });
 
   it.each(["1e1", "0x10", " 5", "-1"])("starting_after=%j is refused", async (cursor) => {
-    const job = (await relay.call("POST", "/v1/responses", { model: "gpt-5-pro", stream: false })).body.id;
+    const job = (await relay.call("POST", "/v1/responses", { model: "gpt-5-pro", background: true })).body.id;
     const error = await refused(
       400,
       "GET",

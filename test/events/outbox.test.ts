@@ -84,7 +84,7 @@ describe("lifecycle events through the table's stream", () => {
   });
 
   it("carry each transition of a real job once, in order, with the cost at the end", async () => {
-    const res = await relay.call("POST", "/v1/responses", { model: "gpt-5-pro", input: "events" });
+    const res = await relay.call("POST", "/v1/responses", { model: "gpt-5-pro", input: "events", background: true });
     await relay.settle(res.body.id);
     const received: LifecycleEvent[] = [];
     const reader = outbox(received);
@@ -101,7 +101,7 @@ describe("lifecycle events through the table's stream", () => {
   });
 
   it("are published again, with the same ids, by a reader that died before its checkpoint", async () => {
-    const res = await relay.call("POST", "/v1/responses", { model: "gpt-5-pro", input: "again" });
+    const res = await relay.call("POST", "/v1/responses", { model: "gpt-5-pro", input: "again", background: true });
     const checkpoints = memoryCheckpoints();
     const first: LifecycleEvent[] = [];
     const mine = (list: LifecycleEvent[]) => list.filter((e) => e.jobId === res.body.id);

@@ -40,7 +40,11 @@ describe("poller lag, read from the due index", () => {
   it("a job nobody polled for an hour reports ~3600 s, over the alarm threshold", async () => {
     relay = await startRelay({ behaviour: { queuedMs: 500, runMs: 3 * 3_600_000 } });
     const h = relay;
-    const submit = await h.call("POST", "/v1/responses", { model: "gpt-5-pro", input: "deep research" });
+    const submit = await h.call("POST", "/v1/responses", {
+      model: "gpt-5-pro",
+      input: "deep research",
+      background: true,
+    });
     expect(submit.status).toBeLessThan(300);
     h.clock.advance(3_600_000); // no poller ran for an hour
     const fresh = new Poller({ ...h.deps, metrics: new EmfMetrics("ResponsesRelay", "prod") }, { tickMs: 1000 });

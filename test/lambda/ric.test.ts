@@ -101,7 +101,7 @@ describe("the bundles on Node 24 under aws-lambda-ric, with the template's envir
     const [http, poller] = await Promise.all([start("http-api"), start("poller", { RELAY_POLL_TICK_MS: "200" })]);
     const submitted = await http.api.invoke(
       httpApiEvent("POST", "/v1/responses", {
-        body: { model: "gpt-5-pro", input: "hello from ric" },
+        body: { model: "gpt-5-pro", input: "hello from ric", background: true },
         headers: { authorization: `Bearer ${apiKey}` },
       }),
       { timeoutMs: 29_000 },
@@ -148,7 +148,7 @@ describe("the bundles on Node 24 under aws-lambda-ric, with the template's envir
     const [http, stream] = await Promise.all([start("http-api"), start("stream")]);
     const submitted = await http.api.invoke(
       httpApiEvent("POST", "/v1/responses", {
-        body: { model: "gpt-5-pro", input: "stream me", stream: false },
+        body: { model: "gpt-5-pro", input: "stream me", background: true },
         headers: { authorization: `Bearer ${apiKey}` },
       }),
       { timeoutMs: 29_000 },
@@ -171,7 +171,7 @@ describe("the bundles on Node 24 under aws-lambda-ric, with the template's envir
     sim.configure({ runMs: 120_000 });
     const submitted = await http.api.invoke(
       httpApiEvent("POST", "/v1/responses", {
-        body: { model: "gpt-5-pro", input: "a long one" },
+        body: { model: "gpt-5-pro", input: "a long one", background: true },
         headers: { authorization: `Bearer ${apiKey}` },
       }),
       { timeoutMs: 29_000 },

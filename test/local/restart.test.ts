@@ -74,7 +74,7 @@ describe("the local stack across a SIGKILL", () => {
     mark("first ready");
     const ids: string[] = [];
     for (let i = 0; i < 12; i++) {
-      const res = await call("POST", "/v1/responses", { model: "gpt-5-pro", input: `job ${i}` });
+      const res = await call("POST", "/v1/responses", { model: "gpt-5-pro", input: `job ${i}`, background: true });
       expect(res.status).toBe(202);
       ids.push(res.body.id);
     }
