@@ -110,9 +110,9 @@ export function checkUpstreamCreates(
   const unrecorded = [...tagOf.keys()].filter((id) => !recorded.has(id));
   for (const id of unrecorded) {
     const job = byId.get(tagOf.get(id)!);
-    if (job && job.error?.code !== "upstream_create_interrupted" && job.status !== "cancelled")
+    if (job && job.endReason?.code !== "upstream_create_interrupted" && job.status !== "cancelled")
       violations.push(
-        `${job.id}: upstream ${id} is not recorded, yet the job ended ${job.status} (${job.error?.code ?? "no error"})`,
+        `${job.id}: upstream ${id} is not recorded, yet the job ended ${job.status} (${job.endReason?.code ?? "no reason"})`,
       );
   }
   return { violations, unrecorded };

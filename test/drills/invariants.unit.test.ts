@@ -80,7 +80,8 @@ describe("upstream creates", () => {
   it("allows an unrecorded create only for a job that ended interrupted (or was cancelled)", () => {
     const interrupted = job("a", "failed", {
       upstreamId: null,
-      error: { code: "upstream_create_interrupted", message: "" },
+      error: { code: "server_error", message: "" },
+      endReason: { code: "upstream_create_interrupted", message: "" },
     });
     expect(checkUpstreamCreates(sim({ up_a: "a" }), [interrupted])).toEqual({ violations: [], unrecorded: ["up_a"] });
     expect(

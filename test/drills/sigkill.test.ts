@@ -321,7 +321,7 @@ describe("drill: SIGKILL the relay while 100 jobs are in flight", () => {
       expect(relay.starts).toBe(KILLS + 1);
 
       const count = (pred: (j: (typeof jobs)[number]) => boolean) => jobs.filter(pred).length;
-      const interrupted = count((j) => j.error?.code === "upstream_create_interrupted");
+      const interrupted = count((j) => j.endReason?.code === "upstream_create_interrupted");
       const duplicates = receiver.received.length - jobs.length;
       console.log(
         `[drill sigkill] ${KILLS} kills: ${kills.map((k) => `${k.phase} at ${(k.atWallMs / 1000).toFixed(1)} s (${k.accepted} accepted, ${k.unfinished} unfinished)`).join(", ")}; ` +
