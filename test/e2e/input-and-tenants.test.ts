@@ -20,7 +20,13 @@ describe("bad input", () => {
     ["model not a string", { model: 42 }, {}, 400, "model"],
     ["input of the wrong type", { model: "gpt-5-pro", input: 5 }, {}, 400, "input"],
     ["max_output_tokens below 16", { model: "gpt-5-pro", max_output_tokens: 1 }, {}, 400, "max_output_tokens"],
-    ["reserved metadata key", { model: "gpt-5-pro", metadata: { relay_job_id: "x" } }, {}, 400, "metadata"],
+    [
+      "17 metadata pairs (OpenAI allows 16)",
+      { model: "gpt-5-pro", metadata: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, "v"])) },
+      {},
+      400,
+      "metadata",
+    ],
     ["metadata value too long", { model: "gpt-5-pro", metadata: { k: "v".repeat(513) } }, {}, 400, "metadata.k"],
     ["webhook that is not a URL", { model: "gpt-5-pro", webhook: { url: "nope" } }, {}, 400, "webhook.url"],
     [

@@ -19,7 +19,7 @@ async function submitMany(
 ) {
   const ids: string[] = [];
   for (let i = 0; i < n; i++) {
-    const res = await h.call("POST", "/v1/responses", body(i));
+    const res = await h.call("POST", "/v1/responses", { background: true, ...body(i) });
     expect(res.status).toBe(202);
     ids.push(res.body.id);
   }
@@ -217,7 +217,7 @@ describe("a crash between two steps loses no job and never creates twice", () =>
     // a fresh poller, as after a restart
     const done = await h.settle(job.id, { stepMs: 5000, pollers: [h.newPoller()] });
     expect(done.status).toBe(outcome);
-    if (outcome === "failed") expect(done.error.code).toBe("upstream_create_interrupted");
+    if (outcome === "failed") expect(done.relay.reason.code).toBe("upstream_create_interrupted");
     else expect(outputText(done.output).length).toBeGreaterThan(0);
     expect(h.sim.stats().createdIds).toHaveLength(creates);
   });
