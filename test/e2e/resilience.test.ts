@@ -46,7 +46,8 @@ describe("upstream storms", () => {
       expect(outputText(job.output).length).toBeGreaterThan(0);
     }
     h.sim.clearFaults();
-  });
+    // Many injected-time polls of 12 jobs: on a loaded 2-core machine this takes well over 30 s.
+  }, 120_000);
 
   it("waits at least the upstream's Retry-After before polling that job again", async () => {
     relay = await startRelay({ behaviour: { queuedMs: 1000, runMs: 600_000 } });
