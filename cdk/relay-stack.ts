@@ -130,11 +130,11 @@ export class RelayStack extends Stack {
     this.alarms.watchFunction("HttpApiFunction", this.httpApiFunction).watchHttpApi("HttpApi", this.httpApi);
 
     // The poller runs ~56 s per invocation (functions/poller.ts: min(56 s, remaining − 5 s)), ticking
-    // every RELAY_POLL_TICK_MS. 90 s leaves room for a last tick whose upstream call hits the SDK's
-    // 30 s timeout, plus releasing the shard leases. Reserved concurrency 2: the steady one plus one
-    // overlapping at the minute boundary (shard leases keep them off each other's jobs); it also
-    // caps what a retry storm could start. 512 MB: it waits on I/O most of the minute and runs
-    // 1440 times a day, so memory is its cost.
+    // every RELAY_POLL_TICK_MS. 90 s leaves room for a last tick whose upstream call hits the
+    // upstream client's 20 s timeout (shared/upstream/openai-upstream.ts), plus releasing the shard
+    // leases. Reserved concurrency 2: the steady one plus one overlapping at the minute boundary
+    // (shard leases keep them off each other's jobs); it also caps what a retry storm could start.
+    // 512 MB: it waits on I/O most of the minute and runs 1440 times a day, so memory is its cost.
     this.pollerFunction = this.#relayFunction("PollerFunction", {
       name: "poller",
       description: "responses-relay poller: advances due jobs, ticking every few seconds for a minute",
