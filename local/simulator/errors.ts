@@ -1,6 +1,7 @@
 /**
  * OpenAI-shaped error replies. One class carries status, body and extra headers so handlers just throw and
- * the server maps it to HTTP in one place. Messages copy the real API where the reference quotes them.
+ * the server maps it to HTTP in one place. Messages copy the real API's wording where it is known
+ * (docs/upstream-facts.md).
  */
 export interface OpenAIErrorBody {
   error: { message: string; type: string; param: string | null; code: string | null };

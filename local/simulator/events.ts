@@ -1,6 +1,6 @@
 /**
- * Stream events (§4 of the reference), rendered on demand from the timeline: the sequence number is the
- * event's index, so every replay of the stored log reuses the same numbers.
+ * Stream events (docs/upstream-facts.md, "Streaming and resuming"), rendered on demand from the
+ * timeline: the sequence number is the event's index, so every replay of the stored log reuses the same numbers.
  */
 import type { Job } from "./job.ts";
 import { hash32 } from "./random.ts";

@@ -1,6 +1,7 @@
 /**
  * The Response object on the wire, built from a job at a given clock time. Field set and defaults follow
- * §2 of the reference; request fields are echoed the way the real API echoes them.
+ * docs/upstream-facts.md ("Statuses and the Response object"); request fields are echoed the way
+ * the real API echoes them.
  */
 import { toUnixSeconds } from "#shared/clock.ts";
 import { type Job, REASONING_MODEL, type ResponseStatus } from "./job.ts";

@@ -1,6 +1,6 @@
 /**
- * OpenAI's own project webhooks (§7): a thin `response.*` event signed per Standard Webhooks, sent when a
- * background response reaches a terminal state. Job states are lazy functions of the clock, so a small
+ * OpenAI's own project webhooks (docs/upstream-facts.md, "OpenAI's own webhooks"): a thin
+ * `response.*` event signed per Standard Webhooks, sent when a background response reaches a terminal state. Job states are lazy functions of the clock, so a small
  * real-time ticker notices transitions, whether the clock is real or a test's ManualClock.
  */
 import { Webhook } from "standardwebhooks";

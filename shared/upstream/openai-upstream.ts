@@ -28,7 +28,8 @@ export interface OpenAIUpstreamOptions {
   /**
    * How long the rest of a streaming create waits to be picked up by `stream()` before it is
    * closed. Never shorter than a few seconds: a client that dropped a background stream at its
-   * very first event has been seen to leave the response stuck in `queued` (reference §9.1).
+   * very first event has been seen to leave the response stuck in `queued`
+   * (docs/upstream-facts.md, "Statuses and the Response object").
    */
   streamHandoffMs?: number;
 }

@@ -1,5 +1,6 @@
 /**
- * Jepsen-style checks over a recorded history (shared/reference/reliability-and-aws.md §6.2). Each
+ * Jepsen-style checks over a recorded history (every operation and its result, from many clients
+ * under injected faults; the check over the history is the evidence). Each
  * returns a list of violations, so a failing drill says exactly which job broke which rule.
  */
 import { JOB_ID_METADATA_KEY, TERMINAL_STATUSES, type Job } from "#shared/domain/job.ts";

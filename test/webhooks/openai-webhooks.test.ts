@@ -3,7 +3,7 @@ import { Webhook } from "standardwebhooks";
 import { createApp } from "#shared/http/app.ts";
 import { startRelay, type RelayHarness } from "#test/support/relay.ts";
 
-// The signing test vector from the reference (a real OpenAI event, openai-node's tests).
+// OpenAI's signing test vector: a real OpenAI event with its signature, from openai-node's own tests.
 const VECTOR = {
   secret: "whsec_RdvaYFYUXuIFuEbvZHwMfYFhUf7aMYjYcmM24+Aj40c=",
   id: "wh_685c059ae39c8190af8c71ed1022a24d",
@@ -36,7 +36,7 @@ const vectorHeaders = (over: Record<string, string> = {}) => ({
 });
 
 describe("POST /v1/webhooks/openai", () => {
-  it("accepts the reference's signing test vector (at its own time)", async () => {
+  it("accepts OpenAI's signing test vector (at its own time)", async () => {
     vi.useFakeTimers({ toFake: ["Date"] });
     vi.setSystemTime((VECTOR.timestamp + 10) * 1000);
     const res = await post(VECTOR.body, vectorHeaders());

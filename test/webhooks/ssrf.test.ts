@@ -4,7 +4,7 @@ import { HttpWebhookSender } from "#shared/webhooks/http-sender.ts";
 import { startRelay, type RelayHarness } from "#test/support/relay.ts";
 import { startReceiver, type Receiver } from "#test/support/receiver.ts";
 
-/** Every spelling from the reliability reference's SSRF matrix. */
+/** Every spelling of a refused address worth trying (docs/upstream-facts.md, "Webhook URLs and SSRF"). */
 const BLOCKED_URLS = [
   "https://127.0.0.1/h",
   "https://127.1/h",
