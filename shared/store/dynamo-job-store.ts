@@ -19,6 +19,7 @@ import {
   createdSk,
   dueShardKey,
   idempotencyKey,
+  submitKey,
   JOB_SK,
   jobKey,
   jobPk,
@@ -391,8 +392,6 @@ export class DynamoJobStore implements JobStore {
     return Item && (Item.expiresAt as number) >= Math.floor(Date.now() / 1000) ? (Item.jobId as string) : null;
   }
 }
-
-const submitKey = (tenantId: string, bodyHash: string) => ({ pk: `SUBMIT#${tenantId}#${bodyHash}`, sk: "SUBMIT" });
 
 const withoutUndefined = (value: object) =>
   Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined));

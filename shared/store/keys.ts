@@ -41,6 +41,11 @@ export const idempotencyKey = (tenantId: string, key: string): ItemKey => ({
   pk: `IDEM#${tenantId}#${key}`,
   sk: "IDEM",
 });
+/** Which job a submit without an Idempotency-Key made (an SDK's automatic retry attaches to it). */
+export const submitKey = (tenantId: string, bodyHash: string): ItemKey => ({
+  pk: `SUBMIT#${tenantId}#${bodyHash}`,
+  sk: "SUBMIT",
+});
 export const leaseKey = (name: string): ItemKey => ({ pk: `LEASE#${name}`, sk: "LEASE" });
 export const inboxKey = (webhookId: string): ItemKey => ({ pk: `INBOX#${webhookId}`, sk: "INBOX" });
 /** The due index's partition: one per shard. */
