@@ -48,7 +48,11 @@ describe("a bug in the upstream adapter", () => {
   it("leaves a polled job untouched instead of recording an upstream fault", async () => {
     relay = await startRelay();
     const h = relay;
-    const submitted = await h.call("POST", "/v1/responses", { model: "gpt-5-pro", input: "x" });
+    const submitted = await h.call("POST", "/v1/responses", {
+      model: "gpt-5-pro",
+      input: "x",
+      background: true,
+    });
     expect(submitted.status).toBe(202);
     const before = await h.deps.jobs.get(submitted.body.id);
     const real = h.deps.upstream;
