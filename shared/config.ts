@@ -34,6 +34,7 @@ export interface RelayConfig {
   pollConcurrency: number;
   retentionDays: number;
   createGraceMs: number;
+  confirmSlackMs: number;
   idempotencyTtlSeconds: number;
 }
 
@@ -117,6 +118,8 @@ export function loadConfig(env: Env = process.env): Readonly<RelayConfig> {
     retentionDays: integer(env, "RELAY_RETENTION_DAYS", 30, 4, 3650),
     // Above the upstream call timeout (20 s): a slow create must not be taken for a lost one.
     createGraceMs: integer(env, "RELAY_CREATE_GRACE_MS", 120_000, 30_000, 3_600_000),
+    // How long past its deadline a create whose answer was lost waits for OpenAI's webhook about it.
+    confirmSlackMs: integer(env, "RELAY_CONFIRM_SLACK_MS", 1_800_000, 0, 86_400_000),
     idempotencyTtlSeconds: integer(env, "RELAY_IDEMPOTENCY_TTL_SECONDS", 86_400, 86_400, 30 * 86_400),
   });
 }

@@ -258,6 +258,8 @@ export interface EventPublisher {
 export interface Inbox {
   /** True the first time an id is claimed, false for a repeat. */
   claim(id: string, expiresAtSeconds: number): Promise<boolean>;
+  /** Forgets a claim whose handling failed, so the sender's retry is handled, not deduped. */
+  release(id: string): Promise<void>;
 }
 
 export interface Deps {
@@ -279,6 +281,16 @@ export interface RelaySettings {
   /** Absolute base URL of the relay's public API (status and cancel URLs in webhooks). */
   publicBaseUrl: string;
   idempotencyTtlSeconds: number;
-  /** A create that was sent but never recorded is settled after this (crash recovery). */
+  /** A create that was sent but never recorded is looked for after this (crash recovery). */
   createGraceMs: number;
+  /**
+   * Verified OpenAI webhooks reach this relay, so a response whose create answer was lost can
+   * still be found when it ends (by its `relay_job_id` tag): such jobs wait to be confirmed.
+   */
+  findsLostCreates: boolean;
+  /**
+   * How long past its deadline such a job waits (OpenAI sends the webhook when the response ends,
+   * which may be after the relay's deadline: nobody could cancel it there).
+   */
+  confirmSlackMs: number;
 }

@@ -91,6 +91,8 @@ export function createDeps(config: RelayConfig, overrides: RuntimeOverrides = {}
       publicBaseUrl: config.publicBaseUrl ?? "",
       idempotencyTtlSeconds: config.idempotencyTtlSeconds,
       createGraceMs: config.createGraceMs,
+      confirmSlackMs: config.confirmSlackMs,
+      findsLostCreates: Boolean(config.openaiWebhookSecret ?? config.openaiWebhookSecretArn),
     },
   };
 }

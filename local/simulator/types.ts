@@ -112,6 +112,11 @@ export interface WebhookConfig {
   /** Extra copies of each delivery with the same webhook-id (at-least-once semantics). */
   duplicates?: number;
   /**
+   * Real ms before each retry of a failed attempt (default 0.25 s, 1 s). OpenAI keeps retrying
+   * with backoff for up to 72 h; a longer list models a receiver that is down for a while.
+   */
+  retryDelaysMs?: number[];
+  /**
    * Clock for the `webhook-timestamp` header. Default: the wall clock, because receivers check it against
    * their own wall clock with a 5-minute tolerance; the body's `created_at` always uses the simulator clock.
    */

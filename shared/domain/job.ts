@@ -20,6 +20,13 @@ export const isJobStatus = (status: unknown): status is JobStatus =>
 export const JOB_ID_METADATA_KEY = "relay_job_id";
 
 /**
+ * What a relay job id may look like: `resp_` + 40 hex today, with room for other suffixes but not
+ * for huge ones (DynamoDB keys stop at 2048 bytes). Checked before any lookup.
+ */
+export const isJobIdShaped = (value: unknown): value is string =>
+  typeof value === "string" && /^resp_[A-Za-z0-9_-]{1,128}$/.test(value);
+
+/**
  * Legal moves. Terminal states are absorbing; `queued` may skip `in_progress` (a short job can
  * finish between two polls). Every transition is also fenced by the item's version (store layer).
  */
@@ -39,9 +46,11 @@ export function canTransition(from: JobStatus, to: JobStatus): boolean {
 /**
  * Where the upstream create stands. `pending`: not sent yet (safe to send). `sent`: a create is in
  * flight or was lost in a crash (never re-sent: that could start a second, billed response).
- * `done`: the upstream id is known.
+ * `unconfirmed`: it may have reached the upstream and its answer was lost; the relay is looking
+ * for the response (docs/decisions/0003-ambiguous-creates.md). `done`: the upstream id is known.
+ * The lifecycle's phases are built on it (shared/domain/lifecycle.ts).
  */
-export type CreateState = "pending" | "sent" | "done";
+export type CreateState = "pending" | "sent" | "unconfirmed" | "done";
 
 /**
  * Why the relay itself ended a job (the Response's `status` and `error` stay within OpenAI's
