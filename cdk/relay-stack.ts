@@ -14,6 +14,7 @@ import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { NagSuppressions } from "cdk-nag";
 import type { Construct } from "constructs";
+import { LifecycleOutbox } from "#cdk/constructs/lifecycle-outbox.ts";
 import { OperatorSecret } from "#cdk/constructs/operator-secret.ts";
 import { RELAY_METRICS, RelayAlarms } from "#cdk/constructs/relay-alarms.ts";
 import { RelayDashboard } from "#cdk/constructs/relay-dashboard.ts";
@@ -60,6 +61,7 @@ export class RelayStack extends Stack {
   readonly httpApiFunction: RelayFunction;
   readonly pollerFunction: RelayFunction;
   readonly streamFunction: RelayFunction;
+  readonly outboxFunction: RelayFunction;
   readonly httpApi: HttpApi;
   readonly alarms: RelayAlarms;
   readonly #removalPolicy: RemovalPolicy;
@@ -121,8 +123,7 @@ export class RelayStack extends Stack {
     })
       .bindTable(this.table, "readWrite")
       .bindSecret(openaiApiKey, "OPENAI_API_KEY_SECRET_ARN")
-      .bindSecret(openaiWebhookSecret, "OPENAI_WEBHOOK_SECRET_ARN")
-      .bindBus(this.bus);
+      .bindSecret(openaiWebhookSecret, "OPENAI_WEBHOOK_SECRET_ARN");
     // One catch-all route: the Hono app routes, answers unknown paths in OpenAI's error shape, and
     // checks the bearer key itself.
     const route = new HttpRoute(this, "HttpApiDefaultRoute", {
@@ -159,7 +160,8 @@ export class RelayStack extends Stack {
     })
       .bindTable(this.table, "readWrite")
       .bindSecret(openaiApiKey, "OPENAI_API_KEY_SECRET_ARN")
-      .bindBus(this.bus)
+      // Read only to know whether OpenAI's webhooks can find a lost create (decision 0003).
+      .bindSecret(openaiWebhookSecret, "OPENAI_WEBHOOK_SECRET_ARN")
       .setEnv("RELAY_POLL_TICK_MS", String(POLL_TICK_MS));
     // A failed or late minute is not retried: the next scheduled invocation is the retry, and a
     // retry would only overlap it.
@@ -172,6 +174,23 @@ export class RelayStack extends Stack {
     this.alarms
       .watchFunction("PollerFunction", this.pollerFunction)
       .watchHeartbeat("PollerFunction", this.pollerFunction);
+
+    // Lifecycle events come from the table's stream, not from the writers (a crash between a write
+    // and its publish would lose one): only this function may put events on the bus.
+    this.outboxFunction = this.#relayFunction("LifecycleOutboxFunction", {
+      name: "lifecycle-outbox",
+      description: "responses-relay outbox: publishes job lifecycle events from the table's stream",
+      timeout: Duration.seconds(60),
+      memorySize: 256,
+    }).bindBus(this.bus);
+    const outbox = new LifecycleOutbox(this, "LifecycleOutbox", {
+      fn: this.outboxFunction,
+      table: this.table,
+      removalPolicy: this.#removalPolicy,
+    });
+    this.alarms
+      .watchFunction("LifecycleOutboxFunction", this.outboxFunction)
+      .watchOutbox("LifecycleOutbox", this.outboxFunction, outbox.deadLetters);
 
     new CfnOutput(this, "ApiUrl", {
       value: publicUrl,
@@ -206,8 +225,7 @@ export class RelayStack extends Stack {
     })
       .bindTable(this.table, "readWrite")
       .bindSecret(openaiApiKey, "OPENAI_API_KEY_SECRET_ARN")
-      .bindSecret(openaiWebhookSecret, "OPENAI_WEBHOOK_SECRET_ARN")
-      .bindBus(this.bus);
+      .bindSecret(openaiWebhookSecret, "OPENAI_WEBHOOK_SECRET_ARN");
     // Auth NONE at the URL: the app checks the relay's bearer key, as behind API Gateway. CORS is
     // off unless origins are named: no browser page can read a stream cross-origin by default.
     const streamUrl = this.streamFunction.fn.addFunctionUrl({

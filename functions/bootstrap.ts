@@ -31,6 +31,10 @@ export function bootstrap(): Runtime {
     log: jsonLog,
     metrics,
   });
-  const deps = createDeps(config, { metrics, openaiApiKeySource: () => secrets.get("openai-api-key") });
+  const deps = createDeps(config, {
+    metrics,
+    openaiApiKeySource: () => secrets.get("openai-api-key"),
+    openaiWebhookSecretSource: () => secrets.get("openai-webhook-secret"),
+  });
   return { config, secrets, deps };
 }

@@ -284,10 +284,10 @@ export interface RelaySettings {
   /** A create that was sent but never recorded is looked for after this (crash recovery). */
   createGraceMs: number;
   /**
-   * Verified OpenAI webhooks reach this relay, so a response whose create answer was lost can
+   * Whether verified OpenAI webhooks can reach this relay (their secret is set and valid), so a response whose create answer was lost can
    * still be found when it ends (by its `relay_job_id` tag): such jobs wait to be confirmed.
    */
-  findsLostCreates: boolean;
+  findsLostCreates: () => Promise<boolean>;
   /**
    * How long past its deadline such a job waits (OpenAI sends the webhook when the response ends,
    * which may be after the relay's deadline: nobody could cancel it there).

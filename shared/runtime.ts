@@ -24,6 +24,8 @@ export interface RuntimeOverrides {
   openaiApiKey?: string;
   /** Read before each upstream call (cached with a max age): a rotated key takes effect warm. */
   openaiApiKeySource?: () => Promise<string | undefined>;
+  /** OpenAI's webhook secret as the HTTP API reads it (Secrets Manager in AWS): unset or invalid, none. */
+  openaiWebhookSecretSource?: () => Promise<string | undefined>;
   clock?: Clock;
   meter?: CapacityMeter;
   events?: EventPublisher;
@@ -92,7 +94,9 @@ export function createDeps(config: RelayConfig, overrides: RuntimeOverrides = {}
       idempotencyTtlSeconds: config.idempotencyTtlSeconds,
       createGraceMs: config.createGraceMs,
       confirmSlackMs: config.confirmSlackMs,
-      findsLostCreates: Boolean(config.openaiWebhookSecret ?? config.openaiWebhookSecretArn),
+      findsLostCreates: overrides.openaiWebhookSecretSource
+        ? async () => Boolean(await overrides.openaiWebhookSecretSource?.())
+        : async () => Boolean(config.openaiWebhookSecret),
     },
   };
 }

@@ -133,7 +133,8 @@ export class RelayFunction extends Construct {
           appliesTo: ["Resource::*"],
           reason:
             "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions; AWS documents " +
-            'Resource "*" for them (AWSXRayDaemonWriteAccess). Every other statement of this role names its resource.',
+            'Resource "*" for them (AWSXRayDaemonWriteAccess); so does dynamodb:ListStreams, which the outbox\'s stream ' +
+            "event source grants. Every other statement of this role names its resource.",
         },
       ],
       true,

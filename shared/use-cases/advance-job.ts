@@ -68,7 +68,7 @@ async function step(job: Job, deps: Deps, context: AdvanceContext): Promise<Step
   }
   if (job.createState === "unconfirmed") {
     // Only OpenAI's webhook can find the response now (shared/http/routes/openai-webhooks.ts).
-    const until = confirmUntil(job, deps);
+    const until = await confirmUntil(job, deps);
     if (now < until) return { job, nextAt: until };
     return { job: await failInterrupted(job, deps), nextAt: null };
   }

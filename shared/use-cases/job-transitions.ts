@@ -165,7 +165,7 @@ async function createFailed(job: Job, error: UpstreamFailure, deps: Deps): Promi
  * and its `relay_job_id` tag leads back here); else end the job now, saying why.
  */
 export async function confirmOrGiveUp(job: Job, deps: Deps, detail?: string): Promise<Step> {
-  const until = confirmUntil(job, deps);
+  const until = await confirmUntil(job, deps);
   if (until <= deps.clock.now()) return { job: await failInterrupted(job, deps, detail), nextAt: null };
   const error = `The upstream create's answer was lost${detail ? ` (${detail})` : ""}; confirming whether the upstream started it.`;
   const confirming = await transition(job, { type: "create_unknown", error, confirmUntil: until }, deps);
@@ -173,13 +173,13 @@ export async function confirmOrGiveUp(job: Job, deps: Deps, detail?: string): Pr
 }
 
 /** Until when a lost create can still be found (its creation time: never). */
-export function confirmUntil(job: Job, deps: Deps): number {
-  if (!deps.settings.findsLostCreates || !carriesJobTag(job.metadata)) return job.createdAt;
+export async function confirmUntil(job: Job, deps: Deps): Promise<number> {
+  if (!carriesJobTag(job.metadata) || !(await deps.settings.findsLostCreates())) return job.createdAt;
   return job.deadlineAt + deps.settings.confirmSlackMs;
 }
 
 export async function failInterrupted(job: Job, deps: Deps, detail?: string): Promise<Job> {
-  const why = !deps.settings.findsLostCreates
+  const why = !(await deps.settings.findsLostCreates())
     ? "OpenAI's webhooks are not configured on this relay, so it cannot find the response if one was started"
     : !carriesJobTag(job.metadata)
       ? "the request uses all 16 metadata slots, so the relay could not tag the response to find it"
