@@ -14,7 +14,7 @@
  */
 import type { IncomingMessage } from "node:http";
 import { decideAnswer } from "./answer.ts";
-import { invalidRequest, SimHttpError } from "./errors.ts";
+import { faultError, invalidRequest } from "./errors.ts";
 import { inputItemsOf } from "./items.ts";
 import { answerBytes, Job, outputSeed } from "./job.ts";
 import { planFor } from "./plan.ts";
@@ -212,10 +212,9 @@ export async function flavourFault(state: SimState, ex: Exchange, op: SimOp): Pr
     return true;
   }
   if (fault.status !== undefined) {
-    const message = fault.status === 429 ? "Too many requests" : "upstream error";
-    throw new SimHttpError(fault.status, {
-      error: { message, type: "server_error", param: null, code: fault.code ?? null },
-    });
+    const error = faultError(fault.status, fault.code, fault.retryAfterSeconds, { azure: false });
+    ex.json(error.status, error.body, error.headers);
+    return true;
   }
   return false;
 }

@@ -148,3 +148,117 @@ describe("a job on a chat-only upstream, run by the relay's own worker", () => {
     expect(replay.events).toEqual(reader.events);
   });
 });
+
+describe("the ends of an emulated job", () => {
+  let relay: RelayHarness;
+  let client: OpenAI;
+  beforeAll(async () => {
+    relay = await chatRelay();
+    client = new OpenAI({ baseURL: `${relay.url}/v1`, apiKey: relay.apiKey, maxRetries: 0 });
+  });
+  afterAll(() => relay.close());
+
+  const submit = (body: Record<string, unknown>) =>
+    relay.call("POST", "/v1/responses", { model: "qwen3-coder", input: "Go.", background: true, ...body });
+
+  it("maps finish_reason length to incomplete with max_output_tokens", async () => {
+    const { body } = await submit({ max_output_tokens: 100 });
+    const done = await relay.settle(body.id, { stepMs: 5_000, maxSteps: 400 });
+    expect(done.status).toBe("incomplete");
+    expect(done.incomplete_details).toEqual({ reason: "max_output_tokens" });
+    expect(done.output[0].content[0].text).toHaveLength(400);
+    expect(done.usage.output_tokens).toBe(100);
+  });
+
+  it("cancels: the upstream request is aborted, the partial output kept, the stream ends cancelled", async () => {
+    const { body } = await submit({ input: "Cancel me." });
+    const reader = follow(client, body.id);
+    await relay.runUntil(() => reader.events.some((e) => e.type === "response.output_text.delta"), {
+      stepMs: 5_000,
+      maxSteps: 200,
+    });
+    const cancelled = await client.responses.cancel(body.id);
+    expect(cancelled.status).toBe("cancelled");
+    // The worker lets go of the upstream request within a few clock seconds, long before the
+    // 10-minute run would have ended on its own: the cancel aborted it.
+    await relay.runUntil(() => !relay.workers!.running().includes(body.id), { maxSteps: 50 });
+    await relay.runUntil(async () => reader.events.at(-1)?.type === "response.failed", { maxSteps: 50 });
+    await reader.done;
+    expect(reader.events.at(-1).response.status).toBe("cancelled");
+    const status = await client.responses.retrieve(body.id);
+    expect(status.status).toBe("cancelled");
+    expect(status.output_text.length).toBeGreaterThan(0);
+    expect(status.output_text.length).toBeLessThan(3000);
+  });
+
+  it("ends a job past its deadline as cancelled with deadline_exceeded", async () => {
+    const { body } = await submit({ model: "qwen-hurried" });
+    const done = await relay.settle(body.id, { stepMs: 5_000, maxSteps: 100 });
+    expect(done.status).toBe("cancelled");
+    expect(done.relay.reason.code).toBe("deadline_exceeded");
+  });
+
+  it("fails a job the upstream refuses, with its words, as an OpenAI job would", async () => {
+    relay.sims.local!.injectFault({ op: "chat", status: 404, code: "model_not_found" });
+    const { body } = await submit({});
+    const done = await relay.settle(body.id, { stepMs: 5_000, maxSteps: 50 });
+    expect(done.status).toBe("failed");
+    expect(done.error.code).toBe("server_error");
+    expect(done.relay.reason.code).toBe("upstream_rejected");
+  });
+
+  it("waits out an upstream that is down, then runs the job", async () => {
+    relay.sims.local!.injectFault({ op: "chat", status: 503, times: 3 });
+    const { body } = await submit({});
+    const noted = await relay.runUntil(
+      async () => (await relay.call("GET", `/v1/responses/${body.id}`)).body.relay.last_upstream_error !== null,
+      { stepMs: 1_000, maxSteps: 50 },
+    );
+    expect(noted).toBeGreaterThanOrEqual(0);
+    const done = await relay.settle(body.id, { stepMs: 5_000, maxSteps: 400 });
+    expect(done.status).toBe("completed");
+    expect(done.relay.last_upstream_error).toBeNull();
+  });
+
+  it("re-runs a job whose upstream stream broke off mid-way", async () => {
+    relay.sims.local!.configure({ streamCutAfter: 40 });
+    const { body } = await submit({ input: "A connection that drops." });
+    const reader = follow(client, body.id);
+    await relay.runUntil(() => reader.events.some((e) => e.type === "response.output_text.delta"), {
+      stepMs: 5_000,
+      maxSteps: 200,
+    });
+    relay.sims.local!.configure({ streamCutAfter: null });
+    await relay.settle(body.id, { stepMs: 5_000, maxSteps: 400 });
+    await reader.done;
+    expectOneCleanSequence(reader.events);
+  });
+});
+
+describe("with reruns switched off", () => {
+  let relay: RelayHarness;
+  beforeAll(async () => {
+    relay = await chatRelay({ onWorkerLost: "fail" });
+  });
+  afterAll(() => relay.close());
+
+  it("fails a job whose worker died, with the relay's reason, and ends its stream", async () => {
+    const { body } = await relay.call("POST", "/v1/responses", {
+      model: "qwen3-coder",
+      input: "Once only.",
+      background: true,
+    });
+    await relay.runUntil(
+      async () => (await relay.call("GET", `/v1/responses/${body.id}`)).body.status === "in_progress",
+      { stepMs: 5_000, maxSteps: 100 },
+    );
+    // As above: the pool stops the worker dead, the relay's recovery is what is tested.
+    await relay.workers!.crash(body.id);
+    const done = await relay.settle(body.id, { stepMs: 5_000, maxSteps: 100 });
+    expect(done.status).toBe("failed");
+    expect(done.relay.reason.code).toBe("worker_lost");
+    expect(relay.sims.local!.stats().ops.chat).toBe(1);
+    const stream = await relay.call("GET", `/v1/responses/${body.id}?stream=true`);
+    expect(stream.body).toContain("event: response.failed");
+  });
+});
