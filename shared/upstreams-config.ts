@@ -56,7 +56,7 @@ const price = z.number().min(0).nullable().optional();
 const fileSchema = z.strictObject({
   upstreams: z
     .record(
-      z.string().regex(NAME, "names are lowercase letters, digits, - and _ (up to 32), starting with a letter"),
+      z.string(),
       z.strictObject({
         baseUrl: httpUrl,
         api: z.enum(["responses", "chat_completions"]).default("responses"),
@@ -189,6 +189,9 @@ export function parseUpstreams(
   const fail = (message: string): never => {
     throw new ConfigError(`${where} is invalid: ${message}.`);
   };
+  for (const name of Object.keys(doc.upstreams))
+    if (!NAME.test(name))
+      fail(`upstreams.${name}: names are lowercase letters, digits, - and _ (up to 32), starting with a letter`);
   const upstreams: UpstreamConfig[] = Object.entries(doc.upstreams).map(([name, u]) => {
     const baseUrl = resolveBaseUrl(u.baseUrl);
     const keyHeader: UpstreamKeyHeader = u.key?.header ?? keyHeaderFor(baseUrl);
