@@ -23,6 +23,7 @@ export const FUNCTION_ENTRIES = {
   "http-api": "functions/http-api.ts",
   poller: "functions/poller.ts",
   stream: "functions/stream.ts",
+  worker: "functions/worker.ts",
 } as const;
 
 export type FunctionName = keyof typeof FUNCTION_ENTRIES;
