@@ -6,9 +6,9 @@ import { ConfigError } from "./errors.ts";
 import { keyHeaderFor, resolveBaseUrl } from "#shared/upstream/base-url.ts";
 
 /** How an upstream takes its key: a bearer token, Azure's `api-key` header, or none (a local server). */
-export type UpstreamKeyHeader = "authorization" | "api-key" | "none";
+type UpstreamKeyHeader = "authorization" | "api-key" | "none";
 /** Which API an upstream speaks: OpenAI's Responses API, or only Chat Completions. */
-export type UpstreamApi = "responses" | "chat_completions";
+type UpstreamApi = "responses" | "chat_completions";
 
 export interface UpstreamConfig {
   name: string;

@@ -42,7 +42,7 @@ export function costUsd(usage: ResponseUsage | null, info: ModelInfo): number | 
 }
 
 /** Where a model's jobs go, and what they cost and may take there. */
-export interface ModelRoute extends ModelInfo {
+interface ModelRoute extends ModelInfo {
   /** The configured upstream that serves the model. */
   upstream: string;
   /** The upstream has no background mode: the relay's own worker runs the job. */

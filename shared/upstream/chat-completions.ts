@@ -342,7 +342,7 @@ export class ChatTranslator {
 }
 
 /** Chat usage (`prompt_tokens`, `completion_tokens`) in the Responses API's names. */
-export function responsesUsage(usage: Json | null): Json | null {
+function responsesUsage(usage: Json | null): Json | null {
   if (!usage) return null;
   const num = (value: unknown) => (typeof value === "number" && Number.isFinite(value) ? value : 0);
   const input = num(usage.prompt_tokens);
