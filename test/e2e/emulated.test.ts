@@ -55,7 +55,8 @@ function expectOneCleanSequence(events: any[]) {
   expect(streamed).toBe(outputText(events.at(-1).response.output));
 }
 
-describe("a job on a chat-only upstream, run by the relay's own worker", () => {
+// Minutes of injected time in real seconds; a loaded 2-core machine needs headroom.
+describe("a job on a chat-only upstream, run by the relay's own worker", { timeout: 180_000 }, () => {
   let relay: RelayHarness;
   let receiver: Receiver;
   let client: OpenAI;
@@ -149,7 +150,8 @@ describe("a job on a chat-only upstream, run by the relay's own worker", () => {
   });
 });
 
-describe("the ends of an emulated job", () => {
+// Minutes of injected time in real seconds; a loaded 2-core machine needs headroom.
+describe("the ends of an emulated job", { timeout: 180_000 }, () => {
   let relay: RelayHarness;
   let client: OpenAI;
   beforeAll(async () => {
@@ -235,7 +237,8 @@ describe("the ends of an emulated job", () => {
   });
 });
 
-describe("with reruns switched off", () => {
+// Minutes of injected time in real seconds; a loaded 2-core machine needs headroom.
+describe("with reruns switched off", { timeout: 180_000 }, () => {
   let relay: RelayHarness;
   beforeAll(async () => {
     relay = await chatRelay({ onWorkerLost: "fail" });

@@ -36,7 +36,8 @@ beforeAll(async () => {
 });
 afterAll(() => relay.close());
 
-describe("three upstreams, routed by model", () => {
+// Minutes of injected time in real seconds; a loaded 2-core machine needs headroom.
+describe("three upstreams, routed by model", { timeout: 180_000 }, () => {
   it("sends each job to its own upstream and ends all three as OpenAI jobs end", async () => {
     const models = ["gpt-5-pro", "llama3.1:8b", "qwen2.5-coder:32b"];
     const submitted = await Promise.all(
