@@ -24,6 +24,7 @@ export const FUNCTION_ENTRIES = {
   poller: "functions/poller.ts",
   stream: "functions/stream.ts",
   "lifecycle-outbox": "functions/lifecycle-outbox.ts",
+  worker: "functions/worker.ts",
 } as const;
 
 export type FunctionName = keyof typeof FUNCTION_ENTRIES;

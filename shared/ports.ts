@@ -3,6 +3,7 @@
  * shared/upstream; tests pass real local ones (DynamoDB Local, the simulator).
  */
 import type { Job, StoredBlobRef } from "#shared/domain/job.ts";
+import type { ModelCatalog } from "#shared/domain/models.ts";
 import type { Clock } from "./clock.ts";
 import type { Metrics } from "./metrics.ts";
 
@@ -102,11 +103,16 @@ export interface LeaseStore {
 /** A Response object as the upstream returns it. */
 export type UpstreamResponse = Record<string, unknown> & { id: string; status: string };
 
+/** What a create knows besides the body: the job it is for (an emulated upstream runs that job). */
+export interface CreateContext {
+  jobId: string;
+}
+
 export interface Upstream {
   /**
    * @throws UpstreamRejectedError (permanent) or UpstreamUnavailableError (transient).
    */
-  create(body: Record<string, unknown>): Promise<UpstreamResponse>;
+  create(body: Record<string, unknown>, context?: CreateContext): Promise<UpstreamResponse>;
   /** `include`: extra fields the caller asked for (OpenAI's `include` values). */
   retrieve(id: string, options?: { include?: readonly string[] }): Promise<UpstreamResponse>;
   cancel(id: string): Promise<UpstreamResponse>;
@@ -262,6 +268,47 @@ export interface Inbox {
   release(id: string): Promise<void>;
 }
 
+/**
+ * One streaming request to an upstream without background mode, held open for the whole run, as
+ * Responses API stream events (a Chat Completions upstream's chunks are translated). Opening
+ * throws like Upstream.create; a connection that breaks mid-way throws UpstreamUnavailableError
+ * from the iterator; the iterator ends after the terminal event.
+ */
+export interface DirectUpstream {
+  /** Why this request cannot be sent to this upstream (an unsupported field or item), or null. */
+  refusal(body: Record<string, unknown>): string | null;
+  open(
+    body: Record<string, unknown>,
+    options: { signal: AbortSignal; jobId: string },
+  ): Promise<AsyncIterable<StreamEvent>>;
+}
+
+/** What to do with a job whose worker died mid-run: run it again from the start, or fail it. */
+export type WorkerLostPolicy = "rerun" | "fail";
+
+export interface EmulationSettings {
+  /** The worker's lease on a job (clock ms); a worker that stops renewing it is taken for dead. */
+  leaseMs: number;
+  onWorkerLost: WorkerLostPolicy;
+  /** Runs a job may start in all (the first included) before it fails as lost. */
+  maxRuns: number;
+}
+
+/**
+ * Background mode the relay provides itself, for upstreams that have none
+ * (docs/decisions/0008-emulated-background.md): a worker holds the upstream request and writes
+ * every event into the job's event log.
+ */
+export interface Emulation {
+  /** The emulated upstreams by name. */
+  direct: ReadonlyMap<string, DirectUpstream>;
+  /** Starts a worker for the job (in this process locally, a worker function in AWS); never throws. */
+  dispatch(jobId: string): Promise<void>;
+  /** Stops this process's worker of the job at once, if it has one (a cancel, a delete). */
+  interrupt(jobId: string): void;
+  settings: EmulationSettings;
+}
+
 export interface Deps {
   jobs: JobStore;
   tenants: TenantStore;
@@ -275,6 +322,10 @@ export interface Deps {
   metrics: Metrics;
   clock: Clock;
   settings: RelaySettings;
+  /** Which upstream serves a model, at what price and deadline. */
+  models: ModelCatalog;
+  /** Set when some upstream has no background mode of its own. */
+  emulation?: Emulation;
 }
 
 export interface RelaySettings {

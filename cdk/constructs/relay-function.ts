@@ -160,6 +160,24 @@ export class RelayFunction extends Construct {
     return this;
   }
 
+  /** Read access to a secret named only by its ARN (an upstream's key from the upstreams file). */
+  bindSecretArn(arn: string): this {
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ["secretsmanager:GetSecretValue"], resources: [arn] }),
+    );
+    return this;
+  }
+
+  /** RELAY_WORKER_FUNCTION plus lambda:InvokeFunction on the worker only (it runs emulated jobs). */
+  bindWorker(worker: RelayFunction): this {
+    this.fn.addEnvironment("RELAY_WORKER_FUNCTION", worker.fn.functionName);
+    // The function itself, not grantInvoke's `:*` (every version and alias), which is all it needs.
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ["lambda:InvokeFunction"], resources: [worker.fn.functionArn] }),
+    );
+    return this;
+  }
+
   /** RELAY_EVENT_BUS_NAME plus events:PutEvents on that bus only. */
   bindBus(bus: IEventBus): this {
     this.fn.addEnvironment("RELAY_EVENT_BUS_NAME", bus.eventBusName);

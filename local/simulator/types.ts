@@ -19,7 +19,8 @@ export type SimOp =
   | "delete"
   | "input_items"
   | "input_tokens"
-  | "conversation";
+  | "conversation"
+  | "chat";
 export const SIM_OPS: readonly SimOp[] = [
   "create",
   "retrieve",
@@ -29,6 +30,7 @@ export const SIM_OPS: readonly SimOp[] = [
   "input_items",
   "input_tokens",
   "conversation",
+  "chat",
 ];
 
 export interface SimBehaviour {
@@ -130,6 +132,12 @@ export interface SimulatorOptions {
   clock?: Clock;
   /** Base path /openai/v1 and `api-key` header auth (Bearer with the key is accepted too, as Azure v1 does). */
   azure?: boolean;
+  /**
+   * Which server it plays: `openai` (default: the Responses API with background mode), `ollama`
+   * (stateless `/v1/responses` that ignores `background`, plus Chat Completions) or `chat`
+   * (Chat Completions only). See `flavours.ts`.
+   */
+  flavour?: "openai" | "ollama" | "chat";
   /** If set, requests must carry it (Bearer, or api-key in azure mode) else 401. */
   apiKey?: string;
   /** Global defaults. */

@@ -61,7 +61,8 @@ export type EndReasonCode =
   | "queued_too_long"
   | "upstream_create_interrupted"
   | "upstream_not_found"
-  | "upstream_rejected";
+  | "upstream_rejected"
+  | "worker_lost";
 
 export interface EndReason {
   code: EndReasonCode;
@@ -146,6 +147,13 @@ export interface Job {
   /** When the current create was sent (for recovering from a crash mid-create). */
   createSentAt: number | null;
   upstreamId: string | null;
+  /**
+   * The configured upstream the job went to (null: stored before upstreams were configurable,
+   * i.e. the primary one). Its upstream id carries the same name, so every call finds it again.
+   */
+  upstream: string | null;
+  /** Runs the relay's own worker started for the job (upstreams without background mode). */
+  workerRuns: number;
   /** The caller's `include` (extra output fields), asked for again on every upstream read. */
   include: string[] | null;
   /** The upstream id of the job the caller's `previous_response_id` named (sent in its place). */
@@ -177,6 +185,8 @@ export const EMPTY_JOB_FIELDS = {
   createAttempts: 0,
   createSentAt: null,
   upstreamId: null,
+  upstream: null,
+  workerRuns: 0,
   previousUpstreamId: null,
   include: null,
   upstreamStatus: null,

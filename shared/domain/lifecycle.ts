@@ -8,6 +8,9 @@
  *        ▲                        │    │                          ▲
  *        └────create_deferred─────┘    └──create_unknown──▶ confirming ──upstream_found──┘
  *
+ * `running` also takes `progress`, `trouble` and `run_started` (the relay's own worker, for
+ * upstreams without background mode), each staying `running`.
+ *
  * `end` is legal from every phase but `ended`; `ended` only takes the bookkeeping events
  * (`late_upstream`, `cancel_settled`, `delivery`). A job's `status` is one of OpenAI's six
  * throughout; the phase adds where the upstream create stands (`createState`).
@@ -83,7 +86,8 @@ export type JobEvent =
   | { type: "create_unknown"; error: string; confirmUntil: number }
   | ({ type: "upstream_found"; upstreamId: string } & UpstreamSight)
   | ({ type: "progress" } & UpstreamSight)
-  | { type: "trouble"; error: string; retryAt: number }
+  | { type: "trouble"; error: string; retryAt: number | undefined }
+  | { type: "run_started"; nextCheckAt: number }
   | ({ type: "end" } & Ending)
   | { type: "late_upstream"; upstreamId: string; owesUpstreamCancel: boolean }
   | { type: "cancel_settled" }
@@ -163,12 +167,30 @@ export const LIFECYCLE: Rules = {
     apply: (job, event, now) => seen(job, event, now, {}),
   },
   trouble: {
-    // A transient upstream fault while polling: noted once per run of trouble, for the status.
+    // A transient upstream fault while polling (or while the relay's own worker holds the
+    // request): noted once per run of trouble, for the status. No retry time: the index stays.
     from: ["running"],
     apply: (_job, event) => ({
       to: "running",
       changes: { lastUpstreamError: event.error },
       dueAt: event.retryAt,
+      effects: [],
+    }),
+  },
+  run_started: {
+    // The relay's own worker began a run of a job whose upstream has no background mode
+    // (docs/decisions/0008-emulated-background.md): counted, and the job is in progress.
+    from: ["running"],
+    apply: (job, event, now) => ({
+      to: "running",
+      changes: {
+        workerRuns: job.workerRuns + 1,
+        status: "in_progress",
+        upstreamStatus: "in_progress",
+        lastUpstreamError: null,
+        ...(job.status !== "in_progress" ? { statusChangedAt: now } : {}),
+      },
+      dueAt: event.nextCheckAt,
       effects: [],
     }),
   },

@@ -36,7 +36,7 @@ export interface RelayBlock {
  * request left them out. They fill a job's Response until the upstream has answered (and for a
  * job that never reached it), so every reply is a complete Response at every status.
  */
-function requestEcho(request: Json): Json {
+export function requestEcho(request: Json): Json {
   const reasoning = (request.reasoning ?? {}) as Json;
   const text = (request.text ?? {}) as Json;
   const conversation = request.conversation;

@@ -69,7 +69,7 @@ export async function sendCreate(
   const body = upstreamBody(request, claimed, { stream: options.stream === true });
   let response: UpstreamResponse;
   try {
-    response = await deps.upstream.create(body);
+    response = await deps.upstream.create(body, { jobId: claimed.id });
   } catch (error) {
     return createFailed(claimed, asUpstreamFailure(error), deps);
   }
@@ -229,7 +229,7 @@ export async function finishWithResponse(
     upstreamStatus: response.status,
     output,
     usage,
-    costUsd: costUsd(usage, modelInfo(job.model)),
+    costUsd: costUsd(usage, deps.models.route(job.model) ?? modelInfo(job.model)),
     completedAt: completedAtSec !== null ? Math.round(completedAtSec * 1000) : now,
     error: (response.error as JobError | null | undefined) ?? null,
     incompleteDetails: (response.incomplete_details as { reason: string } | null | undefined) ?? null,

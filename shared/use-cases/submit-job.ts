@@ -1,6 +1,11 @@
 import { EMPTY_JOB_FIELDS, type Job, type WebhookTarget } from "#shared/domain/job.ts";
-import { modelInfo } from "#shared/domain/models.ts";
-import { IdempotencyMismatchError, NotFoundError, UpstreamAuthError, UpstreamRejectedError } from "#shared/errors.ts";
+import {
+  IdempotencyMismatchError,
+  InvalidRequestError,
+  NotFoundError,
+  UpstreamAuthError,
+  UpstreamRejectedError,
+} from "#shared/errors.ts";
 import { canonicalJson, newJobId, sha256Hex } from "#shared/ids.ts";
 import type { Deps, IdempotencyClaim, Refusal, Tenant } from "#shared/ports.ts";
 import { sendCreate } from "./job-transitions.ts";
@@ -53,7 +58,13 @@ export async function submitJob(input: SubmitInput, deps: Deps): Promise<SubmitR
     if (job && job.tenantId === tenantId) return { job, replayed: true };
   }
 
-  const info = modelInfo(input.body.model);
+  // Routed before anything is stored: a model no upstream serves is the caller's 400, not a job.
+  const info = deps.models.route(input.body.model);
+  if (!info)
+    throw new InvalidRequestError(`The model '${input.body.model}' is not served by this relay.`, {
+      param: "model",
+      code: "model_not_found",
+    });
   const id = newJobId(now);
   const job: Job = {
     ...EMPTY_JOB_FIELDS,
@@ -69,6 +80,7 @@ export async function submitJob(input: SubmitInput, deps: Deps): Promise<SubmitR
     deadlineAt: now + info.deadlineSeconds * 1000,
     queuedDeadlineAt: now + info.queuedLimitSeconds * 1000,
     createState: "pending",
+    upstream: info.upstream,
     include: Array.isArray(input.body.include) ? input.body.include.map(String) : null,
     previousUpstreamId:
       input.body.previous_response_id == null

@@ -67,6 +67,7 @@ const EVENTS: { [T in JobEventType]: Extract<JobEvent, { type: T }> } = {
   },
   progress: { type: "progress", status: "in_progress", upstreamStatus: "in_progress", nextPollAt: NOW + 5000 },
   trouble: { type: "trouble", error: "503", retryAt: NOW + 4000 },
+  run_started: { type: "run_started", nextCheckAt: NOW + 30_000 },
   end: { type: "end", status: "cancelled" },
   late_upstream: { type: "late_upstream", upstreamId: "resp_late", owesUpstreamCancel: true },
   cancel_settled: { type: "cancel_settled" },
@@ -96,6 +97,7 @@ const LEGAL: Record<JobEventType, Phase[]> = {
   upstream_found: ["submitting", "creating", "confirming"],
   progress: ["running"],
   trouble: ["running"],
+  run_started: ["running"],
   end: ["submitting", "creating", "confirming", "running"],
   late_upstream: ["ended"],
   cancel_settled: ["ended"],
@@ -190,6 +192,19 @@ describe("what each move writes", () => {
     expect(allows(IN.running, { ...EVENTS.progress, status: "queued" })).toBe(false);
     expect(allows(IN.running, { ...EVENTS.progress, status: "completed" as JobStatus })).toBe(false);
     expect(decide(IN.running, EVENTS.progress, NOW).dueAt).toBe(NOW + 5000);
+  });
+
+  it("run_started counts the worker's run and puts the job in progress", () => {
+    const queued = { ...IN.running, status: "queued" as const, workerRuns: 1 };
+    expect(decide(queued, EVENTS.run_started, NOW)).toMatchObject({
+      to: "running",
+      changes: { workerRuns: 2, status: "in_progress", statusChangedAt: NOW, lastUpstreamError: null },
+      dueAt: NOW + 30_000,
+    });
+  });
+
+  it("trouble without a retry time leaves the due index as it is", () => {
+    expect(decide(IN.running, { type: "trouble", error: "slow", retryAt: undefined }, NOW).dueAt).toBeUndefined();
   });
 
   it("end schedules the webhook in the same write when the caller asked for that event", () => {
