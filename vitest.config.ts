@@ -11,7 +11,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
  * - drills: `test/drills/**` (long fault drills). `npm run test:drills`.
  * - integration: every other `test/**\/*.test.ts` (the default for a new file), against DynamoDB
  *   Local, the simulator and real HTTP on 127.0.0.1.
- * `npm test` runs all three.
+ * `npm test` runs all three: unit and integration together, then the drills.
  */
 const UNIT = ["test/unit/**/*.test.ts", "test/**/*.unit.test.ts"];
 const DRILLS = ["test/drills/**/*.test.ts"];
@@ -40,6 +40,10 @@ export default defineConfig({
         test: {
           name: "drills",
           include: DRILLS,
+          // After the other tiers, not beside them: the drills measure whole-system behaviour in
+          // real time (kills, bursts), and sharing 2 cores with the integration tier made them
+          // miss their bounds.
+          sequence: { groupOrder: 1 },
           exclude: [...configDefaults.exclude, ...UNIT],
           globalSetup: DYNAMODB_LOCAL,
         },

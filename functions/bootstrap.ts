@@ -6,6 +6,7 @@ import { createDeps } from "#shared/runtime.ts";
 import { SecretSource } from "#shared/secrets/secret-source.ts";
 import { LambdaClient } from "@aws-sdk/client-lambda";
 import { lambdaWorkerDispatch } from "#shared/upstream/worker-dispatch.ts";
+import { instrument } from "./tracing.ts";
 
 export interface Runtime {
   config: Readonly<RelayConfig>;
@@ -37,14 +38,16 @@ export function bootstrap(options: { worker?: boolean } = {}): Runtime {
     },
     fallback: { "openai-api-key": config.openai.apiKey, "openai-webhook-secret": config.openaiWebhookSecret },
     region: config.region,
+    instrument,
     log: jsonLog,
     metrics,
   });
   const byArn = new Map(Object.entries(upstreamArns).map(([name, arn]) => [arn, name as `upstream-key:${string}`]));
   const workerFunction = process.env.RELAY_WORKER_FUNCTION?.trim();
-  const lambda = workerFunction ? new LambdaClient({ region: config.region }) : null;
+  const lambda = workerFunction ? instrument(new LambdaClient({ region: config.region })) : null;
   const deps = createDeps(config, {
     metrics,
+    instrument,
     openaiApiKeySource: () => secrets.get("openai-api-key"),
     openaiWebhookSecretSource: () => secrets.get("openai-webhook-secret"),
     secretKey: (arn) => () => secrets.get(byArn.get(arn)!),

@@ -4,6 +4,7 @@ import { EventBridgePublisher } from "#shared/events/eventbridge-publisher.ts";
 import { type ChangeRecord, lifecycleEventsOf } from "#shared/events/lifecycle-outbox.ts";
 import { jsonLog } from "#shared/log.ts";
 import type { EventPublisher } from "#shared/ports.ts";
+import { instrument } from "./tracing.ts";
 
 /**
  * The outbox in AWS: invoked by the table's DynamoDB Streams event source mapping, publishes the
@@ -30,7 +31,12 @@ export function outboxHandler(publisher: EventPublisher) {
 const busName = process.env.RELAY_EVENT_BUS_NAME;
 export const handler = outboxHandler(
   busName
-    ? new EventBridgePublisher({ client: new EventBridgeClient({}), busName, log: jsonLog, throwOnFailure: true })
+    ? new EventBridgePublisher({
+        client: instrument(new EventBridgeClient({})),
+        busName,
+        log: jsonLog,
+        throwOnFailure: true,
+      })
     : {
         publish: async () => {
           throw new Error("RELAY_EVENT_BUS_NAME is not set");

@@ -50,6 +50,8 @@ export interface RuntimeOverrides {
    * asynchronously in AWS. Unset: the worker runs in this process (the local stack, the tests).
    */
   dispatchWorker?: (jobId: string) => Promise<void>;
+  /** Wraps each AWS SDK client as it is built (X-Ray tracing in AWS: functions/tracing.ts). */
+  instrument?: <T extends object>(client: T) => T;
 }
 
 const localWorkerPools = new WeakMap<Deps, LocalWorkers>();
@@ -68,6 +70,7 @@ export function createDeps(config: RelayConfig, overrides: RuntimeOverrides = {}
     endpoint: config.dynamoEndpoint,
     region: config.region,
     meter: overrides.meter,
+    instrument: overrides.instrument,
   });
   const tableName = config.tableName;
   const clock = overrides.clock ?? systemClock;
@@ -101,7 +104,7 @@ export function createDeps(config: RelayConfig, overrides: RuntimeOverrides = {}
     overrides.events ??
     (config.eventBusName
       ? new EventBridgePublisher({
-          client: new EventBridgeClient({ region: config.region }),
+          client: (overrides.instrument ?? ((c) => c))(new EventBridgeClient({ region: config.region })),
           busName: config.eventBusName,
           log,
         })

@@ -13,6 +13,8 @@ export interface SecretSourceOptions {
   endpoint?: string;
   /** How long a value read is used before it is read again: a rotation takes effect within it. */
   maxAgeSeconds?: number;
+  /** Wraps the SDK client (X-Ray in AWS: functions/tracing.ts). */
+  instrument?: <T extends object>(client: T) => T;
   log: Log;
   metrics: Metrics;
 }
@@ -38,7 +40,9 @@ export class SecretSource {
     this.#options = options;
     this.#provider = Object.values(options.arns).some(Boolean)
       ? new SecretsProvider({
-          awsSdkV3Client: new SecretsManagerClient({ region: options.region, endpoint: options.endpoint }),
+          awsSdkV3Client: (options.instrument ?? ((c) => c))(
+            new SecretsManagerClient({ region: options.region, endpoint: options.endpoint }),
+          ),
         })
       : null;
   }

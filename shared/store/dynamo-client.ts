@@ -27,6 +27,8 @@ export interface DynamoClientOptions {
   /** DynamoDB Local (or any other endpoint); unset in AWS. */
   endpoint?: string;
   region?: string;
+  /** Wraps the SDK client (X-Ray subsegments per call in AWS: functions/tracing.ts). */
+  instrument?: <T extends object>(client: T) => T;
 }
 
 /**
@@ -46,6 +48,7 @@ export function createDynamoClients(options: DynamoClientOptions = {}) {
     maxAttempts: 3,
   });
   if (options.meter) attachMeter(client, options.meter);
+  options.instrument?.(client);
   const doc = DynamoDBDocumentClient.from(client, {
     // The marshaller tells a plain object from a class instance by its `constructor` property, so
     // caller metadata with a key named `constructor` would be refused as a class: map them all.

@@ -17,6 +17,7 @@ import { extractAll } from "./cloudwatch-emf.ts";
 import { ensureNode24 } from "./node24.ts";
 import { RicProcess, assertLambdaRuntimeInstalled } from "./ric-process.ts";
 import { MAX_BUFFERED_RESPONSE_BYTES, splitStreamedReply } from "./runtime-api.ts";
+import { XrayDaemon } from "./xray-daemon.ts";
 
 // Not skipped when missing: a machine without the test-only runtime fails here, saying what to install.
 assertLambdaRuntimeInstalled();
@@ -178,6 +179,36 @@ describe("the bundles on Node 24 under aws-lambda-ric, with the template's envir
     expect(body.output_text).toBeUndefined();
     expect(body.output[0].content[0].text.length).toBe(bytes);
   }, 120_000);
+
+  it("traces to X-Ray: a subsegment per DynamoDB call and per upstream request, in the invocation's trace", async () => {
+    const daemon = await XrayDaemon.start();
+    try {
+      const http = await start("http-api", { AWS_XRAY_DAEMON_ADDRESS: daemon.address });
+      http.api.sampled = true;
+      const submitted = await http.api.invoke(
+        httpApiEvent("POST", "/v1/responses", {
+          body: { model: "gpt-5-pro", input: "traced", background: true },
+          headers: { authorization: `Bearer ${apiKey}` },
+        }),
+        { timeoutMs: 29_000 },
+      );
+      expect(JSON.parse(submitted.body.toString("utf8")).statusCode).toBe(202);
+      // Subsegments leave as they close; the last ones may trail the reply by a moment.
+      for (let i = 0; i < 50 && !daemon.segments.some((s) => s.http?.request?.url?.includes("/responses")); i++)
+        await new Promise((r) => setTimeout(r, 100));
+      const dynamo = daemon.segments.filter((s) => s.name === "DynamoDB" && s.namespace === "aws");
+      expect(dynamo.map((s) => s.aws?.operation)).toEqual(expect.arrayContaining(["Query", "TransactWriteItems"]));
+      const upstream = daemon.segments.filter((s) => s.namespace === "remote" && s.http?.request?.url);
+      expect(upstream.map((s) => `${s.http?.request?.method} ${new URL(s.http!.request!.url!).pathname}`)).toContain(
+        "POST /v1/responses",
+      );
+      // All in the trace Lambda opened for this invocation.
+      expect(new Set(daemon.segments.map((s) => s.trace_id)).size).toBe(1);
+      expect(JSON.stringify(daemon.segments)).not.toContain("sk-ric-test-key");
+    } finally {
+      daemon.close();
+    }
+  }, 60_000);
 
   it("stream: SSE through RESPONSE_STREAM, with the HTTP prelude, to the end of the response", async () => {
     const [http, stream] = await Promise.all([start("http-api"), start("stream")]);

@@ -37,6 +37,8 @@ export class RuntimeApi {
   readonly #inFlight = new Map<string, Pending>();
   #waiting: ServerResponse | null = null;
   initError: { errorType: string; errorMessage: string } | null = null;
+  /** Whether invocations carry a sampled X-Ray trace header (Lambda's active tracing decides). */
+  sampled = false;
   readonly #initErrorSeen: Promise<void>;
   #resolveInitError!: () => void;
 
@@ -95,7 +97,7 @@ export class RuntimeApi {
       "lambda-runtime-aws-request-id": next.requestId,
       "lambda-runtime-deadline-ms": String(next.deadlineMs),
       "lambda-runtime-invoked-function-arn": "arn:aws:lambda:us-east-1:123456789012:function:relay-test",
-      "lambda-runtime-trace-id": `Root=1-${Date.now().toString(16)}-${randomUUID().replaceAll("-", "").slice(0, 24)};Sampled=0`,
+      "lambda-runtime-trace-id": `Root=1-${Date.now().toString(16)}-${randomUUID().replaceAll("-", "").slice(0, 24)};Sampled=${this.sampled ? 1 : 0}`,
     });
     res.end(JSON.stringify(next.event));
   }
