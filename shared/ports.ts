@@ -2,6 +2,7 @@
  * The seams between use cases and the outside world. Adapters live in shared/store and
  * shared/upstream; tests pass real local ones (DynamoDB Local, the simulator).
  */
+import type { EndpointHealth } from "#shared/domain/endpoint-health.ts";
 import type { Job, StoredBlobRef } from "#shared/domain/job.ts";
 import type { Clock } from "./clock.ts";
 import type { Metrics } from "./metrics.ts";
@@ -232,6 +233,25 @@ export interface DeliveryLog {
   list(jobId: string): Promise<DeliveryAttempt[]>;
 }
 
+/**
+ * Each webhook endpoint's circuit breaker (shared/domain/endpoint-health.ts), shared by every
+ * poller and instance. Reads may be a few seconds stale (a cache); writes are atomic.
+ */
+export interface EndpointHealthStore {
+  get(endpoint: string): Promise<EndpointHealth | null>;
+  /** Counts a failed attempt and moves the state as the policy says; returns the new health. */
+  recordFailure(endpoint: string, error: string | null, nowMs: number): Promise<EndpointHealth>;
+  /** An answered attempt: the endpoint is healthy again (a no-op when it already was). */
+  recordSuccess(endpoint: string): Promise<void>;
+  /**
+   * While failing: takes the next probe slot if it is free (true), pushing the one after to
+   * `nextProbeAt`; false when another attempt has it.
+   */
+  claimProbe(endpoint: string, nowMs: number, nextProbeAt: number): Promise<boolean>;
+  /** Forgets the endpoint's failures (a redelivery re-enables a disabled endpoint). */
+  reset(endpoint: string): Promise<void>;
+}
+
 /** A job's status change, as published to the relay's event bus. */
 export interface LifecycleEvent {
   /** `<job id>:<version>`: the same however often the outbox delivers it; consumers dedupe on it. */
@@ -268,6 +288,7 @@ export interface Deps {
   eventLog: EventLog;
   webhooks: WebhookSender;
   deliveries: DeliveryLog;
+  endpoints: EndpointHealthStore;
   events: EventPublisher;
   inbox: Inbox;
   metrics: Metrics;

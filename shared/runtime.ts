@@ -7,6 +7,7 @@ import { jsonLog, type Log } from "./log.ts";
 import { EmfMetrics, meteredUpstream, noMetrics, type Metrics } from "./metrics.ts";
 import type { Deps, EventPublisher, Upstream, WebhookSender } from "./ports.ts";
 import { DynamoDeliveryLog } from "#shared/store/dynamo-delivery-log.ts";
+import { DynamoEndpointHealthStore } from "#shared/store/dynamo-endpoint-health.ts";
 import { DynamoEventLog } from "#shared/store/dynamo-event-store.ts";
 import { DynamoInbox } from "#shared/store/dynamo-inbox.ts";
 import { HttpWebhookSender } from "#shared/webhooks/http-sender.ts";
@@ -78,6 +79,7 @@ export function createDeps(config: RelayConfig, overrides: RuntimeOverrides = {}
     tenants: new DynamoTenantStore({ doc, tableName }),
     leases: new DynamoLeaseStore({ doc, tableName }),
     deliveries: new DynamoDeliveryLog({ doc, tableName, retentionDays: config.retentionDays }),
+    endpoints: new DynamoEndpointHealthStore({ doc, tableName }),
     inbox: new DynamoInbox({ doc, tableName }),
     webhooks:
       overrides.webhooks ??

@@ -81,9 +81,10 @@ export interface WebhookTarget {
 
 /**
  * Where the final webhook stands. `sending` is a claimed attempt (a crash leaves it to be retried
- * after `nextAttemptAt`); `exhausted`: every scheduled attempt failed; `gone`: the receiver said 410.
+ * after `nextAttemptAt`); `exhausted`: every scheduled attempt failed; `gone`: the receiver said 410;
+ * `disabled`: the endpoint had failed for days and the breaker turned it off (a redeliver re-enables it).
  */
-export type DeliveryState = "pending" | "sending" | "delivered" | "exhausted" | "gone";
+export type DeliveryState = "pending" | "sending" | "delivered" | "exhausted" | "gone" | "disabled";
 
 export interface Delivery {
   /** Stable across every retry and redelivery: the receiver's idempotency key. */

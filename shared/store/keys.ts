@@ -47,6 +47,8 @@ export const submitKey = (tenantId: string, bodyHash: string): ItemKey => ({
   sk: "SUBMIT",
 });
 export const leaseKey = (name: string): ItemKey => ({ pk: `LEASE#${name}`, sk: "LEASE" });
+/** A webhook endpoint's circuit breaker, by origin (shared/domain/endpoint-health.ts). */
+export const endpointKey = (endpoint: string): ItemKey => ({ pk: `ENDPOINT#${endpoint}`, sk: "ENDPOINT" });
 export const inboxKey = (webhookId: string): ItemKey => ({ pk: `INBOX#${webhookId}`, sk: "INBOX" });
 /** The due index's partition: one per shard. */
 export const dueShardKey = (shard: number): string => `DUE#${shard}`;

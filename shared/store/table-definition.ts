@@ -17,6 +17,7 @@
  *   LEASE#<name>    LEASE                a poller's lease on a due-index shard (due-<n>), or a stream
  *                                        writer's on a job (stream-<job>)
  *   INBOX#<id>      INBOX                an incoming webhook id already handled (OpenAI's, deduped)
+ *   ENDPOINT#<origin> ENDPOINT           a webhook endpoint's circuit breaker (failures in a row, state)
  * Index attributes on the job item: dueShard = DUE#<n> and dueAt (only while the job needs the
  * poller), tenantPk = TENANT#<id> and createdSk = <created ms, 15>#<id>, upstreamId.
  */
