@@ -15,6 +15,7 @@ import type { Resolver } from "#shared/webhooks/address-policy.ts";
 import { createDynamoClients, type CapacityMeter } from "#shared/store/dynamo-client.ts";
 import { DynamoJobStore } from "#shared/store/dynamo-job-store.ts";
 import { DynamoLeaseStore } from "#shared/store/dynamo-lease-store.ts";
+import { DynamoTenantQuotas } from "#shared/store/dynamo-tenant-quotas.ts";
 import { DynamoTenantStore } from "#shared/store/dynamo-tenant-store.ts";
 import { OpenAIUpstream } from "#shared/upstream/openai-upstream.ts";
 import { RotatingUpstream } from "#shared/secrets/rotating-upstream.ts";
@@ -80,6 +81,7 @@ export function createDeps(config: RelayConfig, overrides: RuntimeOverrides = {}
     leases: new DynamoLeaseStore({ doc, tableName }),
     deliveries: new DynamoDeliveryLog({ doc, tableName, retentionDays: config.retentionDays }),
     endpoints: new DynamoEndpointHealthStore({ doc, tableName }),
+    quotas: new DynamoTenantQuotas({ doc, tableName }),
     inbox: new DynamoInbox({ doc, tableName }),
     webhooks:
       overrides.webhooks ??

@@ -108,6 +108,16 @@ export function needsAttention(job: Pick<Job, "status" | "upstreamCancelPending"
   return !isTerminal(job.status) || job.upstreamCancelPending || isDeliveryActive(job.delivery);
 }
 
+/** A job submitted with `relay.max_cost_usd`: the cap and what the relay made of it (budget.ts). */
+export interface JobBudget {
+  maxCostUsd: number;
+  /** Counted by the upstream before the create. */
+  inputTokens: number;
+  /** What the upstream was sent as `max_output_tokens`, so the worst case fits the cap. */
+  maxOutputTokens: number;
+  worstCaseUsd: number;
+}
+
 export interface StoredBlobRef {
   /** Number of chunk items. */
   chunks: number;
@@ -160,6 +170,8 @@ export interface Job {
   incompleteDetails: { reason: string } | null;
   /** The last transient upstream problem, for the status object; cleared on progress. */
   lastUpstreamError: string | null;
+  /** The caller's cost cap, when it set one. */
+  budget: JobBudget | null;
 }
 
 /** The fields every job starts with empty; also what a stored item lacks when a field is null. */
@@ -183,4 +195,5 @@ export const EMPTY_JOB_FIELDS = {
   endReason: null,
   incompleteDetails: null,
   lastUpstreamError: null,
+  budget: null,
 } satisfies Partial<Job>;

@@ -1,6 +1,7 @@
 import { toUnixSeconds } from "#shared/clock.ts";
 import { isTerminal, type Job } from "./job.ts";
 import { statusLabel } from "./labels.ts";
+import { modelInfo } from "./models.ts";
 
 type Json = Record<string, unknown>;
 
@@ -11,6 +12,10 @@ export interface RelayBlock {
   /** Why the relay itself ended the job (deadline, queued too long, a lost create), else null. */
   reason: { code: string; message: string } | null;
   cost_usd: number | null;
+  /** The model has no price in the relay's catalog: `cost_usd` stays null, never a made-up $0. */
+  unpriced: boolean;
+  /** `relay.max_cost_usd` as submitted and the bound the relay put on the output for it. */
+  budget: { max_cost_usd: number; input_tokens: number; max_output_tokens: number; worst_case_usd: number } | null;
   deadline_at: number;
   ended_at: number | null;
   status_url: string;
@@ -116,6 +121,15 @@ function relayBlock(job: Job, baseUrl: string): RelayBlock {
     status_label: statusLabel(job),
     reason: job.endReason,
     cost_usd: job.costUsd,
+    unpriced: modelInfo(job.model).outputPerM === null,
+    budget: job.budget
+      ? {
+          max_cost_usd: job.budget.maxCostUsd,
+          input_tokens: job.budget.inputTokens,
+          max_output_tokens: job.budget.maxOutputTokens,
+          worst_case_usd: job.budget.worstCaseUsd,
+        }
+      : null,
     deadline_at: toUnixSeconds(job.deadlineAt),
     ended_at: isTerminal(job.status) && job.completedAt !== null ? toUnixSeconds(job.completedAt) : null,
     status_url: statusUrl,

@@ -41,7 +41,13 @@ export class DynamoTenantStore implements TenantStore {
   async getTenant(id: string): Promise<Tenant | null> {
     const { Item } = await this.#doc.send(new GetCommand({ TableName: this.#table, Key: tenantKey(id) }));
     if (!Item) return null;
-    return { id: Item.id, name: Item.name, webhookSecrets: Item.webhookSecrets, createdAt: Item.createdAt } as Tenant;
+    return {
+      id: Item.id,
+      name: Item.name,
+      webhookSecrets: Item.webhookSecrets,
+      createdAt: Item.createdAt,
+      ...(Item.limits ? { limits: Item.limits } : {}),
+    } as Tenant;
   }
 
   async putTenant(tenant: Tenant): Promise<void> {
