@@ -92,7 +92,7 @@ export async function apiGatewayDoor(app: App) {
 /** The stream function's URL (RESPONSE_STREAM mode): replies streamed, up to ~15 minutes. */
 export async function functionUrlDoor(app: App) {
   const runtime = globalThis as Record<string, unknown>;
-  runtime.awslambda ??= {
+  runtime.awslambda = {
     streamifyResponse: (fn: unknown) => fn,
     HttpResponseStream: {
       from: (stream: Writable, meta: { statusCode: number; headers: Record<string, string> }) => {
