@@ -23,7 +23,7 @@ const COUNTED_FIELDS = [
 /**
  * `relay.max_cost_usd`: a hard cap. The upstream counts the input; the relay then sends a
  * `max_output_tokens` under which even the worst case (every input token uncached, every output
- * token used) costs no more than the cap (shared/domain/budget.ts, docs/budgets.md). Refused up
+ * token used) costs no more than the cap (shared/domain/budget.ts, docs/decisions/0009-tenant-limits-and-budgets.md). Refused up
  * front (400, nothing stored) when the cap cannot be kept: no price for the model, built-in
  * tools whose results the model reads back as more billed input, a priority tier billed above
  * the catalog, or an input that alone leaves no room for the smallest output.
