@@ -1,7 +1,7 @@
 import type { ModelInfo } from "./models.ts";
 
 /** The upstream's smallest accepted `max_output_tokens`. */
-export const MIN_OUTPUT_TOKENS = 16;
+const MIN_OUTPUT_TOKENS = 16;
 
 /**
  * Built-in tools whose results the model reads back as more input, billed, inside one response
@@ -47,6 +47,6 @@ export function boundOutput(
   return { ok: true, maxOutputTokens: max, worstCaseUsd: worstCaseUsd(info, inputTokens, max) };
 }
 
-export function worstCaseUsd(info: ModelInfo, inputTokens: number, maxOutputTokens: number): number {
+function worstCaseUsd(info: ModelInfo, inputTokens: number, maxOutputTokens: number): number {
   return (inputTokens * info.inputPerM! + maxOutputTokens * info.outputPerM!) / 1_000_000;
 }

@@ -22,12 +22,12 @@ export interface EndpointHealth {
 }
 
 /** "Sustained": this many failed attempts in a row, spread over at least FAILING_AFTER_MS. */
-export const FAILING_AFTER_FAILURES = 5;
-export const FAILING_AFTER_MS = 2 * 60_000;
+const FAILING_AFTER_FAILURES = 5;
+const FAILING_AFTER_MS = 2 * 60_000;
 /** While failing, one attempt per endpoint per this long (the rest wait, their schedules untouched). */
 export const PROBE_EVERY_MS = 60_000;
 /** Failing without a single success for this long: disabled. */
-export const DISABLE_AFTER_MS = 3 * 86_400_000;
+const DISABLE_AFTER_MS = 3 * 86_400_000;
 
 /** The state an endpoint reaches after a failed attempt, given its counters (already counting it). */
 export function stateAfterFailure(

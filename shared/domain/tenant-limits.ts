@@ -16,7 +16,7 @@ export interface TenantLimits {
   monthlySpendUsd: number | null;
 }
 
-export const DEFAULT_TENANT_LIMITS: TenantLimits = {
+const DEFAULT_TENANT_LIMITS: TenantLimits = {
   requestsPerMinute: 6_000,
   pendingJobs: 1_000,
   streams: 200,

@@ -10,7 +10,7 @@ const SLOT_TTL_MS = 60_000;
 const SLOT_RENEW_MS = 20_000;
 
 /** OpenAI's duration format for `x-ratelimit-reset-*`: "250ms", "12s", "1m3s". */
-export function resetDuration(ms: number): string {
+function resetDuration(ms: number): string {
   if (ms < 1000) return `${Math.max(0, Math.round(ms))}ms`;
   const seconds = Math.ceil(ms / 1000);
   const minutes = Math.floor(seconds / 60);

@@ -10,7 +10,7 @@ export interface DeliveryLaneLimits {
   perTenant: number;
 }
 
-export const DEFAULT_DELIVERY_LIMITS: DeliveryLaneLimits = { total: 64, perEndpoint: 4, perTenant: 16 };
+const DEFAULT_DELIVERY_LIMITS: DeliveryLaneLimits = { total: 64, perEndpoint: 4, perTenant: 16 };
 
 interface Queued {
   job: Job;
@@ -61,10 +61,6 @@ export class DeliveryLane {
     queue.push({ job, endpoint, send });
     this.#pump();
     return true;
-  }
-
-  has(jobId: string): boolean {
-    return this.#known.has(jobId);
   }
 
   /**
