@@ -1,7 +1,9 @@
 import { App, Aspects, Tags } from "aws-cdk-lib";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { ContextError, parseRelayContext, type RelayContext } from "./context.ts";
-import { RelayStack } from "./relay-stack.ts";
+import { readFileSync } from "node:fs";
+import { parseUpstreams } from "#shared/upstreams-config.ts";
+import { RelayStack, type RelayStackProps } from "./relay-stack.ts";
 
 /**
  * Composition root: `npx cdk synth|deploy [-c stage=dev|prod] [-c retain=true|false]
@@ -19,8 +21,44 @@ try {
   process.exit(1);
 }
 
+/**
+ * `-c upstreamsFile=upstreams.json`: several upstreams (README, "Several upstreams"), checked here
+ * as the functions will check it at cold start. In AWS a key is a Secrets Manager ARN (or none):
+ * the functions have no environment variable of the operator's to read it from.
+ */
+function upstreamsFromContext(): RelayStackProps["upstreams"] {
+  const file = app.node.tryGetContext("upstreamsFile");
+  if (file === undefined) return undefined;
+  try {
+    const json = readFileSync(String(file), "utf8");
+    const raw = JSON.parse(json) as { upstreams?: Record<string, { key?: { env?: string } }> };
+    for (const [name, u] of Object.entries(raw.upstreams ?? {}))
+      if (u?.key?.env)
+        throw new ContextError(`upstreamsFile: upstreams.${name}.key.env cannot be read in AWS; use key.secretArn.`);
+    const parsed = parseUpstreams(raw, {}, `upstreamsFile (${String(file)})`, "file");
+    return {
+      json: JSON.stringify(raw),
+      secretArns: parsed.upstreams.flatMap((u) => (u.apiKeySecretArn ? [u.apiKeySecretArn] : [])),
+      emulated: parsed.upstreams.some((u) => !u.background),
+    };
+  } catch (error) {
+    if (error instanceof ContextError) throw error;
+    throw new ContextError(`upstreamsFile: ${(error as Error).message}`);
+  }
+}
+
+let upstreams: RelayStackProps["upstreams"];
+try {
+  upstreams = upstreamsFromContext();
+} catch (error) {
+  if (!(error instanceof ContextError)) throw error;
+  console.error(`responses-relay: ${error.message}`);
+  process.exit(1);
+}
+
 const stack = new RelayStack(app, `ResponsesRelay-${context.stage}`, {
   ...context,
+  upstreams,
   description: `responses-relay (${context.stage}): long OpenAI Responses API requests in background mode`,
 });
 // Not on the dashboard: cfn-lint's schema (and older CloudFormation) has no Tags for it.

@@ -23,6 +23,8 @@ export const FUNCTION_ENTRIES = {
   "http-api": "functions/http-api.ts",
   poller: "functions/poller.ts",
   stream: "functions/stream.ts",
+  "lifecycle-outbox": "functions/lifecycle-outbox.ts",
+  worker: "functions/worker.ts",
 } as const;
 
 export type FunctionName = keyof typeof FUNCTION_ENTRIES;

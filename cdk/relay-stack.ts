@@ -14,6 +14,7 @@ import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { NagSuppressions } from "cdk-nag";
 import type { Construct } from "constructs";
+import { LifecycleOutbox } from "#cdk/constructs/lifecycle-outbox.ts";
 import { OperatorSecret } from "#cdk/constructs/operator-secret.ts";
 import { RELAY_METRICS, RelayAlarms } from "#cdk/constructs/relay-alarms.ts";
 import { RelayDashboard } from "#cdk/constructs/relay-dashboard.ts";
@@ -47,7 +48,18 @@ export interface RelayStackProps extends StackProps {
    * so browsers cannot read replies cross-origin; the relay's clients are servers holding a key.
    */
   streamCorsOrigins?: string[];
+  /**
+   * The upstreams document (RELAY_UPSTREAMS, README "Several upstreams"), already validated by the
+   * app; with an upstream without background mode the stack adds the worker function.
+   */
+  upstreams?: { json: string; secretArns: string[]; emulated: boolean };
 }
+
+/**
+ * How long an emulated job may run in AWS: the worker function's 15-minute limit less a margin for
+ * its start and its clean stop; enforced as the job's deadline (shared/domain/models.ts).
+ */
+export const WORKER_MAX_SECONDS = 840;
 
 /**
  * The whole relay in one stack: table, bus, secrets, the HTTP API function behind API Gateway, the
@@ -60,6 +72,9 @@ export class RelayStack extends Stack {
   readonly httpApiFunction: RelayFunction;
   readonly pollerFunction: RelayFunction;
   readonly streamFunction: RelayFunction;
+  readonly outboxFunction: RelayFunction;
+  /** Runs jobs of upstreams without background mode; only when the upstreams document has one. */
+  readonly workerFunction: RelayFunction | null = null;
   readonly httpApi: HttpApi;
   readonly alarms: RelayAlarms;
   readonly #removalPolicy: RemovalPolicy;
@@ -111,7 +126,25 @@ export class RelayStack extends Stack {
       RELAY_STAGE: props.stage,
       RELAY_METRICS_NAMESPACE: RELAY_METRICS.namespace,
       POWERTOOLS_SERVICE_NAME: RELAY_METRICS.service,
+      ...(props.upstreams
+        ? { RELAY_UPSTREAMS: props.upstreams.json, RELAY_WORKER_MAX_SECONDS: String(WORKER_MAX_SECONDS) }
+        : {}),
     };
+    if (props.upstreams?.emulated) {
+      // The relay's own background mode: one asynchronous invocation per run of a job. No retries:
+      // the poller starts another worker when it finds a job no worker holds (decision 0008).
+      this.workerFunction = this.#relayFunction("WorkerFunction", {
+        name: "worker",
+        description: "responses-relay worker: holds an upstream request without background mode, up to 14 min",
+        timeout: Duration.minutes(15),
+        memorySize: 512,
+      })
+        .bindTable(this.table, "readWrite")
+        .bindSecret(openaiApiKey, "OPENAI_API_KEY_SECRET_ARN");
+      this.workerFunction.fn.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(5) });
+      for (const arn of props.upstreams.secretArns) this.workerFunction.bindSecretArn(arn);
+      this.alarms.watchFunction("WorkerFunction", this.workerFunction);
+    }
 
     // 29 s: API Gateway stops waiting at 30 s, so time after that is billed with nobody listening.
     this.httpApiFunction = this.#relayFunction("HttpApiFunction", {
@@ -121,8 +154,8 @@ export class RelayStack extends Stack {
     })
       .bindTable(this.table, "readWrite")
       .bindSecret(openaiApiKey, "OPENAI_API_KEY_SECRET_ARN")
-      .bindSecret(openaiWebhookSecret, "OPENAI_WEBHOOK_SECRET_ARN")
-      .bindBus(this.bus);
+      .bindSecret(openaiWebhookSecret, "OPENAI_WEBHOOK_SECRET_ARN");
+    this.#upstreamAccess(this.httpApiFunction, props);
     // One catch-all route: the Hono app routes, answers unknown paths in OpenAI's error shape, and
     // checks the bearer key itself.
     const route = new HttpRoute(this, "HttpApiDefaultRoute", {
@@ -159,8 +192,10 @@ export class RelayStack extends Stack {
     })
       .bindTable(this.table, "readWrite")
       .bindSecret(openaiApiKey, "OPENAI_API_KEY_SECRET_ARN")
-      .bindBus(this.bus)
+      // Read only to know whether OpenAI's webhooks can find a lost create (decision 0003).
+      .bindSecret(openaiWebhookSecret, "OPENAI_WEBHOOK_SECRET_ARN")
       .setEnv("RELAY_POLL_TICK_MS", String(POLL_TICK_MS));
+    this.#upstreamAccess(this.pollerFunction, props);
     // A failed or late minute is not retried: the next scheduled invocation is the retry, and a
     // retry would only overlap it.
     this.pollerFunction.fn.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(1) });
@@ -172,6 +207,23 @@ export class RelayStack extends Stack {
     this.alarms
       .watchFunction("PollerFunction", this.pollerFunction)
       .watchHeartbeat("PollerFunction", this.pollerFunction);
+
+    // Lifecycle events come from the table's stream, not from the writers (a crash between a write
+    // and its publish would lose one): only this function may put events on the bus.
+    this.outboxFunction = this.#relayFunction("LifecycleOutboxFunction", {
+      name: "lifecycle-outbox",
+      description: "responses-relay outbox: publishes job lifecycle events from the table's stream",
+      timeout: Duration.seconds(60),
+      memorySize: 256,
+    }).bindBus(this.bus);
+    const outbox = new LifecycleOutbox(this, "LifecycleOutbox", {
+      fn: this.outboxFunction,
+      table: this.table,
+      removalPolicy: this.#removalPolicy,
+    });
+    this.alarms
+      .watchFunction("LifecycleOutboxFunction", this.outboxFunction)
+      .watchOutbox("LifecycleOutbox", this.outboxFunction, outbox.deadLetters);
 
     new CfnOutput(this, "ApiUrl", {
       value: publicUrl,
@@ -206,8 +258,8 @@ export class RelayStack extends Stack {
     })
       .bindTable(this.table, "readWrite")
       .bindSecret(openaiApiKey, "OPENAI_API_KEY_SECRET_ARN")
-      .bindSecret(openaiWebhookSecret, "OPENAI_WEBHOOK_SECRET_ARN")
-      .bindBus(this.bus);
+      .bindSecret(openaiWebhookSecret, "OPENAI_WEBHOOK_SECRET_ARN");
+    this.#upstreamAccess(this.streamFunction, props);
     // Auth NONE at the URL: the app checks the relay's bearer key, as behind API Gateway. CORS is
     // off unless origins are named: no browser page can read a stream cross-origin by default.
     const streamUrl = this.streamFunction.fn.addFunctionUrl({
@@ -240,6 +292,12 @@ export class RelayStack extends Stack {
       httpApi: this.httpApi,
       functions: { http: this.httpApiFunction, poller: this.pollerFunction, stream: this.streamFunction },
     });
+  }
+
+  /** The upstreams' key secrets, and the worker to start, for a function that calls upstreams. */
+  #upstreamAccess(fn: RelayFunction, props: RelayStackProps): void {
+    for (const arn of props.upstreams?.secretArns ?? []) fn.bindSecretArn(arn);
+    if (this.workerFunction) fn.bindWorker(this.workerFunction);
   }
 
   /** A RelayFunction with this stack's removal policy and the environment every relay function reads. */

@@ -14,7 +14,7 @@ import { serve } from "@hono/node-server";
 import { loadConfig } from "#shared/config.ts";
 import { createApp } from "#shared/http/app.ts";
 import { Poller } from "#shared/poller/poller.ts";
-import { createDeps } from "#shared/runtime.ts";
+import { createDeps, localWorkersOf } from "#shared/runtime.ts";
 import { createDynamoClients } from "#shared/store/dynamo-client.ts";
 import { createTenant } from "#shared/use-cases/manage-keys.ts";
 import { newApiKey, newWebhookSecret, sha256Hex } from "#shared/ids.ts";
@@ -71,6 +71,9 @@ async function main() {
     ...(simulator ? { OPENAI_BASE_URL: simulator.url, OPENAI_API_KEY: "sk-simulator" } : {}),
   });
   const deps = createDeps(config);
+  // Jobs of upstreams without background mode run in this process; on Ctrl-C their workers let
+  // go (lease released), and the next start's poller runs those jobs again.
+  stopping.push(async () => localWorkersOf(deps)?.stopAll());
   const { credentials } = loadDevCredentials(dataDir, () => ({
     apiKey: newApiKey(),
     webhookSecret: newWebhookSecret(),
@@ -135,7 +138,7 @@ async function main() {
 responses-relay local stack is running.
 
   API          ${url}   (docs: ${url}/docs, health: ${url}/health)
-  upstream     ${simulator ? `Responses API simulator at ${simulator.url} (set OPENAI_API_KEY to use OpenAI)` : `OpenAI at ${config.openai.baseUrl}`}
+  upstream     ${upstreamsBanner(config, simulator)}
   DynamoDB     DynamoDB Local at ${dynamo.endpoint}, table ${TABLE}
   data         ${dataDir}${fresh ? " (emptied: --fresh)" : " (kept across restarts; npm start -- --fresh empties it)"}
   poller       every minute, ticking every ${config.pollTickMs / 1000} s
@@ -153,6 +156,16 @@ Try it:
 
 Ctrl-C stops everything.
 `);
+}
+
+function upstreamsBanner(config: ReturnType<typeof loadConfig>, simulator: Simulator | undefined): string {
+  if (config.upstreams.source === "env")
+    return simulator
+      ? `Responses API simulator at ${simulator.url} (set OPENAI_API_KEY to use OpenAI)`
+      : `OpenAI at ${config.openai.baseUrl}`;
+  return config.upstreams.upstreams
+    .map((u) => `${u.name} (${u.api}, ${u.background ? "background mode" : "relay worker"})`)
+    .join(", ");
 }
 
 main().catch((error) => {

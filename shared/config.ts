@@ -1,5 +1,6 @@
 import { ConfigError } from "./errors.ts";
 import { resolveBaseUrl, keyHeaderFor, type KeyHeader } from "#shared/upstream/base-url.ts";
+import { loadUpstreams, type UpstreamsConfig } from "./upstreams-config.ts";
 
 /**
  * Configuration, read and validated once (at cold start, or when the local stack boots). A missing
@@ -18,6 +19,13 @@ export interface RelayConfig {
     baseUrl: string;
     keyHeader: KeyHeader;
   };
+  /** Every upstream and the model routes (`RELAY_UPSTREAMS_FILE`; else the one `openai` above). */
+  upstreams: UpstreamsConfig;
+  /**
+   * The longest a job on an upstream without background mode may run, enforced as its deadline:
+   * the worker function's limit in AWS (15 minutes, less a margin); unset locally (no bound).
+   */
+  workerMaxSeconds: number | null;
   openaiWebhookSecret: string | undefined;
   openaiWebhookSecretArn: string | undefined;
   /** Absolute public URL of the API (webhook payloads need absolute links); else taken per request. */
@@ -34,6 +42,7 @@ export interface RelayConfig {
   pollConcurrency: number;
   retentionDays: number;
   createGraceMs: number;
+  confirmSlackMs: number;
   idempotencyTtlSeconds: number;
 }
 
@@ -92,6 +101,14 @@ export function loadConfig(env: Env = process.env): Readonly<RelayConfig> {
   // Checked where it is used (shared/secrets): a malformed optional secret switches off OpenAI
   // webhooks with a clear log line; it must not stop the API from starting.
   const webhookSecret = read(env, "OPENAI_WEBHOOK_SECRET");
+  const keyHeader = keyHeaderFor(baseUrl, oneOf(env, "OPENAI_API_KEY_HEADER", ["api-key", "authorization"]));
+  const upstreams = loadUpstreams(env, {
+    baseUrl,
+    keyHeader,
+    apiKey: read(env, "OPENAI_API_KEY"),
+    apiKeySecretArn: read(env, "OPENAI_API_KEY_SECRET_ARN"),
+  });
+  const workerMax = read(env, "RELAY_WORKER_MAX_SECONDS");
   return Object.freeze({
     tableName: required(env, "RELAY_TABLE_NAME"),
     dynamoEndpoint: url(env, "DYNAMODB_ENDPOINT"),
@@ -100,8 +117,10 @@ export function loadConfig(env: Env = process.env): Readonly<RelayConfig> {
       apiKey: read(env, "OPENAI_API_KEY"),
       apiKeySecretArn: read(env, "OPENAI_API_KEY_SECRET_ARN"),
       baseUrl,
-      keyHeader: keyHeaderFor(baseUrl, oneOf(env, "OPENAI_API_KEY_HEADER", ["api-key", "authorization"])),
+      keyHeader,
     }),
+    upstreams,
+    workerMaxSeconds: workerMax === undefined ? null : integer(env, "RELAY_WORKER_MAX_SECONDS", 840, 60, 86_400),
     openaiWebhookSecret: webhookSecret,
     openaiWebhookSecretArn: read(env, "OPENAI_WEBHOOK_SECRET_ARN"),
     publicBaseUrl: url(env, "RELAY_PUBLIC_URL"),
@@ -117,6 +136,8 @@ export function loadConfig(env: Env = process.env): Readonly<RelayConfig> {
     retentionDays: integer(env, "RELAY_RETENTION_DAYS", 30, 4, 3650),
     // Above the upstream call timeout (20 s): a slow create must not be taken for a lost one.
     createGraceMs: integer(env, "RELAY_CREATE_GRACE_MS", 120_000, 30_000, 3_600_000),
+    // How long past its deadline a create whose answer was lost waits for OpenAI's webhook about it.
+    confirmSlackMs: integer(env, "RELAY_CONFIRM_SLACK_MS", 1_800_000, 0, 86_400_000),
     idempotencyTtlSeconds: integer(env, "RELAY_IDEMPOTENCY_TTL_SECONDS", 86_400, 86_400, 30 * 86_400),
   });
 }

@@ -138,5 +138,11 @@ export class QuotaExceededError extends RelayError {}
 /** A conditional write lost a race: someone else changed the item first. */
 export class VersionConflictError extends RelayError {}
 
+/**
+ * A lifecycle move the job's current phase does not allow (shared/domain/lifecycle.ts). Read
+ * fresh, the job has moved on: callers treat it as a lost race and re-read.
+ */
+export class IllegalTransitionError extends VersionConflictError {}
+
 /** Configuration is missing or malformed: fails the cold start loudly. */
 export class ConfigError extends RelayError {}

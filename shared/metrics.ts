@@ -81,7 +81,8 @@ export function meteredUpstream(upstream: Upstream, metrics: Metrics): Upstream 
     }
   };
   return {
-    create: (body: Record<string, unknown>) => count(() => upstream.create(body), true),
+    create: (body: Record<string, unknown>, context?: Parameters<Upstream["create"]>[1]) =>
+      count(() => upstream.create(body, context), true),
     retrieve: (id: string, options?: Parameters<Upstream["retrieve"]>[1]) =>
       count(() => upstream.retrieve(id, options)),
     cancel: (id: string) => count(() => upstream.cancel(id)),

@@ -4,6 +4,7 @@
  */
 import type { EndpointHealth } from "#shared/domain/endpoint-health.ts";
 import type { Job, StoredBlobRef } from "#shared/domain/job.ts";
+import type { ModelCatalog } from "#shared/domain/models.ts";
 import type { SlotKind, TenantLimits } from "#shared/domain/tenant-limits.ts";
 import type { Clock } from "./clock.ts";
 import type { Metrics } from "./metrics.ts";
@@ -155,11 +156,16 @@ export interface LeaseStore {
 /** A Response object as the upstream returns it. */
 export type UpstreamResponse = Record<string, unknown> & { id: string; status: string };
 
+/** What a create knows besides the body: the job it is for (an emulated upstream runs that job). */
+export interface CreateContext {
+  jobId: string;
+}
+
 export interface Upstream {
   /**
    * @throws UpstreamRejectedError (permanent) or UpstreamUnavailableError (transient).
    */
-  create(body: Record<string, unknown>): Promise<UpstreamResponse>;
+  create(body: Record<string, unknown>, context?: CreateContext): Promise<UpstreamResponse>;
   /** `include`: extra fields the caller asked for (OpenAI's `include` values). */
   retrieve(id: string, options?: { include?: readonly string[] }): Promise<UpstreamResponse>;
   cancel(id: string): Promise<UpstreamResponse>;
@@ -330,6 +336,49 @@ export interface EventPublisher {
 export interface Inbox {
   /** True the first time an id is claimed, false for a repeat. */
   claim(id: string, expiresAtSeconds: number): Promise<boolean>;
+  /** Forgets a claim whose handling failed, so the sender's retry is handled, not deduped. */
+  release(id: string): Promise<void>;
+}
+
+/**
+ * One streaming request to an upstream without background mode, held open for the whole run, as
+ * Responses API stream events (a Chat Completions upstream's chunks are translated). Opening
+ * throws like Upstream.create; a connection that breaks mid-way throws UpstreamUnavailableError
+ * from the iterator; the iterator ends after the terminal event.
+ */
+export interface DirectUpstream {
+  /** Why this request cannot be sent to this upstream (an unsupported field or item), or null. */
+  refusal(body: Record<string, unknown>): string | null;
+  open(
+    body: Record<string, unknown>,
+    options: { signal: AbortSignal; jobId: string },
+  ): Promise<AsyncIterable<StreamEvent>>;
+}
+
+/** What to do with a job whose worker died mid-run: run it again from the start, or fail it. */
+export type WorkerLostPolicy = "rerun" | "fail";
+
+export interface EmulationSettings {
+  /** The worker's lease on a job (clock ms); a worker that stops renewing it is taken for dead. */
+  leaseMs: number;
+  onWorkerLost: WorkerLostPolicy;
+  /** Runs a job may start in all (the first included) before it fails as lost. */
+  maxRuns: number;
+}
+
+/**
+ * Background mode the relay provides itself, for upstreams that have none
+ * (docs/decisions/0008-emulated-background.md): a worker holds the upstream request and writes
+ * every event into the job's event log.
+ */
+export interface Emulation {
+  /** The emulated upstreams by name. */
+  direct: ReadonlyMap<string, DirectUpstream>;
+  /** Starts a worker for the job (in this process locally, a worker function in AWS); never throws. */
+  dispatch(jobId: string): Promise<void>;
+  /** Stops this process's worker of the job at once, if it has one (a cancel, a delete). */
+  interrupt(jobId: string): void;
+  settings: EmulationSettings;
 }
 
 export interface Deps {
@@ -347,12 +396,26 @@ export interface Deps {
   metrics: Metrics;
   clock: Clock;
   settings: RelaySettings;
+  /** Which upstream serves a model, at what price and deadline. */
+  models: ModelCatalog;
+  /** Set when some upstream has no background mode of its own. */
+  emulation?: Emulation;
 }
 
 export interface RelaySettings {
   /** Absolute base URL of the relay's public API (status and cancel URLs in webhooks). */
   publicBaseUrl: string;
   idempotencyTtlSeconds: number;
-  /** A create that was sent but never recorded is settled after this (crash recovery). */
+  /** A create that was sent but never recorded is looked for after this (crash recovery). */
   createGraceMs: number;
+  /**
+   * Whether verified OpenAI webhooks can reach this relay (their secret is set and valid), so a response whose create answer was lost can
+   * still be found when it ends (by its `relay_job_id` tag): such jobs wait to be confirmed.
+   */
+  findsLostCreates: () => Promise<boolean>;
+  /**
+   * How long past its deadline such a job waits (OpenAI sends the webhook when the response ends,
+   * which may be after the relay's deadline: nobody could cancel it there).
+   */
+  confirmSlackMs: number;
 }

@@ -19,6 +19,12 @@ import { DynamoTenantQuotas } from "#shared/store/dynamo-tenant-quotas.ts";
 import { DynamoTenantStore } from "#shared/store/dynamo-tenant-store.ts";
 import { OpenAIUpstream } from "#shared/upstream/openai-upstream.ts";
 import { RotatingUpstream } from "#shared/secrets/rotating-upstream.ts";
+import { modelCatalog } from "#shared/domain/models.ts";
+import type { DirectUpstream, Emulation } from "./ports.ts";
+import { ChatCompletionsUpstream, ResponsesDirectUpstream } from "#shared/upstream/direct-upstream.ts";
+import { UpstreamRegistry } from "#shared/upstream/upstream-registry.ts";
+import { EmulatedUpstream, LocalWorkers } from "#shared/streaming/emulated-upstream.ts";
+import type { UpstreamConfig } from "./upstreams-config.ts";
 
 export interface RuntimeOverrides {
   upstream?: Upstream;
@@ -26,6 +32,8 @@ export interface RuntimeOverrides {
   openaiApiKey?: string;
   /** Read before each upstream call (cached with a max age): a rotated key takes effect warm. */
   openaiApiKeySource?: () => Promise<string | undefined>;
+  /** OpenAI's webhook secret as the HTTP API reads it (Secrets Manager in AWS): unset or invalid, none. */
+  openaiWebhookSecretSource?: () => Promise<string | undefined>;
   clock?: Clock;
   meter?: CapacityMeter;
   events?: EventPublisher;
@@ -34,6 +42,23 @@ export interface RuntimeOverrides {
   resolve?: Resolver;
   log?: Log;
   metrics?: Metrics;
+  /**
+   * Reads a configured upstream's key from its Secrets Manager ARN (cached with a max age, as the
+   * OpenAI key is); unset locally, where keys come from the variables the upstreams file names.
+   */
+  secretKey?: (arn: string) => () => Promise<string | undefined>;
+  /**
+   * Starts the worker for a job on an upstream without background mode: a worker function invoked
+   * asynchronously in AWS. Unset: the worker runs in this process (the local stack, the tests).
+   */
+  dispatchWorker?: (jobId: string) => Promise<void>;
+}
+
+const localWorkerPools = new WeakMap<Deps, LocalWorkers>();
+
+/** The in-process worker pool of these Deps (null when workers run elsewhere, as in AWS). */
+export function localWorkersOf(deps: Deps): LocalWorkers | null {
+  return localWorkerPools.get(deps) ?? null;
 }
 
 /**
@@ -47,20 +72,32 @@ export function createDeps(config: RelayConfig, overrides: RuntimeOverrides = {}
     meter: overrides.meter,
   });
   const tableName = config.tableName;
-  const apiKey = overrides.openaiApiKey ?? config.openai.apiKey;
-  let upstream = overrides.upstream;
-  const { baseUrl, keyHeader } = config.openai;
-  if (!upstream && overrides.openaiApiKeySource) {
-    upstream = new RotatingUpstream(
-      overrides.openaiApiKeySource,
-      (key) => new OpenAIUpstream({ apiKey: key, baseUrl, keyHeader }),
-    );
+  const clock = overrides.clock ?? systemClock;
+  const upstreams = config.upstreams;
+  const emulatedNames = new Set(upstreams.upstreams.filter((u) => !u.background).map((u) => u.name));
+  const models = modelCatalog({
+    rules: upstreams.models,
+    fallback: upstreams.fallback,
+    emulated: emulatedNames,
+    emulatedMaxSeconds: config.workerMaxSeconds,
+  });
+  // Filled in below, once the Deps these upstreams serve exist.
+  let built: Deps | null = null;
+  const self = () => built!;
+  const byName = new Map<string, Upstream>();
+  const direct = new Map<string, DirectUpstream>();
+  for (const u of upstreams.upstreams) {
+    if (u.background) byName.set(u.name, nativeUpstream(u, config, overrides, upstreams.source === "env"));
+    else {
+      direct.set(u.name, directUpstream(u, overrides, clock));
+      byName.set(u.name, new EmulatedUpstream(u.name, self));
+    }
   }
-  if (!upstream) {
-    if (!apiKey)
-      throw new ConfigError("No upstream key: set OPENAI_API_KEY (locally) or OPENAI_API_KEY_SECRET_ARN (in AWS).");
-    upstream = new OpenAIUpstream({ apiKey, baseUrl: config.openai.baseUrl, keyHeader: config.openai.keyHeader });
-  }
+  const upstream = new UpstreamRegistry({
+    upstreams: byName,
+    primary: upstreams.primary,
+    route: (model) => models.route(model)?.upstream ?? null,
+  });
   const log = overrides.log ?? jsonLog;
   const events =
     overrides.events ??
@@ -71,10 +108,9 @@ export function createDeps(config: RelayConfig, overrides: RuntimeOverrides = {}
           log,
         })
       : new LoggingEventPublisher(log));
-  const clock = overrides.clock ?? systemClock;
   const metrics =
     overrides.metrics ?? (config.metricsNamespace ? new EmfMetrics(config.metricsNamespace, config.stage) : noMetrics);
-  return {
+  const deps: Deps = {
     eventLog: new DynamoEventLog({ doc, tableName, retentionDays: config.retentionDays, now: () => clock.now() }),
     jobs: new DynamoJobStore({ doc, tableName, shards: config.dueShards, retentionDays: config.retentionDays }),
     tenants: new DynamoTenantStore({ doc, tableName }),
@@ -95,6 +131,78 @@ export function createDeps(config: RelayConfig, overrides: RuntimeOverrides = {}
       publicBaseUrl: config.publicBaseUrl ?? "",
       idempotencyTtlSeconds: config.idempotencyTtlSeconds,
       createGraceMs: config.createGraceMs,
+      confirmSlackMs: config.confirmSlackMs,
+      findsLostCreates: overrides.openaiWebhookSecretSource
+        ? async () => Boolean(await overrides.openaiWebhookSecretSource?.())
+        : async () => Boolean(config.openaiWebhookSecret),
     },
+    models,
   };
+  if (direct.size > 0) {
+    const workers = overrides.dispatchWorker ? null : new LocalWorkers(self, log);
+    if (workers) localWorkerPools.set(deps, workers);
+    const emulation: Emulation = {
+      direct,
+      dispatch: async (jobId) => {
+        try {
+          await (overrides.dispatchWorker ?? ((id: string) => workers!.dispatch(id)))(jobId);
+        } catch (error) {
+          // The poller dispatches again at its next look: a lost dispatch only costs time.
+          log({ level: "error", msg: "worker dispatch failed", jobId, error: String(error) });
+        }
+      },
+      interrupt: (jobId) => workers?.interrupt(jobId),
+      settings: {
+        leaseMs: upstreams.emulation.leaseSeconds * 1000,
+        onWorkerLost: upstreams.emulation.onWorkerLost,
+        maxRuns: upstreams.emulation.maxRuns,
+      },
+    };
+    deps.emulation = emulation;
+  }
+  built = deps;
+  return deps;
+}
+
+/** An upstream with background mode of its own (OpenAI, Azure), through the official SDK. */
+function nativeUpstream(
+  u: UpstreamConfig,
+  config: RelayConfig,
+  overrides: RuntimeOverrides,
+  envOnly: boolean,
+): Upstream {
+  const options = { baseUrl: u.baseUrl, keyHeader: u.keyHeader === "none" ? undefined : u.keyHeader };
+  const sdk = (key: string) =>
+    new OpenAIUpstream({ apiKey: key, baseUrl: u.baseUrl, keyHeader: options.keyHeader ?? "authorization" });
+  // The single env-configured upstream keeps its own overrides (tests inject one; AWS rotates its key).
+  if (envOnly) {
+    if (overrides.upstream) return overrides.upstream;
+    if (overrides.openaiApiKeySource) return new RotatingUpstream(overrides.openaiApiKeySource, sdk);
+    const apiKey = overrides.openaiApiKey ?? config.openai.apiKey;
+    if (!apiKey)
+      throw new ConfigError("No upstream key: set OPENAI_API_KEY (locally) or OPENAI_API_KEY_SECRET_ARN (in AWS).");
+    return sdk(apiKey);
+  }
+  if (u.keyHeader === "none") return sdk("none");
+  if (u.apiKeySecretArn) {
+    if (!overrides.secretKey)
+      throw new ConfigError(`upstream ${u.name}: its key is a secret ARN, which only AWS reads.`);
+    return new RotatingUpstream(overrides.secretKey(u.apiKeySecretArn), sdk);
+  }
+  return sdk(u.apiKey!);
+}
+
+/** An upstream without background mode: the request the relay's worker holds open. */
+function directUpstream(u: UpstreamConfig, overrides: RuntimeOverrides, clock: Clock): DirectUpstream {
+  const arn = u.apiKeySecretArn;
+  if (arn && !overrides.secretKey)
+    throw new ConfigError(`upstream ${u.name}: its key is a secret ARN, which only AWS reads.`);
+  const options = {
+    baseUrl: u.baseUrl,
+    keyHeader: u.keyHeader,
+    apiKey: arn ? overrides.secretKey!(arn) : async () => u.apiKey,
+    idleMs: u.idleSeconds * 1000,
+    clock,
+  };
+  return u.api === "chat_completions" ? new ChatCompletionsUpstream(options) : new ResponsesDirectUpstream(options);
 }

@@ -11,6 +11,7 @@ import {
 import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
 import { PolicyStatement, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import { Topic } from "aws-cdk-lib/aws-sns";
+import type { IQueue } from "aws-cdk-lib/aws-sqs";
 import { EmailSubscription } from "aws-cdk-lib/aws-sns-subscriptions";
 import { Construct } from "constructs";
 import { METRIC, METRICS_SERVICE } from "#shared/metrics.ts";
@@ -173,6 +174,28 @@ export class RelayAlarms extends Construct {
       threshold: 1,
       evaluationPeriods: 1,
       description: `${id}: invocations were throttled (reserved or account concurrency exhausted).`,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+    return this;
+  }
+
+  /**
+   * The lifecycle-event outbox falling behind or giving up: batches in the on-failure queue (events
+   * that were never published: replay them from it), or stream records waiting longer than 5 minutes.
+   */
+  watchOutbox(id: string, relayFunction: RelayFunction, onFailure: IQueue): this {
+    this.#alarm(`${id}DeadLetters`, {
+      metric: onFailure.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: "Maximum" }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      description: `${id}: lifecycle events were not published after every retry; their stream positions are in the on-failure queue.`,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+    this.#alarm(`${id}IteratorAge`, {
+      metric: relayFunction.fn.metric("IteratorAge", { period: Duration.minutes(5), statistic: "Maximum" }),
+      threshold: 5 * 60_000,
+      evaluationPeriods: 1,
+      description: `${id}: lifecycle events are more than 5 minutes behind the table (records drop after 24 h).`,
       treatMissingData: TreatMissingData.NOT_BREACHING,
     });
     return this;

@@ -133,7 +133,8 @@ export class RelayFunction extends Construct {
           appliesTo: ["Resource::*"],
           reason:
             "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions; AWS documents " +
-            'Resource "*" for them (AWSXRayDaemonWriteAccess). Every other statement of this role names its resource.',
+            'Resource "*" for them (AWSXRayDaemonWriteAccess); so does dynamodb:ListStreams, which the outbox\'s stream ' +
+            "event source grants. Every other statement of this role names its resource.",
         },
       ],
       true,
@@ -156,6 +157,24 @@ export class RelayFunction extends Construct {
   bindSecret(secret: ISecret, envName: string): this {
     this.fn.addEnvironment(envName, secret.secretArn);
     secret.grantRead(this.role);
+    return this;
+  }
+
+  /** Read access to a secret named only by its ARN (an upstream's key from the upstreams file). */
+  bindSecretArn(arn: string): this {
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ["secretsmanager:GetSecretValue"], resources: [arn] }),
+    );
+    return this;
+  }
+
+  /** RELAY_WORKER_FUNCTION plus lambda:InvokeFunction on the worker only (it runs emulated jobs). */
+  bindWorker(worker: RelayFunction): this {
+    this.fn.addEnvironment("RELAY_WORKER_FUNCTION", worker.fn.functionName);
+    // The function itself, not grantInvoke's `:*` (every version and alias), which is all it needs.
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ["lambda:InvokeFunction"], resources: [worker.fn.functionArn] }),
+    );
     return this;
   }
 

@@ -1,7 +1,7 @@
 import { RemovalPolicy } from "aws-cdk-lib";
-import { AttributeType, BillingMode, ProjectionType, Table } from "aws-cdk-lib/aws-dynamodb";
+import { AttributeType, BillingMode, ProjectionType, StreamViewType, Table } from "aws-cdk-lib/aws-dynamodb";
 import type { Construct } from "constructs";
-import { INDEXES, TABLE_ATTRIBUTES, type IndexDefinition } from "#shared/store/table-definition.ts";
+import { INDEXES, TABLE_ATTRIBUTES, TABLE_STREAM_VIEW, type IndexDefinition } from "#shared/store/table-definition.ts";
 
 export interface RelayTableProps {
   /** Deletion protection and RETAIN (prod); otherwise the table goes with the stack. */
@@ -27,6 +27,8 @@ export class RelayTable extends Table {
       sortKey: { name: TABLE_ATTRIBUTES.sortKey, type: AttributeType.STRING },
       billingMode: BillingMode.PAY_PER_REQUEST,
       timeToLiveAttribute: TABLE_ATTRIBUTES.ttl,
+      // The lifecycle-event outbox (docs/lifecycle-outbox.md): the same view the local stack reads.
+      stream: StreamViewType[TABLE_STREAM_VIEW],
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       deletionProtection: props.retain,
       removalPolicy: props.retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,

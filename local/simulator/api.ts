@@ -247,5 +247,8 @@ export function handleApi(state: SimState, route: ApiRoute, url: URL, rawBody: s
       return inputTokens(state, rawBody);
     case "conversation":
       return conversationCall(state, route, rawBody);
+    case "chat":
+      // Chat Completions is served by the `ollama` and `chat` flavours only (flavours.ts).
+      throw invalidRequest("This server speaks the Responses API only.");
   }
 }

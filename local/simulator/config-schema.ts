@@ -59,6 +59,7 @@ const webhookSchema = z
     secret: z.string().min(1),
     delayMs: z.number().nonnegative().optional(),
     duplicates: z.number().int().nonnegative().optional(),
+    retryDelaysMs: z.array(z.number().nonnegative()).max(50).optional(),
   })
   .strict()
   .nullable();

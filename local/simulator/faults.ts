@@ -3,7 +3,7 @@
  * seeded PRNG so a flaky-network run repeats exactly.
  */
 import { seededRandom } from "./random.ts";
-import type { SimFault, SimOp } from "./types.ts";
+import { SIM_OPS, type SimFault, type SimOp } from "./types.ts";
 
 interface Armed {
   fault: SimFault;
@@ -45,7 +45,8 @@ export class FaultQueue {
   }
 }
 
-const OPS = new Set(["create", "retrieve", "stream", "cancel", "delete", "any"]);
+// Every counted operation (the README lists them all), chat included.
+const OPS = new Set<string>([...SIM_OPS, "any"]);
 
 export function validateFault(f: SimFault): void {
   const problems: string[] = [];

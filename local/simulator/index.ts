@@ -48,6 +48,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     clock,
     behaviour: { ...DEFAULT_BEHAVIOUR, ...parseBehaviourPatch(opts.behaviour ?? {}) },
     azure: opts.azure ?? false,
+    flavour: opts.flavour ?? "openai",
     apiKey: opts.apiKey,
     store: new JobStore(),
     conversations: new ConversationStore(),
@@ -99,6 +100,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   const { port } = server.address() as AddressInfo;
   sim.origin = `http://127.0.0.1:${port}`;
   sim.url = `${sim.origin}${basePath(state.azure)}`;
-  log(`Responses API simulator on ${sim.url}${state.azure ? " (azure mode)" : ""}`);
+  log(
+    `Responses API simulator on ${sim.url}${state.azure ? " (azure mode)" : ""}${state.flavour !== "openai" ? ` (${state.flavour})` : ""}`,
+  );
   return sim;
 }

@@ -13,6 +13,7 @@ import { pumpStream } from "./sse.ts";
 import type { SimState } from "./state.ts";
 import { sleep } from "./ticker.ts";
 import type { SimFault, Simulator } from "./types.ts";
+import { flavourFault, flavourOp, handleFlavoured, plainNotFound } from "./flavours.ts";
 
 const BODY_LIMIT_BYTES = 100 * 1024 * 1024;
 
@@ -81,6 +82,18 @@ export function createRequestHandler(state: SimState, sim: Simulator) {
           res.writeHead(reply.status, { "content-type": "application/json" }).end(JSON.stringify(reply.body));
         }
         return;
+      }
+
+      if (state.flavour !== "openai") {
+        const op = flavourOp(state.flavour, req.method ?? "GET", url.pathname);
+        state.stats.request(op);
+        if (!op) return plainNotFound(ex);
+        if (state.behaviour.latencyMs > 0) await sleep(state.behaviour.latencyMs);
+        if (await flavourFault(state, ex, op)) return;
+        if (state.apiKey !== undefined && !presentedKey(req, false).ok(state.apiKey))
+          throw unauthorized(presentedKey(req, false).shown, false);
+        if (rawBody === null) throw new SimHttpError(413, { error: { message: "Request body too large." } });
+        return await handleFlavoured(state, ex, op, rawBody);
       }
 
       const route = matchRoute(req.method ?? "GET", url, state.azure);

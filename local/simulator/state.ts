@@ -12,6 +12,7 @@ export interface SimState {
   clock: Clock;
   behaviour: SimBehaviour;
   azure: boolean;
+  flavour: "openai" | "ollama" | "chat";
   apiKey: string | undefined;
   store: JobStore;
   conversations: ConversationStore;

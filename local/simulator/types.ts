@@ -19,7 +19,8 @@ export type SimOp =
   | "delete"
   | "input_items"
   | "input_tokens"
-  | "conversation";
+  | "conversation"
+  | "chat";
 export const SIM_OPS: readonly SimOp[] = [
   "create",
   "retrieve",
@@ -29,6 +30,7 @@ export const SIM_OPS: readonly SimOp[] = [
   "input_items",
   "input_tokens",
   "conversation",
+  "chat",
 ];
 
 export interface SimBehaviour {
@@ -112,6 +114,11 @@ export interface WebhookConfig {
   /** Extra copies of each delivery with the same webhook-id (at-least-once semantics). */
   duplicates?: number;
   /**
+   * Real ms before each retry of a failed attempt (default 0.25 s, 1 s). OpenAI keeps retrying
+   * with backoff for up to 72 h; a longer list models a receiver that is down for a while.
+   */
+  retryDelaysMs?: number[];
+  /**
    * Clock for the `webhook-timestamp` header. Default: the wall clock, because receivers check it against
    * their own wall clock with a 5-minute tolerance; the body's `created_at` always uses the simulator clock.
    */
@@ -125,6 +132,12 @@ export interface SimulatorOptions {
   clock?: Clock;
   /** Base path /openai/v1 and `api-key` header auth (Bearer with the key is accepted too, as Azure v1 does). */
   azure?: boolean;
+  /**
+   * Which server it plays: `openai` (default: the Responses API with background mode), `ollama`
+   * (stateless `/v1/responses` that ignores `background`, plus Chat Completions) or `chat`
+   * (Chat Completions only). See `flavours.ts`.
+   */
+  flavour?: "openai" | "ollama" | "chat";
   /** If set, requests must carry it (Bearer, or api-key in azure mode) else 401. */
   apiKey?: string;
   /** Global defaults. */

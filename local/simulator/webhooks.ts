@@ -80,8 +80,9 @@ export class WebhookNotifier {
 
   async #sendWithRetries(config: WebhookConfig, webhookId: string, body: string): Promise<void> {
     const signer = new Webhook(config.secret);
-    for (let attempt = 0; attempt <= RETRY_DELAYS_MS.length && !this.#closed; attempt++) {
-      if (attempt > 0) await sleep(RETRY_DELAYS_MS[attempt - 1]);
+    const delays = config.retryDelaysMs ?? RETRY_DELAYS_MS;
+    for (let attempt = 0; attempt <= delays.length && !this.#closed; attempt++) {
+      if (attempt > 0) await sleep(delays[attempt - 1]!);
       // A fresh timestamp per attempt, the webhook-id stays, as Standard Webhooks requires.
       const timestamp = new Date((config.timestampClock ?? { now: () => Date.now() }).now());
       try {

@@ -2,7 +2,7 @@
  * The circuit breaker over one webhook endpoint (a receiver's origin: scheme, host and port). One
  * caller's dead receiver must cost the relay little and nobody else anything: after sustained
  * failure its attempts are spaced out, and after days of it the endpoint is disabled until a
- * redelivery turns it back on (docs/decisions/0008-delivery-lanes.md).
+ * redelivery turns it back on (docs/decisions/0009-delivery-lanes.md).
  */
 
 export type EndpointState = "healthy" | "failing" | "disabled";

@@ -20,6 +20,13 @@ export const isJobStatus = (status: unknown): status is JobStatus =>
 export const JOB_ID_METADATA_KEY = "relay_job_id";
 
 /**
+ * What a relay job id may look like: `resp_` + 40 hex today, with room for other suffixes but not
+ * for huge ones (DynamoDB keys stop at 2048 bytes). Checked before any lookup.
+ */
+export const isJobIdShaped = (value: unknown): value is string =>
+  typeof value === "string" && /^resp_[A-Za-z0-9_-]{1,128}$/.test(value);
+
+/**
  * Legal moves. Terminal states are absorbing; `queued` may skip `in_progress` (a short job can
  * finish between two polls). Every transition is also fenced by the item's version (store layer).
  */
@@ -39,9 +46,11 @@ export function canTransition(from: JobStatus, to: JobStatus): boolean {
 /**
  * Where the upstream create stands. `pending`: not sent yet (safe to send). `sent`: a create is in
  * flight or was lost in a crash (never re-sent: that could start a second, billed response).
- * `done`: the upstream id is known.
+ * `unconfirmed`: it may have reached the upstream and its answer was lost; the relay is looking
+ * for the response (docs/decisions/0003-ambiguous-creates.md). `done`: the upstream id is known.
+ * The lifecycle's phases are built on it (shared/domain/lifecycle.ts).
  */
-export type CreateState = "pending" | "sent" | "done";
+export type CreateState = "pending" | "sent" | "unconfirmed" | "done";
 
 /**
  * Why the relay itself ended a job (the Response's `status` and `error` stay within OpenAI's
@@ -52,7 +61,8 @@ export type EndReasonCode =
   | "queued_too_long"
   | "upstream_create_interrupted"
   | "upstream_not_found"
-  | "upstream_rejected";
+  | "upstream_rejected"
+  | "worker_lost";
 
 export interface EndReason {
   code: EndReasonCode;
@@ -148,6 +158,13 @@ export interface Job {
   /** When the current create was sent (for recovering from a crash mid-create). */
   createSentAt: number | null;
   upstreamId: string | null;
+  /**
+   * The configured upstream the job went to (null: stored before upstreams were configurable,
+   * i.e. the primary one). Its upstream id carries the same name, so every call finds it again.
+   */
+  upstream: string | null;
+  /** Runs the relay's own worker started for the job (upstreams without background mode). */
+  workerRuns: number;
   /** The caller's `include` (extra output fields), asked for again on every upstream read. */
   include: string[] | null;
   /** The upstream id of the job the caller's `previous_response_id` named (sent in its place). */
@@ -181,6 +198,8 @@ export const EMPTY_JOB_FIELDS = {
   createAttempts: 0,
   createSentAt: null,
   upstreamId: null,
+  upstream: null,
+  workerRuns: 0,
   previousUpstreamId: null,
   include: null,
   upstreamStatus: null,

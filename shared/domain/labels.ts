@@ -7,6 +7,7 @@ export function statusLabel(
 ): string {
   switch (job.status) {
     case "queued":
+      if (job.createState === "unconfirmed") return "confirming the upstream response…";
       if (job.createState !== "done")
         return job.lastUpstreamError
           ? "waiting for the upstream to accept the request…"

@@ -1,7 +1,6 @@
 import { toUnixSeconds } from "#shared/clock.ts";
 import { isTerminal, type Job } from "./job.ts";
 import { statusLabel } from "./labels.ts";
-import { modelInfo } from "./models.ts";
 
 type Json = Record<string, unknown>;
 
@@ -12,7 +11,7 @@ export interface RelayBlock {
   /** Why the relay itself ended the job (deadline, queued too long, a lost create), else null. */
   reason: { code: string; message: string } | null;
   cost_usd: number | null;
-  /** The model has no price in the relay's catalog: `cost_usd` stays null, never a made-up $0. */
+  /** Ended with usage but no price for its model: `cost_usd` stays null, never a made-up $0. */
   unpriced: boolean;
   /** `relay.max_cost_usd` as submitted and the bound the relay put on the output for it. */
   budget: { max_cost_usd: number; input_tokens: number; max_output_tokens: number; worst_case_usd: number } | null;
@@ -41,7 +40,7 @@ export interface RelayBlock {
  * request left them out. They fill a job's Response until the upstream has answered (and for a
  * job that never reached it), so every reply is a complete Response at every status.
  */
-function requestEcho(request: Json): Json {
+export function requestEcho(request: Json): Json {
   const reasoning = (request.reasoning ?? {}) as Json;
   const text = (request.text ?? {}) as Json;
   const conversation = request.conversation;
@@ -121,7 +120,7 @@ function relayBlock(job: Job, baseUrl: string): RelayBlock {
     status_label: statusLabel(job),
     reason: job.endReason,
     cost_usd: job.costUsd,
-    unpriced: modelInfo(job.model).outputPerM === null,
+    unpriced: job.costUsd === null && job.usage !== null,
     budget: job.budget
       ? {
           max_cost_usd: job.budget.maxCostUsd,

@@ -1,12 +1,10 @@
+import { isJobIdShaped } from "#shared/domain/job.ts";
 import { InvalidRequestError, NotFoundError } from "#shared/errors.ts";
 
 /**
  * Path and query parameters, checked for format and length before anything reaches DynamoDB
  * (whose keys stop at 2048 bytes: a longer id would fail there as a server error, not a 404).
  */
-
-/** Relay job ids are `resp_` + 40 hex today; the check leaves room for other suffixes, not for huge ones. */
-const JOB_ID = /^resp_[A-Za-z0-9_-]{1,128}$/;
 
 /** At most this much of a caller's value is echoed in a message. */
 const ECHO_CHARS = 64;
@@ -18,7 +16,7 @@ export function echo(value: string): string {
 
 /** A malformed id names no job, so it is answered exactly as a missing one (404), without a lookup. */
 export function jobIdParam(raw: string): string {
-  if (!JOB_ID.test(raw))
+  if (!isJobIdShaped(raw))
     throw new NotFoundError(`Response with id '${echo(raw)}' not found.`, { param: "response_id" });
   return raw;
 }
@@ -26,7 +24,7 @@ export function jobIdParam(raw: string): string {
 /** `after=`: a job id, or absent. Malformed is the caller's mistake (400), as OpenAI answers a bad cursor. */
 export function afterParam(raw: string | undefined): string | undefined {
   if (raw === undefined || raw === "") return undefined;
-  if (!JOB_ID.test(raw))
+  if (!isJobIdShaped(raw))
     throw new InvalidRequestError(`Invalid 'after': '${echo(raw)}' is not a response id.`, {
       param: "after",
       code: "invalid_value",

@@ -25,7 +25,7 @@ const webhookSchema = z
 
 /**
  * The relay's own per-job settings (stripped before forwarding, like `webhook`). `max_cost_usd`:
- * a hard cap on what the job may cost (docs/decisions/0009-tenant-limits-and-budgets.md).
+ * a hard cap on what the job may cost (docs/decisions/0010-tenant-limits-and-budgets.md).
  */
 const relaySchema = z
   .object({

@@ -24,8 +24,8 @@ export class RotatingUpstream implements Upstream {
     return this.#current.upstream;
   }
 
-  async create(body: Record<string, unknown>) {
-    return (await this.#upstream()).create(body);
+  async create(body: Record<string, unknown>, context?: Parameters<Upstream["create"]>[1]) {
+    return (await this.#upstream()).create(body, context);
   }
   async retrieve(id: string, options?: Parameters<Upstream["retrieve"]>[1]) {
     return (await this.#upstream()).retrieve(id, options);

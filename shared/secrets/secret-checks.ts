@@ -2,11 +2,11 @@
  * What a usable value of each operator secret looks like. A value that fails its check is treated
  * as absent, so it switches off only its own feature, never the whole API.
  */
-export type SecretName = "openai-api-key" | "openai-webhook-secret";
+export type SecretName = "openai-api-key" | "openai-webhook-secret" | `upstream-key:${string}`;
 
 /** Why a value is unusable (never the value itself), or null when it is fine. */
 export function secretProblem(name: SecretName, value: string): string | null {
-  if (name === "openai-api-key") {
+  if (name === "openai-api-key" || name.startsWith("upstream-key:")) {
     if (/\s/.test(value)) return "contains whitespace (a pasted line break or a JSON document instead of the key)";
     if (value.startsWith("{")) return "is a JSON document; store the plain key string";
     return null;

@@ -83,7 +83,8 @@ export class SecretSource {
     this.#options.metrics.emit(METRIC.secretInvalid, 1, "Count");
     if (this.#reported.get(name) === problem) return;
     this.#reported.set(name, problem);
-    const feature = name === "openai-api-key" ? "upstream calls fail until it is fixed" : "OpenAI webhooks are off";
+    const feature =
+      name === "openai-webhook-secret" ? "OpenAI webhooks are off" : "upstream calls fail until it is fixed";
     this.#options.log({ level: "error", msg: `secret ${name} ${problem}; ${feature}`, setting: name, problem });
   }
 }

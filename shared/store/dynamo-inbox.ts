@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
-import { PutCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, PutCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { Inbox } from "#shared/ports.ts";
 import { inboxKey } from "./keys.ts";
 
@@ -26,5 +26,9 @@ export class DynamoInbox implements Inbox {
       if (error instanceof ConditionalCheckFailedException) return false;
       throw error;
     }
+  }
+
+  async release(id: string): Promise<void> {
+    await this.#doc.send(new DeleteCommand({ TableName: this.#table, Key: inboxKey(id) }));
   }
 }

@@ -78,7 +78,7 @@ export const INDEXES: readonly IndexDefinition[] = [DUE_INDEX, TENANT_INDEX, UPS
  * The table's change stream, the lifecycle-event outbox (shared/events/lifecycle-outbox.ts): old
  * and new images, so a status change is told from any other update.
  */
-const TABLE_STREAM_VIEW = "NEW_AND_OLD_IMAGES" as const;
+export const TABLE_STREAM_VIEW = "NEW_AND_OLD_IMAGES" as const;
 
 /** CreateTable input for the SDK (local harness, tests). CDK builds the same from the constants above. */
 export function createTableInput(tableName: string) {

@@ -5,6 +5,11 @@ import type { Log } from "#shared/log.ts";
 import type { Deps, EventBatch, StreamEvent } from "#shared/ports.ts";
 import { LIFECYCLE_EVENT_TYPES, TERMINAL_EVENT_TYPES } from "./stream-state.ts";
 import { DEFAULT_PUMP_SETTINGS, StreamPump, type PumpSettings } from "./stream-pump.ts";
+import { isEmulated } from "./emulated-worker.ts";
+import { isTerminal } from "#shared/domain/job.ts";
+import { LogWriter } from "./log-writer.ts";
+import { finalResponse } from "./relay-view.ts";
+import { sleepOnClock } from "#shared/sleep.ts";
 
 /** What a stream hands its caller: an OpenAI event, or the relay's own status (an SSE comment). */
 export type StreamChunk =
@@ -53,6 +58,8 @@ export class StreamService {
   /** Events after `afterSeq` (-1: from the start) until the stream ends or the reader stops. */
   async *follow(job: Job, afterSeq: number, signal?: AbortSignal): AsyncGenerator<StreamChunk> {
     const feed = this.#acquire(job.id);
+    // The relay's own worker writes such a job's log: readers here follow the store instead.
+    if (isEmulated(job, this.#deps)) feed.external = true;
     let cursor = afterSeq;
     let status: string = job.status;
     let shownPhase: StreamPhase = "live";
@@ -127,10 +134,15 @@ export class StreamService {
     // Nobody is listening: stop reading the upstream (the log keeps what was written).
     if (this.#feeds.get(feed.jobId) === feed) this.#feeds.delete(feed.jobId);
     feed.writer?.abort();
+    feed.stopFinisher?.();
   }
 
   /** Starts this process's writer for the job if the lease is free (or ours); never throws. */
   #ensureWriter(feed: JobFeed): void {
+    if (feed.external) {
+      this.#ensureFinisher(feed);
+      return;
+    }
     if (feed.writing || feed.claiming || feed.ended || feed.readers === 0) return;
     if (Date.now() - feed.lastClaimFailedAt < CLAIM_RETRY_MS) return;
     feed.claiming = true;
@@ -182,6 +194,54 @@ export class StreamService {
       });
   }
 
+  /**
+   * For a job the relay's worker writes: nothing to read upstream, but the log must still end
+   * when the job ends without its worker (a cancel or deadline while no worker held it, a worker
+   * that died): then the rest of the stream is written from the final Response, as for any job.
+   * Appends are conditional, so racing the worker's own end is harmless.
+   */
+  #ensureFinisher(feed: JobFeed): void {
+    if (feed.finishing || feed.ended || feed.readers === 0) return;
+    feed.finishing = true;
+    const stop = new AbortController();
+    feed.stopFinisher = () => stop.abort();
+    void (async () => {
+      let endedAt: number | null = null;
+      while (!stop.signal.aborted && !feed.ended && feed.readers > 0) {
+        const job = await this.#deps.jobs.get(feed.jobId);
+        if (!job) return;
+        if (isTerminal(job.status)) {
+          // One poll of grace: a live worker usually ends its own log right after the job.
+          if (endedAt !== null) {
+            const writer = new LogWriter(this.#deps.eventLog, feed.jobId, this.#settings, (batch) =>
+              feed.publish(batch),
+            );
+            try {
+              await writer.init();
+              if (!writer.ended) {
+                const request = await this.#deps.jobs.getRequest(job);
+                await writer.finish(finalResponse(job, await this.#deps.jobs.getOutput(job), request), job.status);
+              }
+            } finally {
+              writer.close();
+            }
+            return;
+          }
+          endedAt = this.#deps.clock.now();
+        }
+        await sleepOnClock(this.#deps.clock, this.#settings.pollIntervalMs, stop.signal);
+      }
+    })()
+      .catch((error) =>
+        this.#log({ level: "error", msg: "stream finisher failed", jobId: feed.jobId, error: String(error) }),
+      )
+      .finally(() => {
+        feed.finishing = false;
+        feed.stopFinisher = null;
+        feed.notify();
+      });
+  }
+
   async #claim(feed: JobFeed): Promise<boolean> {
     const now = this.#deps.clock.now();
     const ok = await this.#deps.leases.acquire(leaseName(feed.jobId), this.#owner, now + this.#settings.leaseMs, now);
@@ -207,6 +267,10 @@ class JobFeed {
   claiming = false;
   lastClaimFailedAt = -Infinity;
   leaseUntil = 0;
+  /** Written by the relay's own worker (an upstream without background mode): never pumped here. */
+  external = false;
+  finishing = false;
+  stopFinisher: (() => void) | null = null;
   phase: StreamPhase = "live";
   /** The next sequence number known to exist in the log (from writes here or reads). */
   knownNext = 0;

@@ -16,6 +16,18 @@ export async function* readUpstreamEvents(
   body: ReadableStream<Uint8Array> | null,
   options: ReadEventsOptions,
 ): AsyncGenerator<StreamEvent> {
+  for await (const data of readSseData(body, options)) yield parseEvent(data);
+}
+
+/**
+ * The `data:` payloads of an SSE body, in order, until the body ends or sends `[DONE]`. A
+ * connection that breaks (or goes silent past `idleMs`) throws UpstreamUnavailableError; an
+ * abort just ends it. Chat Completions chunks come through here too (they carry no event type).
+ */
+export async function* readSseData(
+  body: ReadableStream<Uint8Array> | null,
+  options: ReadEventsOptions,
+): AsyncGenerator<string> {
   if (!body) throw new UpstreamUnavailableError("The upstream answered a stream request without a body.", {});
   const reader = body.getReader();
   const parser = new SseParser();
@@ -40,7 +52,7 @@ export async function* readUpstreamEvents(
           finished = true;
           return;
         }
-        yield parseEvent(message.data);
+        yield message.data;
       }
       if (chunk.done) {
         finished = true;

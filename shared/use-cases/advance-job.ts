@@ -5,13 +5,15 @@ import type { Deps, UpstreamResponse } from "#shared/ports.ts";
 import { deliverWebhook } from "./deliver-webhook.ts";
 import {
   applyUpstream,
+  confirmOrGiveUp,
+  confirmUntil,
   failInterrupted,
   finishLocally,
   rejectedEnd,
   reread,
   sendCreate,
   stopUpstream,
-  updateJob,
+  transition,
   type Step,
 } from "./job-transitions.ts";
 
@@ -59,8 +61,15 @@ async function step(job: Job, deps: Deps, context: AdvanceContext): Promise<Step
     return sendCreate(job, deps);
   }
   if (job.createState === "sent") {
+    // A create still unrecorded after the grace was lost with its process: look for its response.
     const lostAt = (job.createSentAt ?? job.createdAt) + deps.settings.createGraceMs;
     if (now < lostAt) return { job, nextAt: lostAt };
+    return confirmOrGiveUp(job, deps);
+  }
+  if (job.createState === "unconfirmed") {
+    // Only OpenAI's webhook can find the response now (shared/http/routes/openai-webhooks.ts).
+    const until = await confirmUntil(job, deps);
+    if (now < until) return { job, nextAt: until };
     return { job: await failInterrupted(job, deps), nextAt: null };
   }
   if (now >= job.deadlineAt) return { job: await stopUpstream(job, deps, deadlineReason(job)), nextAt: null };
@@ -85,7 +94,7 @@ async function step(job: Job, deps: Deps, context: AdvanceContext): Promise<Step
     // time in the index), none per failed poll.
     const noted = job.lastUpstreamError
       ? job
-      : await updateJob(job, { lastUpstreamError: classified.message }, nextAt, deps);
+      : await transition(job, { type: "trouble", error: classified.message, retryAt: nextAt }, deps);
     return { job: noted, nextAt, transient: true };
   }
   if (response.status === "queued" && now >= job.queuedDeadlineAt) {
@@ -130,12 +139,7 @@ async function retryOwedCancel(job: Job, deps: Deps, context: AdvanceContext): P
       return { job, nextAt: now + retryDelayMs(context.transientFailures + 1, retryAfter), transient: true };
     }
   }
-  const settled = await updateJob(
-    job,
-    { upstreamCancelPending: false, lastUpstreamError: null },
-    isDeliveryActive(job.delivery) ? now : null,
-    deps,
-  );
+  const settled = await transition(job, { type: "cancel_settled" }, deps);
   return { job: settled, nextAt: null };
 }
 

@@ -1,6 +1,6 @@
 import { isTerminal, type Job } from "#shared/domain/job.ts";
-import { VersionConflictError } from "#shared/errors.ts";
 import type { Deps } from "#shared/ports.ts";
+import { retryOnConflict } from "./conflict-retry.ts";
 import { getOwnedJob } from "./get-job.ts";
 import { finishLocally, stopUpstream } from "./job-transitions.ts";
 
@@ -9,20 +9,18 @@ import { finishLocally, stopUpstream } from "./job-transitions.ts";
  * and locally. Races with the poller resolve through the version check: re-read and try again.
  */
 export async function cancelJob(tenantId: string, jobId: string, deps: Deps): Promise<Job> {
-  let job = await getOwnedJob(tenantId, jobId, deps);
-  for (let attempt = 0; attempt < 5; attempt++) {
-    if (isTerminal(job.status)) return job;
-    try {
-      // Not created upstream yet: nothing to stop there. If a create is in flight, the submit that
-      // sent it sees this cancel when it records the id, and cancels the upstream response itself.
-      if (job.createState !== "done") return await finishLocally(job, "cancelled", deps);
-      return await stopUpstream(job, deps, null);
-    } catch (error) {
-      if (!(error instanceof VersionConflictError)) throw error;
-      job = await getOwnedJob(tenantId, jobId, deps);
-    }
-  }
-  throw new VersionConflictError("The job kept changing while it was being cancelled; try again.", {
-    code: "conflict",
-  });
+  const job = await getOwnedJob(tenantId, jobId, deps);
+  return retryOnConflict(
+    job,
+    deps,
+    async (current) => {
+      if (isTerminal(current.status)) return current;
+      // Not created upstream yet: nothing to stop there. If a create is in flight (or its answer
+      // was lost), whoever records its response sees this cancel and stops it upstream.
+      if (current.createState !== "done") return finishLocally(current, "cancelled", deps);
+      return stopUpstream(current, deps, null);
+    },
+    // Deleted meanwhile: answer as a fresh read would.
+    { onGone: () => getOwnedJob(tenantId, jobId, deps) },
+  );
 }

@@ -2,13 +2,14 @@ import { endpointOf, PROBE_EVERY_MS, type EndpointHealth } from "#shared/domain/
 import { isTerminal, type Delivery, type Job } from "#shared/domain/job.ts";
 import { retryDelayMs } from "#shared/domain/polling.ts";
 import { toResponseObject } from "#shared/domain/response-view.ts";
-import { InvalidRequestError, VersionConflictError } from "#shared/errors.ts";
+import { InvalidRequestError } from "#shared/errors.ts";
 import { METRIC_WEBHOOKS_EXHAUSTED } from "#shared/metrics.ts";
 import type { Deps } from "#shared/ports.ts";
 import { eventBody } from "#shared/webhooks/event-payload.ts";
 import { nextRetryDelayMs } from "#shared/webhooks/retry-schedule.ts";
 import { signedHeaders } from "#shared/webhooks/signing.ts";
-import { updateJob, type Step } from "./job-transitions.ts";
+import { retryOnConflict } from "./conflict-retry.ts";
+import { transition, type Step } from "./job-transitions.ts";
 
 /** How long a claimed attempt may take before another poller may try again (send timeout + slack). */
 export const ATTEMPT_CLAIM_MS = 75_000;
@@ -41,10 +42,13 @@ export async function deliverWebhook(job: Job, deps: Deps, options: { manual?: b
 
   const attempt = delivery.attempts + 1;
   const claimedUntil = now + ATTEMPT_CLAIM_MS;
-  const claimed = await updateJob(
+  const claimed = await transition(
     job,
-    { delivery: { ...delivery, state: "sending", attempts: attempt, nextAttemptAt: claimedUntil } },
-    claimedUntil,
+    {
+      type: "delivery",
+      delivery: { ...delivery, state: "sending", attempts: attempt, nextAttemptAt: claimedUntil },
+      dueAt: claimedUntil,
+    },
     deps,
   );
 
@@ -141,7 +145,8 @@ async function disable(job: Job, health: EndpointHealth, deps: Deps): Promise<St
   const attempt = delivery.attempts + 1;
   const message = disabledMessage(health, job);
   const next: Delivery = { ...delivery, state: "disabled", attempts: attempt, nextAttemptAt: null, lastError: message };
-  const settled = await settle(job, next, deps);
+  // No attempt was claimed (nothing is sent), so this is its own fenced write, not settle()'s.
+  const settled = { job: await transition(job, { type: "delivery", delivery: next, dueAt: null }, deps), nextAt: null };
   await deps.deliveries.record(job.id, {
     attempt,
     webhookId: delivery.webhookId,
@@ -163,21 +168,17 @@ async function disable(job: Job, health: EndpointHealth, deps: Deps): Promise<St
  * An owed upstream cancel keeps its own, shorter schedule in the index.
  */
 async function settle(claimed: Job, next: Delivery, deps: Deps): Promise<Step> {
-  let job = claimed;
-  for (let tries = 0; ; tries++) {
-    const now = deps.clock.now();
-    const cancelDue = job.upstreamCancelPending ? now + retryDelayMs(1, null) : null;
-    const dueAt = [next.nextAttemptAt, cancelDue].filter((t): t is number => t !== null);
-    try {
-      const updated = await updateJob(job, { delivery: next }, dueAt.length ? Math.min(...dueAt) : null, deps);
+  return retryOnConflict(
+    claimed,
+    deps,
+    async (job) => {
+      // A later attempt was claimed meanwhile: this outcome is no longer the job's to record.
+      if (job.delivery?.attempts !== next.attempts) return { job, nextAt: null };
+      const updated = await transition(job, { type: "delivery", delivery: next, dueAt: next.nextAttemptAt }, deps);
       return { job: updated, nextAt: next.nextAttemptAt };
-    } catch (error) {
-      if (!(error instanceof VersionConflictError) || tries >= 4) throw error;
-      const current = await deps.jobs.get(claimed.id);
-      if (!current || current.delivery?.attempts !== next.attempts) return { job: current ?? claimed, nextAt: null };
-      job = current;
-    }
-  }
+    },
+    { onGone: () => ({ job: claimed, nextAt: null }) },
+  );
 }
 
 /**
@@ -186,31 +187,36 @@ async function settle(claimed: Job, next: Delivery, deps: Deps): Promise<Step> {
  * caller says the receiver is fixed, so a disabled endpoint is enabled and failures forgotten.
  */
 export async function redeliverWebhook(job: Job, deps: Deps): Promise<Job> {
-  for (let tries = 0; ; tries++) {
-    if (!job.webhook)
-      throw new InvalidRequestError("This job has no webhook to deliver.", { param: "webhook", code: "no_webhook" });
-    if (!isTerminal(job.status))
-      throw new InvalidRequestError("The job has not ended yet; its webhook is sent when it does.", {
-        code: "nothing_to_deliver",
-      });
-    if (!job.delivery)
-      throw new InvalidRequestError(`This job ended ${job.status}, which is not among the webhook's events.`, {
-        code: "nothing_to_deliver",
-      });
-    if (tries === 0) await deps.endpoints.reset(endpointOf(job.webhook.url));
-    const now = deps.clock.now();
-    try {
-      const reset = await updateJob(
-        job,
-        { delivery: { ...job.delivery, state: "pending", roundStart: job.delivery.attempts, nextAttemptAt: now } },
-        now,
-        deps,
-      );
+  let reenabled = false;
+  // A poller touching the job at the same moment makes a conflict: look again (it may have sent it).
+  return retryOnConflict(
+    job,
+    deps,
+    async (current) => {
+      if (!current.webhook)
+        throw new InvalidRequestError("This job has no webhook to deliver.", { param: "webhook", code: "no_webhook" });
+      if (!isTerminal(current.status))
+        throw new InvalidRequestError("The job has not ended yet; its webhook is sent when it does.", {
+          code: "nothing_to_deliver",
+        });
+      if (!current.delivery)
+        throw new InvalidRequestError(`This job ended ${current.status}, which is not among the webhook's events.`, {
+          code: "nothing_to_deliver",
+        });
+      if (!reenabled) {
+        await deps.endpoints.reset(endpointOf(current.webhook.url));
+        reenabled = true;
+      }
+      const now = deps.clock.now();
+      const delivery: Delivery = {
+        ...current.delivery,
+        state: "pending",
+        roundStart: current.delivery.attempts,
+        nextAttemptAt: now,
+      };
+      const reset = await transition(current, { type: "delivery", delivery, dueAt: now }, deps);
       return (await deliverWebhook(reset, deps, { manual: true })).job;
-    } catch (error) {
-      // A poller touched the job at the same moment: look again (it may have sent it already).
-      if (!(error instanceof VersionConflictError) || tries >= 2) throw error;
-      job = (await deps.jobs.get(job.id)) ?? job;
-    }
-  }
+    },
+    { tries: 3, onGone: () => job },
+  );
 }

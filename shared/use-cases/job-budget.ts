@@ -1,6 +1,6 @@
 import { boundOutput, UNBOUNDED_TOOL_TYPES } from "#shared/domain/budget.ts";
 import type { JobBudget } from "#shared/domain/job.ts";
-import { modelInfo } from "#shared/domain/models.ts";
+import type { ModelInfo } from "#shared/domain/models.ts";
 import { InvalidRequestError } from "#shared/errors.ts";
 import type { Deps } from "#shared/ports.ts";
 import { countInputTokens } from "./count-input-tokens.ts";
@@ -23,7 +23,7 @@ const COUNTED_FIELDS = [
 /**
  * `relay.max_cost_usd`: a hard cap. The upstream counts the input; the relay then sends a
  * `max_output_tokens` under which even the worst case (every input token uncached, every output
- * token used) costs no more than the cap (shared/domain/budget.ts, docs/decisions/0009-tenant-limits-and-budgets.md). Refused up
+ * token used) costs no more than the cap (shared/domain/budget.ts, docs/decisions/0010-tenant-limits-and-budgets.md). Refused up
  * front (400, nothing stored) when the cap cannot be kept: no price for the model, built-in
  * tools whose results the model reads back as more billed input, a priority tier billed above
  * the catalog, or an input that alone leaves no room for the smallest output.
@@ -32,10 +32,11 @@ export async function boundByBudget(
   tenantId: string,
   body: Record<string, unknown> & { model: string },
   capUsd: number,
-  deps: Pick<Deps, "jobs" | "upstream">,
+  /** The model as routed: its prices (a route may override the catalog's). */
+  info: ModelInfo,
+  deps: Deps,
 ): Promise<{ body: Record<string, unknown> & { model: string }; budget: JobBudget }> {
   const param = "relay.max_cost_usd";
-  const info = modelInfo(body.model);
   if (info.inputPerM === null || info.outputPerM === null)
     throw new InvalidRequestError(
       `relay.max_cost_usd needs the model's prices, and the relay has none for '${body.model.slice(0, 100)}'.`,

@@ -1,32 +1,33 @@
 /**
- * The moves a job makes, shared by submit, the poller, cancel and OpenAI's webhook. Each move is
- * one conditional write fenced by the job's version; a lost race re-reads and lets the winner be.
+ * The moves a job makes, shared by submit, the poller, cancel, streams and OpenAI's webhook. What
+ * each move may do and writes is decided by the lifecycle table (shared/domain/lifecycle.ts);
+ * this file does the I/O around it: upstream calls, stored outputs, and the conditional write,
+ * fenced by the job's version. A lost race re-reads and lets the winner be.
  */
 import {
-  canTransition,
-  isDeliveryActive,
-  isJobStatus,
-  isTerminal,
-  needsAttention,
-  type Delivery,
-  type Job,
   type EndReason,
   type EndReasonCode,
+  isJobStatus,
+  isTerminal,
+  type Job,
   type JobError,
   type JobStatus,
+  needsAttention,
   type ResponseUsage,
 } from "#shared/domain/job.ts";
+import { allows, decide, type Ending, type JobEvent } from "#shared/domain/lifecycle.ts";
 import { costUsd, modelInfo } from "#shared/domain/models.ts";
 import { pollIntervalMs, retryDelayMs } from "#shared/domain/polling.ts";
-import { upstreamBody } from "#shared/domain/upstream-request.ts";
+import { carriesJobTag, upstreamBody } from "#shared/domain/upstream-request.ts";
 import {
   asUpstreamFailure,
   UpstreamAuthError,
   UpstreamRejectedError,
-  VersionConflictError,
   type UpstreamFailure,
+  VersionConflictError,
 } from "#shared/errors.ts";
 import type { Deps, UpstreamResponse } from "#shared/ports.ts";
+import { retryOnConflict } from "./conflict-retry.ts";
 
 /** What the caller should do next with a job: look again at `nextAt`, or nothing (null). */
 export interface Step {
@@ -37,18 +38,14 @@ export interface Step {
 }
 
 /**
- * Every job write goes through here: the conditional update. Lifecycle events are not published
- * here: the table's change stream is their outbox (shared/events/lifecycle-outbox.ts), so a crash
- * right after the write cannot lose one.
+ * Every job write goes through here: the lifecycle decides, the store writes conditionally.
+ * Lifecycle events are not published here: the table's change stream is their outbox
+ * (shared/events/lifecycle-outbox.ts), so a crash right after the write cannot lose one.
  */
-export async function updateJob(
-  job: Job,
-  changes: Partial<Job>,
-  dueAt: number | null | undefined,
-  deps: Deps,
-): Promise<Job> {
-  const next = await deps.jobs.update(job, { ...changes, updatedAt: deps.clock.now() }, dueAt);
-  return next;
+export async function transition(job: Job, event: JobEvent, deps: Deps): Promise<Job> {
+  const now = deps.clock.now();
+  const decision = decide(job, event, now);
+  return deps.jobs.update(job, { ...decision.changes, updatedAt: now }, decision.dueAt);
 }
 
 /**
@@ -61,15 +58,9 @@ export async function sendCreate(
   deps: Deps,
   options: { request?: Record<string, unknown>; stream?: boolean } = {},
 ): Promise<Step> {
-  const now = deps.clock.now();
   let claimed: Job;
   try {
-    claimed = await updateJob(
-      job,
-      { createState: "sent", createSentAt: now, createAttempts: job.createAttempts + 1 },
-      now + deps.settings.createGraceMs,
-      deps,
-    );
+    claimed = await transition(job, { type: "create_sent", graceMs: deps.settings.createGraceMs }, deps);
   } catch (error) {
     if (error instanceof VersionConflictError) return reread(job, deps);
     throw error;
@@ -78,59 +69,78 @@ export async function sendCreate(
   const body = upstreamBody(request, claimed, { stream: options.stream === true });
   let response: UpstreamResponse;
   try {
-    response = await deps.upstream.create(body);
+    response = await deps.upstream.create(body, { jobId: claimed.id });
   } catch (error) {
     return createFailed(claimed, asUpstreamFailure(error), deps);
   }
   try {
-    return await applyUpstream(claimed, response, deps, {
-      upstreamId: response.id,
-      createState: "done",
-      createSentAt: null,
-    });
+    return await recordResponse(claimed, response, deps, "create_accepted");
   } catch (error) {
     if (!(error instanceof VersionConflictError)) throw error;
-    return recordLateCreate(job.id, response, deps);
+    // The job changed while its create was in flight (a cancel, most likely).
+    return attachUpstream(job, response, deps);
   }
 }
 
 /**
- * The job changed while its create was in flight (a cancel, most likely). The upstream response
- * exists now and must not run on unwatched: record its id, and if the job has already ended, stop
- * it upstream, or owe that cancel when the upstream cannot take it now.
+ * An upstream response that belongs to `job` has turned up: the late answer to its own create, or
+ * one found through OpenAI's webhook after its create's answer was lost. It must never run on
+ * unwatched: a job still running takes it as its upstream response; a job that ended meanwhile
+ * records it and stops it upstream (or owes that cancel); a second response for a job that has
+ * one already (which the relay never asks for) is stopped.
  */
-async function recordLateCreate(jobId: string, response: UpstreamResponse, deps: Deps): Promise<Step> {
-  for (let attempt = 0; ; attempt++) {
-    const current = await deps.jobs.get(jobId);
-    if (!current) return { job: current!, nextAt: null };
-    if (current.upstreamId) return { job: current, nextAt: needsAttention(current) ? deps.clock.now() : null };
-    const ended = isTerminal(current.status);
-    let owesCancel = false;
-    if (ended && !isTerminal(response.status as JobStatus)) {
-      owesCancel = await deps.upstream.cancel(response.id).then(
-        () => false,
-        (error) => !(asUpstreamFailure(error) instanceof UpstreamRejectedError),
-      );
-    }
-    const now = deps.clock.now();
-    const changes: Partial<Job> = {
-      upstreamId: response.id,
-      createState: "done",
-      createSentAt: null,
-      ...(owesCancel ? { upstreamCancelPending: true } : {}),
-    };
-    try {
-      const recorded = await updateJob(
+export async function attachUpstream(job: Job, response: UpstreamResponse, deps: Deps): Promise<Step> {
+  const stray = async (): Promise<Step> => {
+    await cancelOrOwe(response, deps);
+    return { job, nextAt: null };
+  };
+  return retryOnConflict(
+    job,
+    deps,
+    async (current) => {
+      const now = deps.clock.now();
+      if (current.upstreamId === response.id) return { job: current, nextAt: needsAttention(current) ? now : null };
+      if (current.upstreamId !== null) return { ...(await stray()), job: current };
+      if (!isTerminal(current.status)) return recordResponse(current, response, deps, "upstream_found");
+      const owes = await cancelOrOwe(response, deps);
+      const recorded = await transition(
         current,
-        changes,
-        !ended || owesCancel || isDeliveryActive(current.delivery) ? now : null,
+        { type: "late_upstream", upstreamId: response.id, owesUpstreamCancel: owes },
         deps,
       );
       return { job: recorded, nextAt: needsAttention(recorded) ? now : null };
-    } catch (error) {
-      if (!(error instanceof VersionConflictError) || attempt >= 4) throw error;
-    }
-  }
+    },
+    { onGone: stray },
+  );
+}
+
+/** Stops a response nobody will watch. True when the cancel is still owed (the upstream could not take it now). */
+async function cancelOrOwe(response: UpstreamResponse, deps: Deps): Promise<boolean> {
+  if (isTerminal(response.status as JobStatus)) return false;
+  return deps.upstream.cancel(response.id).then(
+    () => false,
+    (error) => !(asUpstreamFailure(error) instanceof UpstreamRejectedError),
+  );
+}
+
+/** Records the upstream id with what the response says: running, or already ended. */
+async function recordResponse(
+  job: Job,
+  response: UpstreamResponse,
+  deps: Deps,
+  type: "create_accepted" | "upstream_found",
+): Promise<Step> {
+  const now = deps.clock.now();
+  const status = isJobStatus(response.status) ? response.status : job.status;
+  if (isTerminal(status))
+    return { job: await finishWithResponse(job, status, response, deps, { upstreamId: response.id }), nextAt: null };
+  const nextAt = now + pollIntervalMs(0);
+  const recorded = await transition(
+    job,
+    { type, upstreamId: response.id, status, upstreamStatus: response.status, nextPollAt: nextAt },
+    deps,
+  );
+  return { job: recorded, nextAt };
 }
 
 async function createFailed(job: Job, error: UpstreamFailure, deps: Deps): Promise<Step> {
@@ -141,24 +151,43 @@ async function createFailed(job: Job, error: UpstreamFailure, deps: Deps): Promi
   }
   if (error.ambiguous) {
     // The request may have reached the upstream. Sending it again could start a second billed
-    // response, so the job ends here with a clear reason instead.
-    return { job: await failInterrupted(job, deps, error.message), nextAt: null };
+    // response, so the relay looks for the one it may have started instead.
+    return confirmOrGiveUp(job, deps, error.message);
   }
-  const nextAt = now + retryDelayMs(job.createAttempts + 1, error.retryAfterMs);
-  const pending = await updateJob(
-    job,
-    { createState: "pending", createSentAt: null, lastUpstreamError: error.message },
-    nextAt,
-    deps,
-  );
-  return { job: pending, nextAt };
+  const retryAt = now + retryDelayMs(job.createAttempts + 1, error.retryAfterMs);
+  const pending = await transition(job, { type: "create_deferred", retryAt, error: error.message }, deps);
+  return { job: pending, nextAt: retryAt };
+}
+
+/**
+ * A create whose answer is lost (a timeout, a reset, a crash mid-create): wait for its response
+ * to turn up, as long as something could still find it (OpenAI's webhooks name it when it ends,
+ * and its `relay_job_id` tag leads back here); else end the job now, saying why.
+ */
+export async function confirmOrGiveUp(job: Job, deps: Deps, detail?: string): Promise<Step> {
+  const until = await confirmUntil(job, deps);
+  if (until <= deps.clock.now()) return { job: await failInterrupted(job, deps, detail), nextAt: null };
+  const error = `The upstream create's answer was lost${detail ? ` (${detail})` : ""}; confirming whether the upstream started it.`;
+  const confirming = await transition(job, { type: "create_unknown", error, confirmUntil: until }, deps);
+  return { job: confirming, nextAt: until };
+}
+
+/** Until when a lost create can still be found (its creation time: never). */
+export async function confirmUntil(job: Job, deps: Deps): Promise<number> {
+  if (!carriesJobTag(job.metadata) || !(await deps.settings.findsLostCreates())) return job.createdAt;
+  return job.deadlineAt + deps.settings.confirmSlackMs;
 }
 
 export async function failInterrupted(job: Job, deps: Deps, detail?: string): Promise<Job> {
+  const why = !(await deps.settings.findsLostCreates())
+    ? "OpenAI's webhooks are not configured on this relay, so it cannot find the response if one was started"
+    : !carriesJobTag(job.metadata)
+      ? "the request uses all 16 metadata slots, so the relay could not tag the response to find it"
+      : "no response for it turned up before the relay stopped looking";
   const message =
     "The upstream create was interrupted before the relay learned its outcome" +
     (detail ? ` (${detail})` : "") +
-    ". It was not sent again, so that the request can never run (and bill) twice. Submit it again.";
+    `, and ${why}. It was not sent again, so that the request can never run (and bill) twice. Submit it again.`;
   return finishLocally(job, "failed", deps, {
     error: { code: "server_error", message },
     endReason: { code: "upstream_create_interrupted", message },
@@ -166,39 +195,21 @@ export async function failInterrupted(job: Job, deps: Deps, detail?: string): Pr
 }
 
 /**
- * Applies what the upstream says about a job. No write when nothing changed (writes grow with
- * status changes, not with polls). `extra` rides along on the write when there is one, and forces it.
+ * Applies what the upstream says about a running job. No write when nothing changed (writes grow
+ * with status changes, not with polls).
  */
-export async function applyUpstream(
-  job: Job,
-  response: UpstreamResponse,
-  deps: Deps,
-  extra: Partial<Job> = {},
-): Promise<Step> {
+export async function applyUpstream(job: Job, response: UpstreamResponse, deps: Deps): Promise<Step> {
   const now = deps.clock.now();
   const status = isJobStatus(response.status) ? response.status : job.status;
-  if (isTerminal(status)) return { job: await finishWithResponse(job, status, response, deps, extra), nextAt: null };
+  if (isTerminal(status)) return { job: await finishWithResponse(job, status, response, deps), nextAt: null };
   const changed = status !== job.status;
-  // Nothing new (and no stale trouble note to clear): no write.
-  if (!changed && Object.keys(extra).length === 0 && job.lastUpstreamError === null) {
-    const unchangedFor = now - job.statusChangedAt;
-    return { job, nextAt: now + pollIntervalMs(unchangedFor) };
-  }
-  if (changed && !canTransition(job.status, status)) return { job, nextAt: now + pollIntervalMs(0) };
   const nextAt = now + pollIntervalMs(changed ? 0 : now - job.statusChangedAt);
-  const updated = await updateJob(
-    job,
-    {
-      ...extra,
-      status,
-      upstreamStatus: response.status,
-      lastUpstreamError: null,
-      ...(changed ? { statusChangedAt: now } : {}),
-    },
-    nextAt,
-    deps,
-  );
-  return { job: updated, nextAt };
+  // Nothing new (and no stale trouble note to clear): no write.
+  if (!changed && job.lastUpstreamError === null) return { job, nextAt };
+  const event: JobEvent = { type: "progress", status, upstreamStatus: response.status, nextPollAt: nextAt };
+  // An upstream that reports going backwards (in_progress → queued) is not followed.
+  if (!allows(job, event)) return { job, nextAt: now + pollIntervalMs(0) };
+  return { job: await transition(job, event, deps), nextAt };
 }
 
 /** Stores the upstream's final Response, then records the terminal state that points at it. */
@@ -207,7 +218,7 @@ export async function finishWithResponse(
   status: JobStatus,
   response: UpstreamResponse,
   deps: Deps,
-  extra: Partial<Job> = {},
+  extra: Omit<Ending, "status"> = {},
 ): Promise<Job> {
   const now = deps.clock.now();
   const output = await deps.jobs.putOutput(job.id, response, now);
@@ -218,7 +229,7 @@ export async function finishWithResponse(
     upstreamStatus: response.status,
     output,
     usage,
-    costUsd: costUsd(usage, modelInfo(job.model)),
+    costUsd: costUsd(usage, deps.models.route(job.model) ?? modelInfo(job.model)),
     completedAt: completedAtSec !== null ? Math.round(completedAtSec * 1000) : now,
     error: (response.error as JobError | null | undefined) ?? null,
     incompleteDetails: (response.incomplete_details as { reason: string } | null | undefined) ?? null,
@@ -227,56 +238,22 @@ export async function finishWithResponse(
 
 /**
  * The terminal write. In the same write it schedules the final webhook (if the caller asked for
- * this event), so a crash right after can lose no delivery. The job leaves the due index unless a
- * webhook or an upstream cancel is still owed.
+ * this event), so a crash right after can lose no delivery.
  */
-export async function finishLocally(job: Job, status: JobStatus, deps: Deps, changes: Partial<Job> = {}): Promise<Job> {
-  if (!canTransition(job.status, status))
-    throw new VersionConflictError(`job ${job.id} cannot move from ${job.status} to ${status}`);
-  const now = deps.clock.now();
-  const owesCancel = changes.upstreamCancelPending ?? false;
-  const delivery = firstDelivery(job, status);
-  const dueAt = delivery ? now : owesCancel ? now + retryDelayMs(1, null) : null;
-  return updateJob(
-    job,
-    {
-      completedAt: now,
-      lastUpstreamError: null,
-      ...changes,
-      status,
-      statusChangedAt: now,
-      upstreamCancelPending: owesCancel,
-      delivery,
-    },
-    dueAt,
-    deps,
-  );
-}
-
-/** The caller's webhook for this end state, or null when there is none or it is not subscribed. */
-function firstDelivery(job: Job, status: JobStatus): Delivery | null {
-  const eventType = `response.${status}`;
-  if (!job.webhook || (job.webhook.events && !job.webhook.events.includes(eventType))) return null;
-  return {
-    // One id per job's final event: every retry and redelivery carries the same one.
-    webhookId: `msg_${job.id.slice("resp_".length)}`,
-    eventType,
-    state: "pending",
-    attempts: 0,
-    roundStart: 0,
-    nextAttemptAt: null,
-    lastStatus: null,
-    lastError: null,
-    deliveredAt: null,
-  };
+export async function finishLocally(
+  job: Job,
+  status: JobStatus,
+  deps: Deps,
+  ending: Omit<Ending, "status"> = {},
+): Promise<Job> {
+  return transition(job, { type: "end", status, ...ending }, deps);
 }
 
 /**
  * Stops the upstream response and ends the job `cancelled` (by the caller when `reason` is null, else
- * by the relay for that reason). If the upstream
- * had already finished, the job takes the upstream's terminal status instead: that is the truth.
- * A cancel the upstream could not take now is owed: the job is settled locally and the poller
- * keeps telling the upstream.
+ * by the relay for that reason). If the upstream had already finished, the job takes the
+ * upstream's terminal status instead: that is the truth. A cancel the upstream could not take now
+ * is owed: the job is settled locally and the poller keeps telling the upstream.
  */
 export async function stopUpstream(job: Job, deps: Deps, reason: EndReason | null): Promise<Job> {
   if (!job.upstreamId) return finishLocally(job, "cancelled", deps, { endReason: reason });
@@ -292,7 +269,7 @@ export async function stopUpstream(job: Job, deps: Deps, reason: EndReason | nul
       return finishLocally(job, "cancelled", deps, { endReason: reason });
     return finishLocally(job, "cancelled", deps, {
       endReason: reason,
-      upstreamCancelPending: true,
+      owesUpstreamCancel: true,
       lastUpstreamError: classified.message,
     });
   }
@@ -305,12 +282,12 @@ export async function stopUpstream(job: Job, deps: Deps, reason: EndReason | nul
 export function rejectedEnd(
   error: UpstreamRejectedError | UpstreamAuthError,
   code: EndReasonCode = "upstream_rejected",
-) {
+): Omit<Ending, "status"> {
   const detail = error instanceof UpstreamRejectedError && error.code ? ` (${error.code})` : "";
   return {
     error: { code: "server_error", message: error.message },
     endReason: { code, message: `${error.message}${detail}` },
-  } satisfies Partial<Job>;
+  };
 }
 
 export async function reread(job: Job, deps: Deps): Promise<Step> {

@@ -1,8 +1,8 @@
 import { EMPTY_JOB_FIELDS, type Job, type JobBudget, type WebhookTarget } from "#shared/domain/job.ts";
-import { modelInfo } from "#shared/domain/models.ts";
 import { effectiveLimits, fromMicros, monthOf, toMicros } from "#shared/domain/tenant-limits.ts";
 import {
   IdempotencyMismatchError,
+  InvalidRequestError,
   NotFoundError,
   QuotaExceededError,
   RateLimitedError,
@@ -78,6 +78,14 @@ export async function submitJob(input: SubmitInput, deps: Deps): Promise<SubmitR
     if (job && job.tenantId === tenantId) return { job, replayed: true };
   }
 
+  // Routed before anything is stored: a model no upstream serves is the caller's 400, not a job.
+  const info = deps.models.route(input.body.model);
+  if (!info)
+    throw new InvalidRequestError(`The model '${input.body.model}' is not served by this relay.`, {
+      param: "model",
+      code: "model_not_found",
+    });
+
   const limits = effectiveLimits(input.tenant.limits);
   if (limits.monthlySpendUsd !== null) {
     const spent = await deps.quotas.spend(tenantId, monthOf(now));
@@ -89,9 +97,7 @@ export async function submitJob(input: SubmitInput, deps: Deps): Promise<SubmitR
   }
   let body = input.body;
   let budget: JobBudget | null = null;
-  if (input.maxCostUsd != null) ({ body, budget } = await boundByBudget(tenantId, body, input.maxCostUsd, deps));
-
-  const info = modelInfo(input.body.model);
+  if (input.maxCostUsd != null) ({ body, budget } = await boundByBudget(tenantId, body, input.maxCostUsd, info, deps));
   const id = newJobId(now);
   const job: Job = {
     ...EMPTY_JOB_FIELDS,
@@ -107,6 +113,7 @@ export async function submitJob(input: SubmitInput, deps: Deps): Promise<SubmitR
     deadlineAt: now + info.deadlineSeconds * 1000,
     queuedDeadlineAt: now + info.queuedLimitSeconds * 1000,
     createState: "pending",
+    upstream: info.upstream,
     include: Array.isArray(input.body.include) ? input.body.include.map(String) : null,
     previousUpstreamId:
       input.body.previous_response_id == null

@@ -82,14 +82,15 @@ function byPath(json: Json, type: string, path: string): [string, Json] {
   return found[0];
 }
 
-const fn = (s: Synthesized, name: "HttpApiFunction" | "PollerFunction" | "StreamFunction") =>
-  byPath(s.json, "AWS::Lambda::Function", `${name}/Function/Resource`);
-const env = (s: Synthesized, name: "HttpApiFunction" | "PollerFunction" | "StreamFunction"): Record<string, unknown> =>
+type FunctionId = "HttpApiFunction" | "PollerFunction" | "StreamFunction" | "LifecycleOutboxFunction";
+const ALL_FUNCTIONS = ["HttpApiFunction", "PollerFunction", "StreamFunction", "LifecycleOutboxFunction"] as const;
+const fn = (s: Synthesized, name: FunctionId) => byPath(s.json, "AWS::Lambda::Function", `${name}/Function/Resource`);
+const env = (s: Synthesized, name: FunctionId): Record<string, unknown> =>
   fn(s, name)[1].Properties.Environment.Variables;
 const logicalId = (s: Synthesized, type: string, path: string) => byPath(s.json, type, path)[0];
 
 /** Every statement of every policy attached to the function's role. */
-function roleStatements(s: Synthesized, name: "HttpApiFunction" | "PollerFunction" | "StreamFunction"): Json[] {
+function roleStatements(s: Synthesized, name: FunctionId): Json[] {
   const roleId = logicalId(s, "AWS::IAM::Role", `${name}/Role/Resource`);
   return resourcesOfType(s.json, "AWS::IAM::Policy")
     .filter(([, p]) => p.Properties.Roles.some((r: Json) => r.Ref === roleId))
@@ -162,7 +163,7 @@ describe("retain flag", () => {
 // ---- functions ----
 
 describe("Lambda functions", () => {
-  it.each(["HttpApiFunction", "PollerFunction", "StreamFunction"] as const)(
+  it.each(ALL_FUNCTIONS)(
     "%s: pinned Node runtime, ARM64, ESM bundle, source maps, JSON logs into its own log group",
     (name) => {
       const [, f] = fn(branches.dev, name);
@@ -222,7 +223,7 @@ describe("Lambda functions", () => {
     });
   });
 
-  it("both functions get the same due-shard count, the table, the bus and the public URL; AWS never allows private webhooks", () => {
+  it("both functions get the same due-shard count, the table and the public URL; AWS never allows private webhooks", () => {
     const { json } = branches.dev;
     const tableId = logicalId(branches.dev, "AWS::DynamoDB::Table", "Table/Resource");
     const busId = resourcesOfType(json, "AWS::Events::EventBus")[0][0];
@@ -230,7 +231,8 @@ describe("Lambda functions", () => {
     for (const name of ["HttpApiFunction", "PollerFunction"] as const) {
       const vars = env(branches.dev, name);
       expect(vars.RELAY_TABLE_NAME).toEqual({ Ref: tableId });
-      expect(vars.RELAY_EVENT_BUS_NAME).toEqual({ Ref: busId });
+      // Only the outbox publishes lifecycle events (from the table's stream).
+      expect(vars.RELAY_EVENT_BUS_NAME).toBeUndefined();
       expect(vars.RELAY_DUE_SHARDS).toBe(String(DUE_SHARDS));
       expect(vars.RELAY_ALLOW_PRIVATE_WEBHOOKS).toBe("false");
       expect(vars.OPENAI_BASE_URL).toBe("https://api.openai.com/v1");
@@ -273,7 +275,7 @@ describe("secrets", () => {
     }
   });
 
-  it("functions get secret ARNs, never secret values; the poller gets only the API key", () => {
+  it("functions get secret ARNs, never secret values", () => {
     const apiKeyId = logicalId(branches.dev, "AWS::SecretsManager::Secret", "OpenAiApiKey/Resource");
     const webhookId = logicalId(branches.dev, "AWS::SecretsManager::Secret", "OpenAiWebhookSecret/Resource");
     const http = env(branches.dev, "HttpApiFunction");
@@ -281,7 +283,7 @@ describe("secrets", () => {
     expect(http.OPENAI_API_KEY_SECRET_ARN).toEqual({ Ref: apiKeyId });
     expect(http.OPENAI_WEBHOOK_SECRET_ARN).toEqual({ Ref: webhookId });
     expect(poller.OPENAI_API_KEY_SECRET_ARN).toEqual({ Ref: apiKeyId });
-    expect(poller.OPENAI_WEBHOOK_SECRET_ARN).toBeUndefined();
+    expect(poller.OPENAI_WEBHOOK_SECRET_ARN).toEqual({ Ref: webhookId });
     for (const vars of [http, poller]) {
       expect(vars.OPENAI_API_KEY).toBeUndefined();
       expect(vars.OPENAI_WEBHOOK_SECRET).toBeUndefined();
@@ -292,19 +294,16 @@ describe("secrets", () => {
 });
 
 describe("IAM, per function", () => {
-  it.each(["HttpApiFunction", "PollerFunction", "StreamFunction"] as const)(
-    "%s: its own role, no managed policies, logs only to its own log group",
-    (name) => {
-      const [, role] = byPath(branches.dev.json, "AWS::IAM::Role", `${name}/Role/Resource`);
-      expect(role.Properties.ManagedPolicyArns).toBeUndefined();
-      const logs = roleStatements(branches.dev, name).filter((s) => actionsOf(s).some((a) => a.startsWith("logs:")));
-      expect(logs).toHaveLength(1);
-      expect(actionsOf(logs[0]).sort()).toEqual(["logs:CreateLogStream", "logs:PutLogEvents"]);
-      expect(resourcesOf(logs[0])).toEqual([
-        { "Fn::GetAtt": [logicalId(branches.dev, "AWS::Logs::LogGroup", `${name}/Logs/Resource`), "Arn"] },
-      ]);
-    },
-  );
+  it.each(ALL_FUNCTIONS)("%s: its own role, no managed policies, logs only to its own log group", (name) => {
+    const [, role] = byPath(branches.dev.json, "AWS::IAM::Role", `${name}/Role/Resource`);
+    expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+    const logs = roleStatements(branches.dev, name).filter((s) => actionsOf(s).some((a) => a.startsWith("logs:")));
+    expect(logs).toHaveLength(1);
+    expect(actionsOf(logs[0]).sort()).toEqual(["logs:CreateLogStream", "logs:PutLogEvents"]);
+    expect(resourcesOf(logs[0])).toEqual([
+      { "Fn::GetAtt": [logicalId(branches.dev, "AWS::Logs::LogGroup", `${name}/Logs/Resource`), "Arn"] },
+    ]);
+  });
 
   it.each(["HttpApiFunction", "PollerFunction", "StreamFunction"] as const)(
     "%s: DynamoDB actions on the table and its named indexes only, no Scan",
@@ -325,7 +324,10 @@ describe("IAM, per function", () => {
 
   it.each([
     ["HttpApiFunction", ["OpenAiApiKey", "OpenAiWebhookSecret"]],
-    ["PollerFunction", ["OpenAiApiKey"]],
+    // The poller reads the webhook secret only to know whether a lost create can be found (decision 0003).
+    ["PollerFunction", ["OpenAiApiKey", "OpenAiWebhookSecret"]],
+    ["StreamFunction", ["OpenAiApiKey", "OpenAiWebhookSecret"]],
+    ["LifecycleOutboxFunction", []],
   ] as const)("%s: reads exactly the secrets %j", (name, secrets) => {
     const statements = roleStatements(branches.dev, name).filter((s) =>
       actionsOf(s).some((a) => a.startsWith("secretsmanager:")),
@@ -337,18 +339,18 @@ describe("IAM, per function", () => {
     );
   });
 
-  it.each(["HttpApiFunction", "PollerFunction", "StreamFunction"] as const)(
-    "%s: PutEvents on the relay bus only",
-    (name) => {
-      const busId = resourcesOfType(branches.dev.json, "AWS::Events::EventBus")[0][0];
-      const events = roleStatements(branches.dev, name).filter((s) =>
-        actionsOf(s).some((a) => a.startsWith("events:")),
-      );
-      expect(events).toHaveLength(1);
-      expect(actionsOf(events[0])).toEqual(["events:PutEvents"]);
-      expect(resourcesOf(events[0])).toEqual([{ "Fn::GetAtt": [busId, "Arn"] }]);
-    },
-  );
+  it("only the outbox may put events, on the relay bus only; the writers publish nothing themselves", () => {
+    const busId = resourcesOfType(branches.dev.json, "AWS::Events::EventBus")[0][0];
+    const eventsOf = (name: FunctionId) =>
+      roleStatements(branches.dev, name).filter((s) => actionsOf(s).some((a) => a.startsWith("events:")));
+    const events = eventsOf("LifecycleOutboxFunction");
+    expect(events).toHaveLength(1);
+    expect(actionsOf(events[0])).toEqual(["events:PutEvents"]);
+    expect(resourcesOf(events[0])).toEqual([{ "Fn::GetAtt": [busId, "Arn"] }]);
+    expect(env(branches.dev, "LifecycleOutboxFunction").RELAY_EVENT_BUS_NAME).toEqual({ Ref: busId });
+    for (const name of ["HttpApiFunction", "PollerFunction", "StreamFunction"] as const)
+      expect(eventsOf(name), name).toEqual([]);
+  });
 
   it.each(["HttpApiFunction", "PollerFunction", "StreamFunction"] as const)(
     "%s: the only '*' resource is X-Ray (the one IAM5 suppression)",
@@ -388,7 +390,11 @@ describe("IAM, per function", () => {
       TransactGetItems: ["dynamodb:GetItem"],
       GetSecretValue: ["secretsmanager:GetSecretValue"],
       PutEvents: ["events:PutEvents"],
+      Invoke: ["lambda:InvokeFunction"],
     };
+    // Starting the worker function exists only in a stack with an upstream without background
+    // mode; test/cdk/worker-stack.test.ts checks that grant there.
+    const withWorkerOnly = new Set(["lambda:InvokeFunction"]);
     const sources = await sourceFiles(["shared", "functions"]);
     const commands = new Set<string>();
     for (const text of sources) for (const m of text.matchAll(/new\s+(\w+)Command\s*\(/g)) commands.add(m[1]);
@@ -398,15 +404,18 @@ describe("IAM, per function", () => {
       [],
     );
 
-    const required = new Set([...commands].flatMap((c) => needs[c]));
+    // Lifecycle events are published by the outbox alone (from the table's stream).
+    const required = new Set(
+      [...commands].flatMap((c) => needs[c]).filter((a) => !withWorkerOnly.has(a) && a !== "events:PutEvents"),
+    );
     for (const name of ["HttpApiFunction", "PollerFunction"] as const) {
       const granted = new Set(roleStatements(branches.dev, name).flatMap(actionsOf));
-      // The poller never reads OpenAI's webhook secret, but GetSecretValue itself it needs for the API key.
       expect(
         [...required].filter((a) => !granted.has(a)),
         name,
       ).toEqual([]);
     }
+    expect(roleStatements(branches.dev, "LifecycleOutboxFunction").flatMap(actionsOf)).toContain("events:PutEvents");
   });
 });
 
@@ -452,6 +461,61 @@ describe("HTTP API", () => {
       },
     });
     expect(JSON.parse(stage.Properties.AccessLogSettings.Format).requestId).toBe("$context.requestId");
+  });
+});
+
+describe("lifecycle outbox", () => {
+  it("the table streams new and old images, the view shared/events/lifecycle-outbox.ts reads", () => {
+    const [, table] = byPath(branches.dev.json, "AWS::DynamoDB::Table", "Table/Resource");
+    expect(table.Properties.StreamSpecification).toEqual({
+      StreamViewType: createTableInput("x").StreamSpecification.StreamViewType,
+    });
+  });
+
+  it("maps the stream to the outbox function: job items only, from the oldest record, retried, bisected, then to a queue", () => {
+    const { json } = branches.dev;
+    const [outboxId] = fn(branches.dev, "LifecycleOutboxFunction");
+    const tableId = logicalId(branches.dev, "AWS::DynamoDB::Table", "Table/Resource");
+    const mappings = resourcesOfType(json, "AWS::Lambda::EventSourceMapping").map(([, m]) => m.Properties);
+    expect(mappings).toHaveLength(1);
+    const [mapping] = mappings;
+    const queueId = logicalId(branches.dev, "AWS::SQS::Queue", "LifecycleOutbox/OnFailure/Resource");
+    expect(mapping).toMatchObject({
+      FunctionName: { Ref: outboxId },
+      EventSourceArn: { "Fn::GetAtt": [tableId, "StreamArn"] },
+      StartingPosition: "TRIM_HORIZON",
+      BisectBatchOnFunctionError: true,
+      FunctionResponseTypes: ["ReportBatchItemFailures"],
+      MaximumRetryAttempts: 10,
+      MaximumRecordAgeInSeconds: 86_400,
+      DestinationConfig: { OnFailure: { Destination: { "Fn::GetAtt": [queueId, "Arn"] } } },
+    });
+    // The filter: sort key "JOB" (chunks, event-log batches and leases never invoke the function).
+    const pattern = JSON.parse(mapping.FilterCriteria.Filters[0].Pattern);
+    expect(pattern).toEqual({ dynamodb: { Keys: { [TABLE_ATTRIBUTES.sortKey]: { S: ["JOB"] } } } });
+    // It reads the stream and writes the queue, nothing else of the table.
+    const statements = roleStatements(branches.dev, "LifecycleOutboxFunction");
+    const dynamo = statements.flatMap(actionsOf).filter((a) => a.startsWith("dynamodb:"));
+    expect(dynamo.sort()).toEqual(
+      ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"].sort(),
+    );
+    expect(statements.flatMap(actionsOf)).toEqual(expect.arrayContaining(["sqs:SendMessage"]));
+  });
+
+  it("alarms on batches given up (the on-failure queue) and on records waiting over 5 minutes", () => {
+    const alarms = resourcesOfType(branches.dev.json, "AWS::CloudWatch::Alarm").map(([, a]) => a.Properties);
+    const queueId = logicalId(branches.dev, "AWS::SQS::Queue", "LifecycleOutbox/OnFailure/Resource");
+    const [outboxId] = fn(branches.dev, "LifecycleOutboxFunction");
+    expect(
+      alarms.filter(
+        (a) =>
+          a.MetricName === "ApproximateNumberOfMessagesVisible" &&
+          a.Dimensions?.[0]?.Value?.["Fn::GetAtt"]?.[0] === queueId,
+      ),
+    ).toEqual([expect.objectContaining({ Threshold: 1, ComparisonOperator: "GreaterThanOrEqualToThreshold" })]);
+    expect(alarms.filter((a) => a.MetricName === "IteratorAge" && a.Dimensions?.[0]?.Value?.Ref === outboxId)).toEqual([
+      expect.objectContaining({ Threshold: 300_000, Statistic: "Maximum" }),
+    ]);
   });
 });
 
@@ -549,9 +613,10 @@ describe("alarms", () => {
   it("every alarm notifies the alarm topic, in and out of alarm", () => {
     for (const s of [branches.dev, branches.prod]) {
       const all = alarms(s);
-      // errors + throttles for three functions, poller heartbeat, API 5xx, lag, exhausted webhooks,
-      // upstream error rate, ambiguous creates, webhook backlog, bad secrets
-      expect(all).toHaveLength(14);
+      // errors + throttles for four functions, poller heartbeat, API 5xx, lag, exhausted webhooks,
+      // upstream error rate, ambiguous creates, webhook backlog, bad secrets, the outbox's
+      // on-failure queue and iterator age
+      expect(all).toHaveLength(18);
       for (const a of all) {
         expect(a.AlarmActions).toEqual([{ Ref: topicId(s) }]);
         expect(a.OKActions).toEqual([{ Ref: topicId(s) }]);
@@ -630,6 +695,8 @@ describe("synth", () => {
       [
         "AwsSolutions-APIG4 HttpApiDefaultRoute/Resource",
         "AwsSolutions-IAM5 HttpApiFunction/Role/DefaultPolicy/Resource",
+        "AwsSolutions-IAM5 LifecycleOutboxFunction/Role/DefaultPolicy/Resource",
+        "AwsSolutions-SQS3 LifecycleOutbox/OnFailure/Resource",
         "AwsSolutions-IAM5 PollerFunction/Role/DefaultPolicy/Resource",
         "AwsSolutions-SMG4 OpenAiApiKey/Resource",
         "AwsSolutions-SMG4 OpenAiWebhookSecret/Resource",

@@ -5,7 +5,7 @@
  *
  *   node --import tsx test/drills/relay-process.ts
  *
- * env: DRILL_DYNAMO, DRILL_TABLE, DRILL_UPSTREAM, DRILL_PORT, DRILL_OPENAI_SECRET (whsec_…),
+ * env: DRILL_DYNAMO, DRILL_TABLE, DRILL_UPSTREAM, DRILL_PORT, DRILL_OPENAI_SECRET (whsec_…, optional),
  *      DRILL_T0 and DRILL_SPEED: time runs DRILL_SPEED× faster than the wall clock from DRILL_T0
  *      (the same formula in the test process drives the simulator), so grace periods, leases and
  *      delivery claims of minutes pass in seconds and every incarnation agrees on the time.
@@ -36,15 +36,17 @@ async function main() {
     DYNAMODB_ENDPOINT: env("DRILL_DYNAMO"),
     OPENAI_BASE_URL: env("DRILL_UPSTREAM"),
     OPENAI_API_KEY: "sk-drill",
-    OPENAI_WEBHOOK_SECRET: env("DRILL_OPENAI_SECRET"),
+    // Optional: without it the relay cannot find a response whose create answer was lost.
+    ...(process.env.DRILL_OPENAI_SECRET ? { OPENAI_WEBHOOK_SECRET: process.env.DRILL_OPENAI_SECRET } : {}),
     RELAY_PUBLIC_URL: url,
     RELAY_ALLOW_PRIVATE_WEBHOOKS: "true",
     // In compressed time: 60 s of grace is 3 s of wall time at 20× (a submit slowed by a busy
     // machine past it ends upstream_create_interrupted, which is allowed but proves less).
     RELAY_CREATE_GRACE_MS: "60000",
+    ...(process.env.DRILL_CONFIRM_SLACK_MS ? { RELAY_CONFIRM_SLACK_MS: process.env.DRILL_CONFIRM_SLACK_MS } : {}),
   });
   const log = (event: Record<string, unknown>) => {
-    if (event.level === "error") process.stderr.write(`${JSON.stringify(event)}\n`);
+    if (event.level === "error" || process.env.DRILL_DEBUG) process.stderr.write(`${JSON.stringify(event)}\n`);
   };
   const deps = createDeps(config, { clock, log, events: { publish: async () => {} } });
   const app = createApp(deps, {

@@ -9,8 +9,6 @@
  * the end: a lost job, a job created upstream twice, a terminal state that changes, or a webhook
  * that never arrives fails the drill.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { newWebhookSecret } from "#shared/ids.ts";
 import { DynamoJobStore } from "#shared/store/dynamo-job-store.ts";
@@ -29,6 +27,7 @@ import {
   TERMINAL,
   type StatusRead,
 } from "./invariants.ts";
+import { RelayProcess } from "./relay-child.ts";
 import { compressedClock } from "./time.ts";
 
 const JOBS = 100;
@@ -36,56 +35,11 @@ const JOBS = 100;
 const BUDGET_MS = 200_000;
 const KILLS = 4;
 const SPEED = 20;
-const RELAY_SCRIPT = fileURLToPath(new URL("./relay-process.ts", import.meta.url));
-const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const debug = process.env.DRILL_DEBUG
   ? (msg: string) => console.error(`[sigkill ${new Date().toISOString().slice(17, 23)}] ${msg}`)
   : () => {};
-
-/** The relay as a child process this test owns (killed only by its own pid). */
-class RelayProcess {
-  #child: ChildProcess | null = null;
-  stderr = "";
-  starts = 0;
-  constructor(private readonly env: Record<string, string>) {}
-
-  async start(): Promise<void> {
-    this.starts++;
-    const child = spawn(process.execPath, ["--import", "tsx", RELAY_SCRIPT], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, ...this.env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    this.#child = child;
-    child.stderr!.on("data", (chunk) => (this.stderr += chunk));
-    await new Promise<void>((resolve, reject) => {
-      let out = "";
-      const timer = setTimeout(() => reject(new Error(`relay process not ready after 30 s:\n${this.stderr}`)), 30_000);
-      child.stdout!.on("data", (chunk) => {
-        out += chunk;
-        if (out.includes("ready ")) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      child.once("exit", (code, signal) => {
-        clearTimeout(timer);
-        reject(new Error(`relay process exited before ready (${code ?? signal}):\n${this.stderr}`));
-      });
-    });
-  }
-
-  async kill(): Promise<void> {
-    const child = this.#child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once("exit", resolve));
-    child.kill("SIGKILL");
-    await exited;
-    this.#child = null;
-  }
-}
 
 describe("drill: SIGKILL the relay while 100 jobs are in flight", () => {
   let relay: RelayProcess | undefined;

@@ -6,10 +6,10 @@ import { createApp } from "#shared/http/app.ts";
 import { Poller, type PollerOptions } from "#shared/poller/poller.ts";
 import type { Deps, LifecycleEvent } from "#shared/ports.ts";
 import type { Resolver } from "#shared/webhooks/address-policy.ts";
-import { createDeps } from "#shared/runtime.ts";
+import { createDeps, localWorkersOf } from "#shared/runtime.ts";
 import { createTenant } from "#shared/use-cases/manage-keys.ts";
 import { startSimulator, type Simulator } from "#local/simulator/index.ts";
-import type { SimBehaviour } from "#local/simulator/types.ts";
+import type { SimBehaviour, SimulatorOptions } from "#local/simulator/types.ts";
 import { createTestTable } from "./dynamo.ts";
 import { TERMINAL_STATUSES } from "#shared/domain/job.ts";
 
@@ -21,6 +21,14 @@ export interface RelayHarnessOptions {
   resolve?: Resolver;
   /** How long a blocking create waits here (real ms). */
   localWaitMs?: number;
+  /**
+   * More upstreams: a simulator per name (a flavour: `ollama`, `chat`…), and the upstreams
+   * document (`RELAY_UPSTREAMS`) built from their URLs (`main`: the default simulator's).
+   */
+  upstreams?: {
+    sims: Record<string, Pick<SimulatorOptions, "flavour" | "behaviour">>;
+    config: (urls: Record<string, string> & { main: string }) => unknown;
+  };
 }
 
 /**
@@ -31,6 +39,10 @@ export async function startRelay(options: RelayHarnessOptions = {}) {
   const clock = (options.clock ?? new ManualClock()) as ManualClock;
   const table = await createTestTable();
   const sim = await startSimulator({ clock, behaviour: options.behaviour });
+  const sims: Record<string, Simulator> = {};
+  for (const [name, simOptions] of Object.entries(options.upstreams?.sims ?? {}))
+    sims[name] = await startSimulator({ clock, ...simOptions });
+  const urls = { main: sim.url, ...Object.fromEntries(Object.entries(sims).map(([n, s]) => [n, s.url])) };
   const config = loadConfig({
     RELAY_TABLE_NAME: table.tableName,
     DYNAMODB_ENDPOINT: table.endpoint,
@@ -38,6 +50,7 @@ export async function startRelay(options: RelayHarnessOptions = {}) {
     OPENAI_API_KEY: "sk-simulator",
     RELAY_ALLOW_PRIVATE_WEBHOOKS: "true",
     RELAY_CREATE_GRACE_MS: "60000",
+    ...(options.upstreams ? { RELAY_UPSTREAMS: JSON.stringify(options.upstreams.config(urls)) } : {}),
     ...options.env,
   });
   // Lifecycle events are kept in memory so tests can read what the bus would have received.
@@ -121,6 +134,10 @@ export async function startRelay(options: RelayHarnessOptions = {}) {
     tenant,
     deps,
     sim: sim as Simulator,
+    /** The extra upstreams' simulators, by name. */
+    sims,
+    /** The in-process worker pool that runs jobs of upstreams without background mode. */
+    workers: localWorkersOf(deps),
     clock,
     table,
     poller,
@@ -130,8 +147,10 @@ export async function startRelay(options: RelayHarnessOptions = {}) {
     settle,
     async close() {
       await poller.releaseAll();
+      await localWorkersOf(deps)?.stopAll();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await sim.close();
+      for (const extra of Object.values(sims)) await extra.close();
     },
   };
 }

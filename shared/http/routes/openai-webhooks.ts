@@ -1,18 +1,18 @@
 import { Hono } from "hono";
 import { Webhook, WebhookVerificationError } from "standardwebhooks";
-import { isTerminal } from "#shared/domain/job.ts";
 import { InvalidRequestError, NotFoundError } from "#shared/errors.ts";
 import type { Log } from "#shared/log.ts";
 import type { Deps } from "#shared/ports.ts";
-import { advanceJob } from "#shared/use-cases/advance-job.ts";
+import { followUpstreamEvent } from "#shared/use-cases/upstream-event.ts";
 
 /** How long a seen `webhook-id` is remembered: OpenAI retries for up to 72 h. */
 const DEDUPE_SECONDS = 4 * 86_400;
 
 /**
- * OpenAI's own `response.*` webhooks, as an accelerator: a verified event makes the relay look at
- * the job at once instead of at its next poll. Polling stays the backstop, so a lost, late or
- * duplicated event changes nothing but speed.
+ * OpenAI's own `response.*` webhooks: a verified event makes the relay look at the job at once
+ * instead of at its next poll, and finds the job of a response whose create answer was lost.
+ * Polling stays the backstop for known jobs, so a lost, late or duplicated event changes nothing
+ * but speed.
  */
 export function openaiWebhookRoutes(deps: Deps, options: { secret: string | undefined; log: Log }) {
   const app = new Hono();
@@ -33,23 +33,26 @@ export function openaiWebhookRoutes(deps: Deps, options: { secret: string | unde
       throw new InvalidRequestError(`Webhook signature verification failed: ${reason}.`, { code: "invalid_signature" });
     }
     const webhookId = c.req.header("webhook-id")!;
-    if (!(await deps.inbox.claim(`openai:${webhookId}`, Math.floor(deps.clock.now() / 1000) + DEDUPE_SECONDS))) {
+    const inboxId = `openai:${webhookId}`;
+    if (!(await deps.inbox.claim(inboxId, Math.floor(deps.clock.now() / 1000) + DEDUPE_SECONDS))) {
       return c.json({ received: true, duplicate: true });
     }
     const upstreamId = event.type?.startsWith("response.") ? event.data?.id : undefined;
     try {
-      const job = upstreamId ? await deps.jobs.findByUpstreamId(upstreamId) : null;
-      // Only a running job is advanced here (one upstream GET and a write); the caller's own
-      // webhook is then sent by the poller, not from this request, so OpenAI gets its 200 at once.
-      if (job && !isTerminal(job.status)) await advanceJob(job, deps, { transientFailures: 0, deliverNow: false });
+      const outcome = upstreamId ? await followUpstreamEvent(upstreamId, deps) : "unknown";
+      options.log({ level: "info", msg: "OpenAI webhook followed", type: event.type, upstreamId, outcome });
     } catch (error) {
-      // Already claimed in the inbox, so OpenAI's retry would be a no-op: the poller is the backstop.
+      // For a known job the poller is the backstop; for a response whose create answer was lost
+      // this event may be the only way to find it. Forget the claim and let OpenAI send it again
+      // (it retries for up to 72 h): the error answers with a 502 and its retry is not a duplicate.
       options.log({
-        level: "error",
-        msg: "advancing a job from an OpenAI webhook failed",
+        level: "warn",
+        msg: "following an OpenAI webhook failed; OpenAI will send it again",
         upstreamId,
         error: (error as Error).message,
       });
+      await deps.inbox.release(inboxId);
+      throw error;
     }
     return c.json({ received: true });
   });
