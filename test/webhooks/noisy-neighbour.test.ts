@@ -104,9 +104,11 @@ describe("a black-holed receiver of one tenant", () => {
     expect(hole.sockets.length).toBeLessThanOrEqual(8);
     expect(poller.deliveries.waiting).toBeGreaterThan(50);
     expect(noisy.peakInFlight).toBeLessThanOrEqual(4 + 4);
-    // Generous: 1.5× the baseline plus a second for a loaded machine. Before the delivery lane,
-    // each tick waited for the hole's 15 s timeouts, and B's lags grew by that much.
-    expect(noisy.status).toBeLessThanOrEqual(baseline.status * 1.5 + 1000);
-    expect(noisy.webhook).toBeLessThanOrEqual(baseline.webhook * 1.5 + 1000);
+    // Generous: 1.5× the baseline plus 2 s for a machine shared with other work (the benchmark
+    // measures the ratio itself). Before the delivery lane, each tick waited for the hole's 15 s
+    // timeouts, and B's lags grew by that much: far outside this margin.
+    const margin = (base: number) => base * 1.5 + 2000;
+    expect(noisy.status, JSON.stringify({ baseline, noisy })).toBeLessThanOrEqual(margin(baseline.status));
+    expect(noisy.webhook, JSON.stringify({ baseline, noisy })).toBeLessThanOrEqual(margin(baseline.webhook));
   });
 });
