@@ -68,6 +68,8 @@ export class DynamoTenantStore implements TenantStore {
         ConditionExpression: "attribute_not_exists(pk)",
       }),
     );
+    // A lookup of this key just before (answered "no such key") must not outlive its creation here.
+    this.#keys.delete(keyHash);
   }
 
   async revokeKey(keyHash: string): Promise<boolean> {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "#shared/http/app.ts";
 import { DynamoTenantStore, KEY_CACHE_MS } from "#shared/store/dynamo-tenant-store.ts";
-import { createTenant, revokeKey } from "#shared/use-cases/manage-keys.ts";
+import { addKey, createTenant, revokeKey } from "#shared/use-cases/manage-keys.ts";
 import { startRelay, type RelayHarness } from "#test/support/relay.ts";
 
 let relay: RelayHarness;
@@ -146,6 +146,14 @@ describe("authentication", () => {
     expect((await get()).status).toBe(401);
     // The bound the README states: at most 10 s anywhere.
     expect(KEY_CACHE_MS).toBeLessThanOrEqual(10_000);
+  });
+
+  it("accepts a key at once where it was added, even if it was just tried", async () => {
+    const { tenant } = await createTenant(relay.deps.tenants, { name: "new-key" });
+    const key = `rr_${"a".repeat(40)}${Date.now()}`;
+    expect((await relay.call("GET", "/v1/responses", undefined, {}, key)).status).toBe(401);
+    await addKey(relay.deps.tenants, tenant.id, key);
+    expect((await relay.call("GET", "/v1/responses", undefined, {}, key)).status).toBe(200);
   });
 });
 
