@@ -72,6 +72,9 @@ async function drill(withOpenAIWebhooks: boolean) {
     // A create killed before it left the relay never started anything: such a job gives up at
     // its deadline (1 min of real time here) instead of 30 min of slack after it.
     DRILL_CONFIRM_SLACK_MS: "0",
+    // 10 s of real time: well above a 2.5 s create on a loaded machine, so only creates whose
+    // process died are taken for lost (a slow one is not).
+    DRILL_CREATE_GRACE_MS: "200000",
     ...(withOpenAIWebhooks ? { DRILL_OPENAI_SECRET: secret } : {}),
   });
   await relay.start();
@@ -166,8 +169,10 @@ describe("drill: SIGKILL the relay while slow creates are in flight", () => {
       const result = await drill(false);
       // The kills did land mid-create (otherwise this drill, and the one above, prove nothing).
       expect(result.lost).toBeGreaterThan(0);
-      // Each response nobody tracks belongs to a job that ended saying so (checked per job above).
-      expect(result.unrecorded).toBe(result.lost);
+      // Each response nobody tracks belongs to a job that ended saying so (checked per job above);
+      // one whose answer came back after its job gave up is recorded and stopped, not counted here.
+      expect(result.unrecorded).toBeGreaterThan(0);
+      expect(result.unrecorded).toBeLessThanOrEqual(result.lost);
     },
     BUDGET_MS,
   );

@@ -42,7 +42,7 @@ async function main() {
     RELAY_ALLOW_PRIVATE_WEBHOOKS: "true",
     // In compressed time: 60 s of grace is 3 s of wall time at 20× (a submit slowed by a busy
     // machine past it ends upstream_create_interrupted, which is allowed but proves less).
-    RELAY_CREATE_GRACE_MS: "60000",
+    RELAY_CREATE_GRACE_MS: process.env.DRILL_CREATE_GRACE_MS ?? "60000",
     ...(process.env.DRILL_CONFIRM_SLACK_MS ? { RELAY_CONFIRM_SLACK_MS: process.env.DRILL_CONFIRM_SLACK_MS } : {}),
   });
   const log = (event: Record<string, unknown>) => {

@@ -79,6 +79,9 @@ describe("drill: SIGKILL the relay while 100 jobs are in flight", () => {
         DRILL_OPENAI_SECRET: openaiSecret,
         DRILL_T0: String(t0),
         DRILL_SPEED: String(SPEED),
+        // A create killed before it left the relay is confirmed until its deadline (gpt-5: 20 min,
+        // 1 min of real time here) and then given up; no slack after it, or the drill outlasts it.
+        DRILL_CONFIRM_SLACK_MS: "0",
       });
       await relay.start();
 
@@ -134,7 +137,7 @@ describe("drill: SIGKILL the relay while 100 jobs are in flight", () => {
             "/v1/responses",
             {
               background: true,
-              model: "gpt-5-pro",
+              model: "gpt-5",
               input: `drill job ${plan.i}`,
               metadata: {
                 sim_queued_ms: String(plan.queuedMs),

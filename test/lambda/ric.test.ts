@@ -16,7 +16,7 @@ import { createTestTable } from "#test/support/dynamo.ts";
 import { extractAll } from "./cloudwatch-emf.ts";
 import { ensureNode24 } from "./node24.ts";
 import { RicProcess, assertLambdaRuntimeInstalled } from "./ric-process.ts";
-import { splitStreamedReply } from "./runtime-api.ts";
+import { MAX_BUFFERED_RESPONSE_BYTES, splitStreamedReply } from "./runtime-api.ts";
 
 // Not skipped when missing: a machine without the test-only runtime fails here, saying what to install.
 assertLambdaRuntimeInstalled();
@@ -143,6 +143,41 @@ describe("the bundles on Node 24 under aws-lambda-ric, with the template's envir
     expect(Math.max(...lag.flatMap((m) => m.values))).toBeLessThan(OLDEST_DUE_AGE_ALARM_SECONDS);
     expect(metrics.some((m) => m.name === METRIC.upstreamCalls)).toBe(true);
   }, 90_000);
+
+  it("http-api: a 5 MB output to a client without gzip is a 200 within Lambda's 6 MB reply limit", async () => {
+    const [http, poller] = await Promise.all([start("http-api"), start("poller", { RELAY_POLL_TICK_MS: "200" })]);
+    const bytes = 5 * 1024 * 1024;
+    const auth = { authorization: `Bearer ${apiKey}` };
+    const submitted = await http.api.invoke(
+      httpApiEvent("POST", "/v1/responses", {
+        body: { model: "gpt-5-pro", input: "big", background: true, metadata: { sim_output_bytes: String(bytes) } },
+        headers: auth,
+      }),
+      { timeoutMs: 29_000 },
+    );
+    const reply = JSON.parse(submitted.body.toString("utf8"));
+    const job = JSON.parse(reply.isBase64Encoded ? Buffer.from(reply.body, "base64").toString() : reply.body);
+    let read: Awaited<ReturnType<typeof http.api.invoke>> | undefined;
+    let status = job.status;
+    for (let i = 0; i < 5 && status !== "completed"; i++) {
+      await poller.api.invoke(scheduledEvent(), { timeoutMs: MAX_STEP_MS + SAFETY_MS + 1_500 });
+      // No Accept-Encoding: the JSON goes out as it is.
+      read = await http.api.invoke(httpApiEvent("GET", `/v1/responses/${job.id}`, { headers: auth }), {
+        timeoutMs: 29_000,
+      });
+      expect(read.error).toBeUndefined();
+      status = JSON.parse(JSON.parse(read.body.toString("utf8")).body).status;
+    }
+    expect(status).toBe("completed");
+    const result = JSON.parse(read!.body.toString("utf8"));
+    expect(result.statusCode).toBe(200);
+    expect(result.isBase64Encoded).toBe(false);
+    expect(read!.body.length).toBeLessThanOrEqual(MAX_BUFFERED_RESPONSE_BYTES);
+    const body = JSON.parse(result.body);
+    // The text is on the wire once (OpenAI's wire has no `output_text`), all of it.
+    expect(body.output_text).toBeUndefined();
+    expect(body.output[0].content[0].text.length).toBe(bytes);
+  }, 120_000);
 
   it("stream: SSE through RESPONSE_STREAM, with the HTTP prelude, to the end of the response", async () => {
     const [http, stream] = await Promise.all([start("http-api"), start("stream")]);

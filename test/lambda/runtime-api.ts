@@ -9,6 +9,12 @@ import type { AddressInfo } from "node:net";
  * a Go binary with no npm package, so this hand-written peer stands in for the Lambda service;
  * the runtime client, the Node runtime and the bundles on the other side are the real ones.
  */
+/**
+ * Lambda's limit on a buffered (RequestResponse) reply: bigger, and the service answers the caller
+ * with an error instead (API Gateway turns it into a 502), whatever the function returned.
+ */
+export const MAX_BUFFERED_RESPONSE_BYTES = 6_291_556;
+
 export interface InvocationResult {
   requestId: string;
   /** Buffered reply (JSON) or a streamed one (raw bytes, HTTP prelude included). */
@@ -126,11 +132,26 @@ export class RuntimeApi {
       return;
     }
     this.#inFlight.delete(pending.requestId);
+    const streaming = req.headers["lambda-runtime-function-response-mode"] === "streaming";
+    if (match[2] === "response" && !streaming && body.length > MAX_BUFFERED_RESPONSE_BYTES) {
+      // What Lambda does with an oversized reply: the runtime is told 413, the caller gets an error.
+      if (!res.destroyed) res.writeHead(413).end(JSON.stringify({ errorType: "RequestEntityTooLarge" }));
+      pending.done({
+        requestId: pending.requestId,
+        body,
+        streaming,
+        error: {
+          errorType: "Function.ResponseSizeTooLarge",
+          errorMessage: `Response payload size (${body.length} bytes) exceeded maximum allowed payload size (${MAX_BUFFERED_RESPONSE_BYTES} bytes).`,
+        },
+      });
+      return;
+    }
     if (!res.destroyed) res.writeHead(202).end("{}");
     pending.done({
       requestId: pending.requestId,
       body,
-      streaming: req.headers["lambda-runtime-function-response-mode"] === "streaming",
+      streaming,
       error: match[2] === "error" ? JSON.parse(body.toString("utf8")) : undefined,
     });
   }
