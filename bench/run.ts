@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only lag,long,anatomy,http,capacity,bundles]`
+ * `npm run bench [-- --quick] [-- --only lag,long,anatomy,http,capacity,bundles,isolation]`
  *
  * The relay against what a user would write instead (the official SDK polling every 2 s), side by
  * side in one run on this machine: DynamoDB Local, the Responses API simulator with realistic
@@ -21,12 +21,13 @@ import { runAnatomy, type AnatomyResult } from "#bench/sections/anatomy.ts";
 import { runBundles, type BundleResult } from "#bench/sections/bundles.ts";
 import { runCapacity, type CapacityResult, type CapacitySettings } from "#bench/sections/capacity.ts";
 import { runHttp, type HttpResult, type HttpSettings } from "#bench/sections/http.ts";
+import { runIsolation, type IsolationResult, type IsolationSettings } from "#bench/sections/isolation.ts";
 import { runLag, type LagResult, type LagSettings } from "#bench/sections/lag.ts";
 import { runIdleOverhead, runLongJobs, type LongJobResult, type Units } from "#bench/sections/long-jobs.ts";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
-const SECTIONS = ["lag", "long", "anatomy", "http", "capacity", "bundles"] as const;
+const SECTIONS = ["lag", "long", "anatomy", "http", "capacity", "bundles", "isolation"] as const;
 type Section = (typeof SECTIONS)[number];
 
 interface Settings {
@@ -43,6 +44,7 @@ interface Settings {
   http: HttpSettings;
   capacity: CapacitySettings[];
   bundles: { initRuns: number };
+  isolation: IsolationSettings;
 }
 
 const QUICK: Settings = {
@@ -59,6 +61,15 @@ const QUICK: Settings = {
   http: { concurrency: [1, 8, 32], minRequests: 20, perWorker: 3, seed: 3 },
   capacity: [{ pendingJobs: 1_000, concurrency: [16], passes: 3 }],
   bundles: { initRuns: 3 },
+  isolation: {
+    jobs: 10,
+    blackHoled: 100,
+    spreadMs: 4_000,
+    runMs: [1_000, 3_000],
+    seed: 17,
+    stalledReaders: 60,
+    outputBytes: 3_000_000,
+  },
 };
 
 const FULL: Settings = {
@@ -78,6 +89,15 @@ const FULL: Settings = {
     { pendingJobs: 10_000, concurrency: [16, 64], passes: 3 },
   ],
   bundles: { initRuns: 5 },
+  isolation: {
+    jobs: 30,
+    blackHoled: 100,
+    spreadMs: 10_000,
+    runMs: [1_000, 5_000],
+    seed: 17,
+    stalledReaders: 60,
+    outputBytes: 3_000_000,
+  },
 };
 
 interface Results {
@@ -87,6 +107,7 @@ interface Results {
   http?: HttpResult;
   capacity?: CapacityResult[];
   bundles?: { bundles: BundleResult[]; buildSeconds: number };
+  isolation?: IsolationResult;
 }
 
 async function main() {
@@ -166,6 +187,12 @@ async function main() {
       progress("Lambda bundles: build, size, cold-start init");
       const b = await runBundles(settings.bundles.initRuns);
       results.bundles = { bundles: b.bundles, buildSeconds: b.buildSeconds };
+    }
+    if (only.includes("isolation")) {
+      progress(
+        `tenant isolation: ${settings.isolation.blackHoled} webhooks black-holed; ${settings.isolation.stalledReaders} stalled readers of ${settings.isolation.outputBytes / 1e6} MB`,
+      );
+      results.isolation = await runIsolation(dynamo.endpoint, settings.isolation);
     }
   } finally {
     await dynamo.stop();
@@ -437,6 +464,32 @@ function render(r: Results, mode: string, defaults: ReturnType<typeof loadConfig
           b.initMs.runs.map((v) => Math.round(v)).join(", "),
         ]),
         "init = a fresh Node process importing the bundle (config, clients); Node's own start and the Lambda runtime are not included.",
+      ),
+    );
+  }
+  if (r.isolation) {
+    const i = r.isolation;
+    const row = (
+      name: string,
+      l: { statusLagMs: { p50: number; p99: number }; webhookLagMs: { p50: number; p99: number } },
+    ) => [name, p(l.statusLagMs), p(l.webhookLagMs)];
+    out.push(
+      table(
+        "Tenant isolation (real time): tenant B while tenant A's webhooks hang in a black hole",
+        ["", "B status lag p50 / p99", "B webhook lag p50 / p99"],
+        [
+          row("baseline", i.baseline),
+          row(`A: ${i.blackHole.blackHoled} webhooks black-holed`, i.blackHole),
+          [
+            "ratio (black hole / baseline)",
+            `${i.ratio.statusP50} / ${i.ratio.statusP99}`,
+            `${i.ratio.webhookP50} / ${i.ratio.webhookP99}`,
+          ],
+        ],
+        [
+          `A's sends hanging in the hole at the end: ${i.blackHole.hangingSends} (per-endpoint lane bound 4); A's deliveries still owed: ${i.blackHole.waitingInLane}.`,
+          `Stalled readers: ${i.stalledReaders.readers} SSE readers that never read a ${(i.stalledReaders.outputBytes / 1e6).toFixed(1)} MB output (a ${(i.stalledReaders.streamBytes / 1e6).toFixed(1)} MB stream) added ${i.stalledReaders.addedRssMb} MB RSS (${i.stalledReaders.perReaderMb} MB each; heap +${i.stalledReaders.addedHeapMb} MB, peak +${i.stalledReaders.peakAddedRssMb} MB).`,
+        ].join("\n"),
       ),
     );
   }

@@ -112,6 +112,29 @@ export function asUpstreamFailure(error: unknown): UpstreamFailure {
   throw error;
 }
 
+/**
+ * A tenant is over one of its limits (shared/domain/tenant-limits.ts): 429, with Retry-After and
+ * OpenAI-style `x-ratelimit-*` headers, which the SDKs read as a RateLimitError.
+ */
+export class RateLimitedError extends RelayError {
+  readonly retryAfterSeconds: number;
+  readonly headers: Record<string, string>;
+  constructor(
+    message: string,
+    options: { code: string; retryAfterSeconds: number; headers?: Record<string, string>; param?: string | null },
+  ) {
+    super(message, { code: options.code, param: options.param });
+    this.retryAfterSeconds = options.retryAfterSeconds;
+    this.headers = options.headers ?? {};
+  }
+}
+
+/**
+ * The tenant's monthly spend limit is reached: 429 `insufficient_quota`, as OpenAI answers an
+ * exhausted quota, marked not worth retrying (it will not change in seconds).
+ */
+export class QuotaExceededError extends RelayError {}
+
 /** A conditional write lost a race: someone else changed the item first. */
 export class VersionConflictError extends RelayError {}
 

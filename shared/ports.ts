@@ -2,8 +2,10 @@
  * The seams between use cases and the outside world. Adapters live in shared/store and
  * shared/upstream; tests pass real local ones (DynamoDB Local, the simulator).
  */
+import type { EndpointHealth } from "#shared/domain/endpoint-health.ts";
 import type { Job, StoredBlobRef } from "#shared/domain/job.ts";
 import type { ModelCatalog } from "#shared/domain/models.ts";
+import type { SlotKind, TenantLimits } from "#shared/domain/tenant-limits.ts";
 import type { Clock } from "./clock.ts";
 import type { Metrics } from "./metrics.ts";
 
@@ -79,6 +81,8 @@ export interface Tenant {
   /** Signing secrets, newest first; during a rotation webhooks carry a signature for each. */
   webhookSecrets: string[];
   createdAt: number;
+  /** What differs from the defaults (shared/domain/tenant-limits.ts). */
+  limits?: Partial<TenantLimits>;
 }
 
 export interface TenantStore {
@@ -87,6 +91,55 @@ export interface TenantStore {
   putTenant(tenant: Tenant): Promise<void>;
   putKey(keyHash: string, tenantId: string, label: string): Promise<void>;
   revokeKey(keyHash: string): Promise<boolean>;
+}
+
+/** One tenant's spend in one calendar month, as recorded when its jobs ended. */
+export interface MonthSpend {
+  month: string;
+  /** Sum of the priced jobs' `costUsd`, in micro-dollars. */
+  costMicros: number;
+  /** Jobs that ended with a price. */
+  pricedJobs: number;
+  /** Jobs that ended with usage on a model without a price: flagged, never counted as $0. */
+  unpricedJobs: number;
+  /** Their tokens, so the missing cost can be worked out by hand. */
+  unpricedInputTokens: number;
+  unpricedOutputTokens: number;
+}
+
+export interface SlotGrant {
+  granted: boolean;
+  /** Slots in use (after this one, when granted). */
+  inUse: number;
+}
+
+/**
+ * Per-tenant counters shared by every instance (DynamoDB, conditional writes), for the limits in
+ * shared/domain/tenant-limits.ts. Times are the relay clock's.
+ */
+export interface TenantQuotas {
+  /** Counts one request in the tenant's current minute: refused (nothing counted) at `limit`. */
+  takeRequest(
+    tenantId: string,
+    limit: number,
+    nowMs: number,
+  ): Promise<{ granted: boolean; remaining: number; resetAtMs: number }>;
+  /**
+   * Takes slot `id` of `kind` until `untilMs` if fewer than `limit` are held (expired slots don't
+   * count: a holder that died frees its slot by then). Taking a slot already held renews it.
+   */
+  acquireSlot(
+    tenantId: string,
+    kind: SlotKind,
+    id: string,
+    limit: number,
+    nowMs: number,
+    untilMs: number,
+  ): Promise<SlotGrant>;
+  /** Extends a held slot (a long stream keeps renewing it). */
+  renewSlot(tenantId: string, kind: SlotKind, id: string, untilMs: number): Promise<void>;
+  releaseSlot(tenantId: string, kind: SlotKind, id: string): Promise<void>;
+  spend(tenantId: string, month: string): Promise<MonthSpend>;
 }
 
 export interface LeaseStore {
@@ -238,6 +291,25 @@ export interface DeliveryLog {
   list(jobId: string): Promise<DeliveryAttempt[]>;
 }
 
+/**
+ * Each webhook endpoint's circuit breaker (shared/domain/endpoint-health.ts), shared by every
+ * poller and instance. Reads may be a few seconds stale (a cache); writes are atomic.
+ */
+export interface EndpointHealthStore {
+  get(endpoint: string): Promise<EndpointHealth | null>;
+  /** Counts a failed attempt and moves the state as the policy says; returns the new health. */
+  recordFailure(endpoint: string, error: string | null, nowMs: number): Promise<EndpointHealth>;
+  /** An answered attempt: the endpoint is healthy again (a no-op when it already was). */
+  recordSuccess(endpoint: string): Promise<void>;
+  /**
+   * While failing: takes the next probe slot if it is free (true), pushing the one after to
+   * `nextProbeAt`; false when another attempt has it.
+   */
+  claimProbe(endpoint: string, nowMs: number, nextProbeAt: number): Promise<boolean>;
+  /** Forgets the endpoint's failures (a redelivery re-enables a disabled endpoint). */
+  reset(endpoint: string): Promise<void>;
+}
+
 /** A job's status change, as published to the relay's event bus. */
 export interface LifecycleEvent {
   /** `<job id>:<version>`: the same however often the outbox delivers it; consumers dedupe on it. */
@@ -317,6 +389,8 @@ export interface Deps {
   eventLog: EventLog;
   webhooks: WebhookSender;
   deliveries: DeliveryLog;
+  endpoints: EndpointHealthStore;
+  quotas: TenantQuotas;
   events: EventPublisher;
   inbox: Inbox;
   metrics: Metrics;

@@ -7,6 +7,7 @@ import { jsonLog, type Log } from "./log.ts";
 import { EmfMetrics, meteredUpstream, noMetrics, type Metrics } from "./metrics.ts";
 import type { Deps, EventPublisher, Upstream, WebhookSender } from "./ports.ts";
 import { DynamoDeliveryLog } from "#shared/store/dynamo-delivery-log.ts";
+import { DynamoEndpointHealthStore } from "#shared/store/dynamo-endpoint-health.ts";
 import { DynamoEventLog } from "#shared/store/dynamo-event-store.ts";
 import { DynamoInbox } from "#shared/store/dynamo-inbox.ts";
 import { HttpWebhookSender } from "#shared/webhooks/http-sender.ts";
@@ -14,6 +15,7 @@ import type { Resolver } from "#shared/webhooks/address-policy.ts";
 import { createDynamoClients, type CapacityMeter } from "#shared/store/dynamo-client.ts";
 import { DynamoJobStore } from "#shared/store/dynamo-job-store.ts";
 import { DynamoLeaseStore } from "#shared/store/dynamo-lease-store.ts";
+import { DynamoTenantQuotas } from "#shared/store/dynamo-tenant-quotas.ts";
 import { DynamoTenantStore } from "#shared/store/dynamo-tenant-store.ts";
 import { OpenAIUpstream } from "#shared/upstream/openai-upstream.ts";
 import { RotatingUpstream } from "#shared/secrets/rotating-upstream.ts";
@@ -117,6 +119,8 @@ export function createDeps(config: RelayConfig, overrides: RuntimeOverrides = {}
     tenants: new DynamoTenantStore({ doc, tableName }),
     leases: new DynamoLeaseStore({ doc, tableName }),
     deliveries: new DynamoDeliveryLog({ doc, tableName, retentionDays: config.retentionDays }),
+    endpoints: new DynamoEndpointHealthStore({ doc, tableName }),
+    quotas: new DynamoTenantQuotas({ doc, tableName }),
     inbox: new DynamoInbox({ doc, tableName }),
     webhooks:
       overrides.webhooks ??

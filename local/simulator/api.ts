@@ -6,7 +6,7 @@ import { checkCallOutputs, decideAnswer } from "./answer.ts";
 import { type Conversation, conversationItems, renderConversation } from "./conversations.ts";
 import { conversationNotFound, invalidRequest, responseNotFound } from "./errors.ts";
 import { type Item, inputItemsOf } from "./items.ts";
-import { answerBytes, Job, outputSeed, REASONING_MODEL } from "./job.ts";
+import { answerBytes, capToMaxOutput, Job, outputSeed, REASONING_MODEL } from "./job.ts";
 import { planFor } from "./plan.ts";
 import { outputItemAt, renderResponse } from "./response-object.ts";
 import type { ApiRoute } from "./routes.ts";
@@ -76,7 +76,11 @@ function createResponse(state: SimState, rawBody: string): HandlerResult {
   checkCallOutputs(inputItems, context);
   const answer = decideAnswer(request.body, inputItems, context, outputSeed(request.body));
   const planned = planFor(state.behaviour, request.metadata);
-  const plan = { ...planned, outputBytes: answerBytes(answer, planned.outputBytes) };
+  const plan = capToMaxOutput(
+    { ...planned, outputBytes: answerBytes(answer, planned.outputBytes) },
+    request.model,
+    request.body.max_output_tokens,
+  );
   const now = state.clock.now();
   const job = new Job(request, now, plan, { answer, inputItems, context, reasoning: showsReasoning(request) });
   conversation?.jobs.push(job);

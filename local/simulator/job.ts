@@ -42,6 +42,34 @@ export function answerBytes(answer: Answer, planned: number): number {
   return answer.exact ? answer.prefix.length : Math.max(planned, answer.prefix.length);
 }
 
+/** Output tokens for `bytes` of text: ~4 bytes a token, plus reasoning for reasoning models. */
+export function outputTokensFor(model: string, bytes: number): { text: number; reasoning: number } {
+  const text = Math.ceil(bytes / 4);
+  return { text, reasoning: REASONING_MODEL.test(model) ? Math.ceil(text / 2) + 64 : 0 };
+}
+
+/**
+ * As OpenAI does with `max_output_tokens` (reasoning tokens count toward it): a plan whose output
+ * would not fit ends `incomplete` (reason max_output_tokens) after the text that fits.
+ */
+export function capToMaxOutput(plan: JobPlan, model: string, maxOutputTokens: unknown): JobPlan {
+  if (typeof maxOutputTokens !== "number" || plan.outcome !== "completed") return plan;
+  const fits = (bytes: number) => {
+    const { text, reasoning } = outputTokensFor(model, bytes);
+    return text + reasoning <= maxOutputTokens;
+  };
+  if (fits(plan.outputBytes)) return plan;
+  let lo = 0;
+  let hi = plan.outputBytes;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (fits(mid)) lo = mid;
+    else hi = mid - 1;
+  }
+  // An incomplete run writes half its planned bytes (timeline.ts): plan twice what fits.
+  return { ...plan, outcome: "incomplete", outputBytes: lo * 2 };
+}
+
 function composeText(answer: Answer, seed: number, bytes: number): string {
   if (answer.kind === "function_call") return answer.arguments.slice(0, bytes);
   if (answer.exact) return answer.prefix.slice(0, bytes);

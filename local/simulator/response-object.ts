@@ -4,7 +4,7 @@
  * the real API echoes them.
  */
 import { toUnixSeconds } from "#shared/clock.ts";
-import { type Job, REASONING_MODEL, type ResponseStatus } from "./job.ts";
+import { type Job, outputTokensFor, type ResponseStatus } from "./job.ts";
 import { inputTokensFor } from "./tokens.ts";
 import type { Json } from "./validate.ts";
 
@@ -60,8 +60,10 @@ export function reasoningItem(job: Job): ReasoningItem {
 /** Token counts derived from sizes (~4 bytes a token), so the same request always costs the same. */
 export function usageFor(job: Job, outputText: string) {
   const inputTokens = inputTokensFor(job.request.body, job.contextBytes);
-  const textTokens = Math.ceil(outputText.length / 4);
-  const reasoningTokens = REASONING_MODEL.test(job.request.model) ? Math.ceil(textTokens / 2) + 64 : 0;
+  const { text: textTokens, reasoning: planned } = outputTokensFor(job.request.model, outputText.length);
+  // Reasoning counts toward max_output_tokens: a response never reports more than it allowed.
+  const max = job.request.body.max_output_tokens;
+  const reasoningTokens = typeof max === "number" ? Math.max(0, Math.min(planned, max - textTokens)) : planned;
   const outputTokens = textTokens + reasoningTokens;
   return {
     input_tokens: inputTokens,

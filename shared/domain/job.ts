@@ -91,9 +91,10 @@ export interface WebhookTarget {
 
 /**
  * Where the final webhook stands. `sending` is a claimed attempt (a crash leaves it to be retried
- * after `nextAttemptAt`); `exhausted`: every scheduled attempt failed; `gone`: the receiver said 410.
+ * after `nextAttemptAt`); `exhausted`: every scheduled attempt failed; `gone`: the receiver said 410;
+ * `disabled`: the endpoint had failed for days and the breaker turned it off (a redeliver re-enables it).
  */
-export type DeliveryState = "pending" | "sending" | "delivered" | "exhausted" | "gone";
+export type DeliveryState = "pending" | "sending" | "delivered" | "exhausted" | "gone" | "disabled";
 
 export interface Delivery {
   /** Stable across every retry and redelivery: the receiver's idempotency key. */
@@ -115,6 +116,16 @@ export const isDeliveryActive = (delivery: Delivery | null): boolean =>
 /** Whether the poller still has something to do for this job. */
 export function needsAttention(job: Pick<Job, "status" | "upstreamCancelPending" | "delivery">): boolean {
   return !isTerminal(job.status) || job.upstreamCancelPending || isDeliveryActive(job.delivery);
+}
+
+/** A job submitted with `relay.max_cost_usd`: the cap and what the relay made of it (budget.ts). */
+export interface JobBudget {
+  maxCostUsd: number;
+  /** Counted by the upstream before the create. */
+  inputTokens: number;
+  /** What the upstream was sent as `max_output_tokens`, so the worst case fits the cap. */
+  maxOutputTokens: number;
+  worstCaseUsd: number;
 }
 
 export interface StoredBlobRef {
@@ -176,6 +187,8 @@ export interface Job {
   incompleteDetails: { reason: string } | null;
   /** The last transient upstream problem, for the status object; cleared on progress. */
   lastUpstreamError: string | null;
+  /** The caller's cost cap, when it set one. */
+  budget: JobBudget | null;
 }
 
 /** The fields every job starts with empty; also what a stored item lacks when a field is null. */
@@ -201,4 +214,5 @@ export const EMPTY_JOB_FIELDS = {
   endReason: null,
   incompleteDetails: null,
   lastUpstreamError: null,
+  budget: null,
 } satisfies Partial<Job>;

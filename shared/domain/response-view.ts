@@ -11,6 +11,10 @@ export interface RelayBlock {
   /** Why the relay itself ended the job (deadline, queued too long, a lost create), else null. */
   reason: { code: string; message: string } | null;
   cost_usd: number | null;
+  /** Ended with usage but no price for its model: `cost_usd` stays null, never a made-up $0. */
+  unpriced: boolean;
+  /** `relay.max_cost_usd` as submitted and the bound the relay put on the output for it. */
+  budget: { max_cost_usd: number; input_tokens: number; max_output_tokens: number; worst_case_usd: number } | null;
   deadline_at: number;
   ended_at: number | null;
   status_url: string;
@@ -116,6 +120,15 @@ function relayBlock(job: Job, baseUrl: string): RelayBlock {
     status_label: statusLabel(job),
     reason: job.endReason,
     cost_usd: job.costUsd,
+    unpriced: job.costUsd === null && job.usage !== null,
+    budget: job.budget
+      ? {
+          max_cost_usd: job.budget.maxCostUsd,
+          input_tokens: job.budget.inputTokens,
+          max_output_tokens: job.budget.maxOutputTokens,
+          worst_case_usd: job.budget.worstCaseUsd,
+        }
+      : null,
     deadline_at: toUnixSeconds(job.deadlineAt),
     ended_at: isTerminal(job.status) && job.completedAt !== null ? toUnixSeconds(job.completedAt) : null,
     status_url: statusUrl,

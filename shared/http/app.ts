@@ -6,11 +6,13 @@ import { randomHex } from "#shared/ids.ts";
 import { jsonLog, withLogContext } from "#shared/log.ts";
 import type { Deps } from "#shared/ports.ts";
 import { bearerAuth, type AuthEnv } from "./auth.ts";
+import { tenantRateLimit } from "./limits.ts";
 import { errorBody, errorResponse } from "./error-response.ts";
 import { docsPage, openApiDocument } from "./openapi.ts";
 import { deliveriesRoutes } from "#shared/http/routes/deliveries.ts";
 import { openaiWebhookRoutes } from "#shared/http/routes/openai-webhooks.ts";
 import { responseExtrasRoutes } from "#shared/http/routes/response-extras.ts";
+import { relayRoutes } from "#shared/http/routes/relay.ts";
 import { responsesRoutes } from "#shared/http/routes/responses.ts";
 
 export interface AppOptions {
@@ -65,7 +67,10 @@ export function createApp(deps: Deps, options: AppOptions) {
   // Verified by signature, not by a relay key.
   app.route("/v1/webhooks/openai", openaiWebhookRoutes(deps, { secret: options.openaiWebhookSecret, log }));
   // "/v1/responses/*" matches "/v1/responses" itself too: one registration, one key lookup.
-  app.use("/v1/responses/*", bearerAuth(deps.tenants));
+  // Every front door (API Gateway, the stream function URL, the local stack) serves this app, so
+  // the tenant's limits hold the same behind each of them.
+  for (const path of ["/v1/responses/*", "/v1/relay/*"]) app.use(path, bearerAuth(deps.tenants), tenantRateLimit(deps));
+  app.route("/v1/relay", relayRoutes(deps));
   app.route("/v1/responses", deliveriesRoutes(deps));
   app.route("/v1/responses", responseExtrasRoutes(deps));
   app.route("/v1/responses", responsesRoutes(deps, { localWaitMs: options.localWaitMs }));

@@ -6,16 +6,11 @@ import type { Tenant, TenantStore } from "#shared/ports.ts";
 export type AuthEnv = { Variables: { tenant: Tenant } };
 
 /**
- * Bearer-key auth. Keys are looked up by hash; answers are cached briefly per process so the hot
- * path (status polls) does not read the table every time. A revoked key stops working within `cacheMs`.
+ * Bearer-key auth. Keys are looked up by hash; the tenant store caches the answer for a few
+ * seconds (shared/store/dynamo-tenant-store.ts), which bounds how long a revoked key keeps working
+ * on an instance that did not revoke it.
  */
-export function bearerAuth(
-  tenants: TenantStore,
-  options: { cacheMs?: number; now?: () => number } = {},
-): MiddlewareHandler<AuthEnv> {
-  const cacheMs = options.cacheMs ?? 60_000;
-  const now = options.now ?? Date.now;
-  const cache = new Map<string, { tenant: Tenant | null; until: number }>();
+export function bearerAuth(tenants: TenantStore): MiddlewareHandler<AuthEnv> {
   return async (c, next) => {
     const header = c.req.header("authorization") ?? "";
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
@@ -25,19 +20,13 @@ export function bearerAuth(
         { code: "missing_api_key" },
       );
     }
-    const hash = sha256Hex(match[1]!);
-    let hit = cache.get(hash);
-    if (!hit || hit.until < now()) {
-      hit = { tenant: await tenants.tenantForKeyHash(hash), until: now() + cacheMs };
-      if (cache.size > 10_000) cache.clear();
-      cache.set(hash, hit);
-    }
+    const tenant = await tenants.tenantForKeyHash(sha256Hex(match[1]!));
     // Never echo the key: only its last characters, as OpenAI does.
-    if (!hit.tenant)
+    if (!tenant)
       throw new AuthenticationError(`Incorrect API key provided: ...${match[1]!.slice(-4)}.`, {
         code: "invalid_api_key",
       });
-    c.set("tenant", hit.tenant);
+    c.set("tenant", tenant);
     await next();
   };
 }

@@ -8,6 +8,8 @@ import {
   InvalidRequestError,
   NotFoundError,
   PayloadTooLargeError,
+  QuotaExceededError,
+  RateLimitedError,
   RelayError,
   StillRunningError,
   UpstreamAuthError,
@@ -47,6 +49,17 @@ export function errorResponse(
 ) {
   if (error instanceof UpstreamRejectedError) {
     return c.json(errorBody(error.message, error.type, error.param, error.code), error.status as ContentfulStatusCode);
+  }
+  if (error instanceof RateLimitedError) {
+    for (const [name, value] of Object.entries(error.headers)) c.header(name, value);
+    c.header("Retry-After", String(error.retryAfterSeconds));
+    // OpenAI's rate-limit errors: type "requests" for a request rate, the same shape for the rest.
+    return c.json(errorBody(error.message, "requests", error.param, error.code), 429);
+  }
+  if (error instanceof QuotaExceededError) {
+    // OpenAI's SDKs honour this: an exhausted quota is not retried.
+    c.header("x-should-retry", "false");
+    return c.json(errorBody(error.message, "insufficient_quota", error.param, "insufficient_quota"), 429);
   }
   if (error instanceof RelayError) {
     const match = STATUS_BY_CLASS.find(([cls]) => error instanceof cls);

@@ -2,9 +2,10 @@ import type { Context } from "hono";
 import type { Job } from "#shared/domain/job.ts";
 import { InvalidRequestError } from "#shared/errors.ts";
 import { jsonLog } from "#shared/log.ts";
-import type { Deps } from "#shared/ports.ts";
+import type { Deps, Tenant } from "#shared/ports.ts";
 import { sseResponse } from "#shared/streaming/sse-response.ts";
-import { StreamService } from "#shared/streaming/stream-service.ts";
+import { StreamService, type StreamChunk } from "#shared/streaming/stream-service.ts";
+import { holdSlot, type SlotHold } from "./limits.ts";
 
 /** Left unused of a Lambda's time: the stream ends this long before the function would be killed. */
 const LAMBDA_SAFETY_MS = 5_000;
@@ -64,19 +65,33 @@ export function streamDeadline(c: Context): number | null {
   return null;
 }
 
-/** The job's stream after `afterSeq`, as an SSE response in OpenAI's framing. */
-export function streamJob(
+/**
+ * The job's stream after `afterSeq`, as an SSE response in OpenAI's framing. It holds one of the
+ * tenant's stream slots (`slot`, when the caller took it already) until the stream ends or the
+ * reader goes; over the tenant's limit it throws a 429 before anything is read.
+ */
+export async function streamJob(
   c: Context,
   deps: Deps,
   job: Job,
   afterSeq: number,
-  init: { status?: number; headers?: Record<string, string> } = {},
-): Response {
+  init: { status?: number; headers?: Record<string, string>; slot?: SlotHold; tenant?: Tenant } = {},
+): Promise<Response> {
   const service = streamServiceFor(deps);
+  const slot = init.slot ?? (await holdSlot(deps, init.tenant ?? (c.get("tenant") as Tenant), "streams"));
   const requestId = c.res.headers.get("x-request-id");
-  return sseResponse((signal) => service.follow(job, afterSeq, signal), {
+  return sseResponse((signal) => releasing(service.follow(job, afterSeq, signal), slot), {
     deadlineAt: streamDeadline(c),
     status: init.status,
     headers: { ...(requestId ? { "x-request-id": requestId } : {}), ...init.headers },
   });
+}
+
+/** The stream, handing its slot back however it ends (finished, reader gone, deadline). */
+async function* releasing(chunks: AsyncGenerator<StreamChunk>, slot: SlotHold): AsyncGenerator<StreamChunk> {
+  try {
+    yield* chunks;
+  } finally {
+    await slot.release();
+  }
 }

@@ -87,6 +87,11 @@ export function openApiDocument() {
                     "Why the relay itself ended the job: deadline_exceeded, queued_too_long, upstream_create_interrupted, upstream_not_found, upstream_rejected",
                 },
                 cost_usd: { type: ["number", "null"] },
+                unpriced: { type: "boolean", description: "No price for the model: cost_usd stays null, never $0" },
+                budget: {
+                  type: ["object", "null"],
+                  description: "relay.max_cost_usd as submitted, the counted input and the max_output_tokens sent",
+                },
                 deadline_at: { type: "integer" },
                 ended_at: { type: ["integer", "null"] },
                 status_url: { type: "string" },
@@ -105,7 +110,7 @@ export function openApiDocument() {
         post: {
           summary: "Create a response (run in background upstream, whatever the caller asks)",
           description:
-            "An OpenAI `responses.create` body plus the relay's optional `webhook: {url, events}`. With `background: true`: 202 at once with the queued job. With `stream: true`: 200 and the job's SSE stream. Otherwise: the request is held until the job ends and answers 200 with the finished Response, or 504 `response_still_running` naming the job when the front door's limit is near (an SDK retry, `x-stainless-retry-count` ≥ 1, attaches to the same job). `previous_response_id` names a relay job. Optional `Idempotency-Key` header (kept 24 h).",
+            "An OpenAI `responses.create` body plus the relay's optional `webhook: {url, events}` and `relay: {max_cost_usd}` (a hard cap: the relay bounds `max_output_tokens` so the worst case fits, or answers 400). Over a tenant limit (request rate, pending jobs, streams, blocking waits): 429 with `Retry-After` and `x-ratelimit-*` headers; monthly spend limit reached: 429 `insufficient_quota`. With `background: true`: 202 at once with the queued job. With `stream: true`: 200 and the job's SSE stream. Otherwise: the request is held until the job ends and answers 200 with the finished Response, or 504 `response_still_running` naming the job when the front door's limit is near (an SDK retry, `x-stainless-retry-count` ≥ 1, attaches to the same job). `previous_response_id` names a relay job. Optional `Idempotency-Key` header (kept 24 h).",
           parameters: [
             { name: "Idempotency-Key", in: "header", required: false, schema: { type: "string", maxLength: 255 } },
           ],
@@ -125,7 +130,7 @@ export function openApiDocument() {
               description: "Accepted (`background: true`); `Location` and `Retry-After` headers",
               content: { "application/json": { schema: { $ref: "#/components/schemas/Response" } } },
             },
-            ...errors(400, 401, 413, 422, 502, 504),
+            ...errors(400, 401, 413, 422, 429, 502, 504),
           },
         },
         get: {
@@ -205,6 +210,26 @@ export function openApiDocument() {
           responses: {
             "200": { description: "The job, cancelled or in the terminal state it already had" },
             ...errors(401, 404),
+          },
+        },
+      },
+      "/v1/relay/spend": {
+        get: {
+          summary: "Your recorded spend in a month (UTC), and your limits",
+          parameters: [
+            {
+              name: "month",
+              in: "query",
+              schema: { type: "string", pattern: "^\\d{4}-\\d{2}$" },
+              description: "YYYY-MM; default: this month",
+            },
+          ],
+          responses: {
+            "200": {
+              description:
+                "{object: relay.spend, month, cost_usd, priced_jobs, unpriced_jobs, unpriced_usage, monthly_limit_usd, remaining_usd, limits}",
+            },
+            ...errors(400, 401, 429),
           },
         },
       },

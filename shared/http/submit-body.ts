@@ -23,6 +23,16 @@ const webhookSchema = z
   })
   .strict();
 
+/**
+ * The relay's own per-job settings (stripped before forwarding, like `webhook`). `max_cost_usd`:
+ * a hard cap on what the job may cost (docs/decisions/0010-tenant-limits-and-budgets.md).
+ */
+const relaySchema = z
+  .object({
+    max_cost_usd: z.number().positive().max(100_000).optional(),
+  })
+  .strict();
+
 /** A string whose length is counted as OpenAI counts it: UTF-16 code units (an emoji is 2), not code points. */
 const utf16String = (min: number, max: number) =>
   z
@@ -36,6 +46,7 @@ const metadataSchema = z
 /**
  * A `responses.create` body. The fields the relay relies on are checked; every other field is
  * passed through to the upstream untouched, which judges it (new OpenAI fields keep working).
+ * `webhook` and `relay` are the relay's own and never reach the upstream.
  */
 const submitSchema = z
   .object({
@@ -48,6 +59,7 @@ const submitSchema = z
     store: z.boolean().nullable().optional(),
     stream: z.boolean().nullable().optional(),
     webhook: webhookSchema.nullable().optional(),
+    relay: relaySchema.nullable().optional(),
   })
   .passthrough();
 
@@ -55,6 +67,8 @@ export interface SubmitBody {
   /** The caller's body as sent (`background`, `store`, `stream` included), minus `webhook`. */
   body: Record<string, unknown> & { model: string; metadata?: Record<string, string> };
   webhook: WebhookTarget | null;
+  /** `relay.max_cost_usd`, or null. */
+  maxCostUsd: number | null;
   mode: SubmitMode;
 }
 
@@ -71,13 +85,14 @@ export function parseSubmitBody(raw: unknown): SubmitBody {
     const message = missing ? `Missing required parameter: '${param}'.` : `Invalid '${param}': ${issue.message}.`;
     throw new InvalidRequestError(message, { param, code: missing ? "missing_required_parameter" : "invalid_value" });
   }
-  const { webhook, ...rest } = parsed.data;
+  const { webhook, relay, ...rest } = parsed.data;
   const body = { ...rest } as SubmitBody["body"];
   if (rest.metadata === null) delete body.metadata;
   const mode: SubmitMode = rest.stream === true ? "stream" : rest.background === true ? "background" : "blocking";
   return {
     body,
     webhook: webhook ? { url: webhook.url, ...(webhook.events ? { events: [...webhook.events] } : {}) } : null,
+    maxCostUsd: relay?.max_cost_usd ?? null,
     mode,
   };
 }

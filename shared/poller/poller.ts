@@ -1,11 +1,14 @@
 import { randomUUID } from "node:crypto";
-import { isDeliveryActive, needsAttention, type Job } from "#shared/domain/job.ts";
+import { isDeliveryActive, isTerminal, needsAttention, type Job } from "#shared/domain/job.ts";
+import { VersionConflictError } from "#shared/errors.ts";
 import { withLogContext } from "#shared/log.ts";
 import type { Deps } from "#shared/ports.ts";
 import { METRIC } from "#shared/metrics.ts";
 import { advanceJob } from "#shared/use-cases/advance-job.ts";
+import { deliverWebhook } from "#shared/use-cases/deliver-webhook.ts";
 import { sleep } from "#shared/sleep.ts";
 import { forEachLimited } from "./concurrency.ts";
+import { DeliveryLane, type DeliveryLaneLimits } from "./delivery-lane.ts";
 
 export interface PollerOptions {
   /** Identifies this invocation in shard leases. */
@@ -14,8 +17,18 @@ export interface PollerOptions {
   tickMs?: number;
   /** How long a shard lease lasts; renewed at half-life. A dead poller's shards free up after it. */
   leaseMs?: number;
-  /** Upstream calls in flight at once. */
+  /** Upstream calls in flight at once (polls, cancels). */
   concurrency?: number;
+  /** Upstream creates in flight at once (creates owed after a crash or a transient refusal): their own lane. */
+  createConcurrency?: number;
+  /** Bounds of the webhook lane: in all, per endpoint, per tenant. */
+  delivery?: Partial<DeliveryLaneLimits>;
+  /**
+   * A tick returns only once the webhook sends in flight have ended. For step-by-step tests
+   * under a manual clock, where "the tick that saw the end also sent its webhook" keeps
+   * assertions simple; never in production, where it would let a slow receiver hold the tick.
+   */
+  awaitDeliveries?: boolean;
   /** Due-index reads after the first look back this far, to catch entries the index showed late. */
   overlapMs?: number;
   log?: (event: Record<string, unknown>) => void;
@@ -35,6 +48,8 @@ interface Scheduled {
   /** Our copy; null means read it afresh before acting. */
   job: Job | null;
   transientFailures: number;
+  /** Its webhook is in the delivery lane: the tick leaves it alone until the lane is done. */
+  delivering: boolean;
 }
 
 export interface TickReport {
@@ -55,6 +70,9 @@ export class Poller {
   readonly #tickMs: number;
   readonly #leaseMs: number;
   readonly #concurrency: number;
+  readonly #createConcurrency: number;
+  readonly #awaitDeliveries: boolean;
+  readonly #lane: DeliveryLane;
   readonly #overlapMs: number;
   readonly #log: (event: Record<string, unknown>) => void;
   readonly #leases = new Map<number, number>(); // shard -> lease until
@@ -70,12 +88,25 @@ export class Poller {
     this.#tickMs = options.tickMs ?? 2_000;
     this.#leaseMs = options.leaseMs ?? 60_000;
     this.#concurrency = options.concurrency ?? 16;
+    this.#createConcurrency = options.createConcurrency ?? Math.max(2, Math.ceil(this.#concurrency / 4));
+    this.#awaitDeliveries = options.awaitDeliveries ?? false;
+    this.#lane = new DeliveryLane(options.delivery);
     this.#overlapMs = options.overlapMs ?? 15_000;
     this.#log = options.log ?? (() => {});
   }
 
   get scheduledCount(): number {
     return this.#schedule.size;
+  }
+
+  /** Webhook sends in flight and waiting in the delivery lane. */
+  get deliveries(): { inFlight: number; waiting: number } {
+    return { inFlight: this.#lane.inFlight, waiting: this.#lane.waiting };
+  }
+
+  /** Resolves once the delivery lane has nothing in flight or waiting. */
+  settled(): Promise<void> {
+    return this.#lane.idle();
   }
 
   /** One pass. With `deadline` (real ms), no new job is started after it: the rest waits for the next tick. */
@@ -85,7 +116,7 @@ export class Poller {
     await Promise.all([...this.#leases.keys()].map((shard) => this.#load(shard, now)));
 
     const due = [...this.#schedule]
-      .filter(([, entry]) => entry.nextAt <= now)
+      .filter(([, entry]) => entry.nextAt <= now && !entry.delivering)
       .sort(([, a], [, b]) => a.nextAt - b.nextAt);
     // Poller lag: how long the most overdue pending job has waited past its due time (alarmed on).
     const lag = due.reduce(
@@ -98,7 +129,11 @@ export class Poller {
     this.#deps.metrics.emit(METRIC.webhookBacklog, backlog.length, "Count");
     let advanced = 0;
     let errors = 0;
-    await forEachLimited(due, this.#concurrency, async ([id, entry]) => {
+    // Creates and polls in lanes of their own, so a slow create cannot hold every poll (and
+    // webhooks are in a third, not awaited here at all).
+    const creates = due.filter(([, entry]) => entry.job?.createState === "pending");
+    const polls = due.filter(([, entry]) => entry.job?.createState !== "pending");
+    const work = async ([id, entry]: [string, Scheduled]) => {
       if (options.deadline !== undefined && Date.now() >= options.deadline) return;
       try {
         await withLogContext({ jobId: id }, () => this.#advance(id, entry));
@@ -114,7 +149,12 @@ export class Poller {
           error: error instanceof Error ? error.message : String(error),
         });
       }
-    });
+    };
+    await Promise.all([
+      forEachLimited(creates, this.#createConcurrency, work),
+      forEachLimited(polls, this.#concurrency, work),
+    ]);
+    if (this.#awaitDeliveries) await this.#lane.idle();
     this.advancedTotal += advanced;
     return { ownedShards: this.#leases.size, scheduled: this.#schedule.size, advanced, errors };
   }
@@ -140,6 +180,10 @@ export class Poller {
         await sleep(wait, options.signal);
       }
     } finally {
+      // Sends already out finish (each within its timeout, which window.ts leaves room for);
+      // waiting ones stay due in the table for the next invocation.
+      this.#lane.stop();
+      await this.#lane.idle();
       await this.releaseAll();
     }
     return { ticks, advanced: this.advancedTotal - before };
@@ -200,7 +244,14 @@ export class Poller {
       const known = this.#schedule.get(id);
       if (!known) {
         const unattendedSince = this.#heldBefore.get(shard) ?? 0;
-        this.#schedule.set(id, { shard, nextAt: dueAt, unattendedSince, job: null, transientFailures: 0 });
+        this.#schedule.set(id, {
+          shard,
+          nextAt: dueAt,
+          unattendedSince,
+          job: null,
+          transientFailures: 0,
+          delivering: false,
+        });
       } else if (known.job && version > known.job.version) {
         // Someone else wrote it (a cancel, OpenAI's webhook asking for a look now): read it afresh.
         known.job = null;
@@ -210,18 +261,62 @@ export class Poller {
   }
 
   async #advance(id: string, entry: Scheduled): Promise<void> {
-    const job = entry.job ?? (await this.#deps.jobs.get(id));
+    let job = entry.job ?? (await this.#deps.jobs.get(id));
     if (!job || !needsAttention(job)) {
       this.#schedule.delete(id);
       return;
     }
-    const step = await advanceJob(job, this.#deps, { transientFailures: entry.transientFailures });
-    if (step.nextAt === null) {
-      this.#schedule.delete(id);
-      return;
+    if (!webhookOnly(job)) {
+      const step = await advanceJob(job, this.#deps, {
+        transientFailures: entry.transientFailures,
+        deliverNow: false,
+      });
+      entry.transientFailures = step.transient ? entry.transientFailures + 1 : 0;
+      job = step.job;
+      entry.job = job;
+      if (step.nextAt === null && !owesWebhook(job)) {
+        this.#schedule.delete(id);
+        return;
+      }
+      entry.nextAt = step.nextAt ?? job.delivery?.nextAttemptAt ?? this.#deps.clock.now();
     }
-    entry.job = step.job;
-    entry.nextAt = step.nextAt;
-    entry.transientFailures = step.transient ? entry.transientFailures + 1 : 0;
+    // A webhook due now goes to the lane at once (the step that saw the end, not the next tick).
+    const dueAt = job.delivery?.nextAttemptAt ?? 0;
+    if (owesWebhook(job) && dueAt <= this.#deps.clock.now()) this.#deliver(id, entry, job);
+    else if (owesWebhook(job)) entry.nextAt = Math.min(entry.nextAt, dueAt);
+  }
+
+  #deliver(id: string, entry: Scheduled, job: Job): void {
+    entry.delivering = true;
+    const offered = this.#lane.offer(job, async () => {
+      try {
+        const step = await withLogContext({ jobId: id }, () => deliverWebhook(job, this.#deps));
+        if (this.#schedule.get(id) !== entry) return;
+        if (!needsAttention(step.job)) this.#schedule.delete(id);
+        else {
+          entry.job = step.job;
+          entry.nextAt = step.nextAt ?? this.#deps.clock.now();
+        }
+      } catch (error) {
+        entry.job = null;
+        // Written meanwhile (a cancel settled, another poller): look again at once.
+        const conflict = error instanceof VersionConflictError;
+        entry.nextAt = this.#deps.clock.now() + (conflict ? 0 : 5_000);
+        if (conflict) return;
+        this.#log({
+          level: "error",
+          msg: "delivering a webhook failed",
+          jobId: id,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      } finally {
+        entry.delivering = false;
+      }
+    });
+    if (!offered) entry.delivering = false;
   }
 }
+
+/** An ended job whose webhook is its only business left. */
+const owesWebhook = (job: Job): boolean => isTerminal(job.status) && isDeliveryActive(job.delivery);
+const webhookOnly = (job: Job): boolean => owesWebhook(job) && !job.upstreamCancelPending;

@@ -9,7 +9,8 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from "@aws-sdk/lib-dynamodb";
-import { EMPTY_JOB_FIELDS, type Job, type StoredBlobRef } from "#shared/domain/job.ts";
+import { EMPTY_JOB_FIELDS, isTerminal, type Job, type StoredBlobRef } from "#shared/domain/job.ts";
+import { monthOf, toMicros } from "#shared/domain/tenant-limits.ts";
 import { IdempotencyInProgressError, VersionConflictError } from "#shared/errors.ts";
 import { sha256Hex } from "#shared/ids.ts";
 import type { CreateJobResult, DueEntry, IdempotencyClaim, JobListPage, JobStore, Refusal } from "#shared/ports.ts";
@@ -25,6 +26,8 @@ import {
   jobPk,
   OUTPUT_BLOB,
   REQUEST_BLOB,
+  slotsKey,
+  spendKey,
   tenantPk,
 } from "./keys.ts";
 
@@ -226,17 +229,20 @@ export class DynamoJobStore implements JobStore {
       values[":shard"] = dueShardKey(this.shardOf(job.id));
       values[":due"] = dueAt;
     }
+    const jobUpdate = {
+      TableName: this.#table,
+      Key: jobKey(job.id),
+      UpdateExpression: `SET ${set.join(", ")}${remove.length ? ` REMOVE ${remove.join(", ")}` : ""}`,
+      ConditionExpression: "#version = :expected",
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+    };
+    if (!isTerminal(job.status) && isTerminal(next.status)) {
+      await this.#endTogether(job, next, jobUpdate);
+      return next;
+    }
     try {
-      await this.#doc.send(
-        new UpdateCommand({
-          TableName: this.#table,
-          Key: jobKey(job.id),
-          UpdateExpression: `SET ${set.join(", ")}${remove.length ? ` REMOVE ${remove.join(", ")}` : ""}`,
-          ConditionExpression: "#version = :expected",
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-        }),
-      );
+      await this.#doc.send(new UpdateCommand(jobUpdate));
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) {
         throw new VersionConflictError(`job ${job.id} changed since version ${job.version}`, { cause: error });
@@ -244,6 +250,58 @@ export class DynamoJobStore implements JobStore {
       throw error;
     }
     return next;
+  }
+
+  /**
+   * The write that ends a job also, in one transaction, adds its cost to the tenant's month
+   * (or flags it unpriced) and frees its pending-job slot: the counters can never disagree with
+   * the jobs. Retried on a TransactionConflict (another job of the tenant ending at that moment).
+   */
+  async #endTogether(job: Job, next: Job, jobUpdate: Record<string, unknown>): Promise<void> {
+    const items: Record<string, unknown>[] = [{ Update: jobUpdate }];
+    const month = monthOf(next.updatedAt);
+    const spend = spendOf(next);
+    if (spend)
+      items.push({
+        Update: {
+          TableName: this.#table,
+          Key: spendKey(job.tenantId, month),
+          UpdateExpression: `ADD ${Object.keys(spend)
+            .map((name) => `${name} :${name}`)
+            .join(", ")} SET expiresAt = if_not_exists(expiresAt, :exp)`,
+          ExpressionAttributeValues: {
+            ...Object.fromEntries(Object.entries(spend).map(([name, value]) => [`:${name}`, value])),
+            // Kept a good year: long enough to read last month's (and last year's) spend.
+            ":exp": Math.floor(next.updatedAt / 1000) + 400 * 86_400,
+          },
+        },
+      });
+    items.push({
+      Update: {
+        TableName: this.#table,
+        Key: slotsKey(job.tenantId, "jobs"),
+        UpdateExpression: "REMOVE #slots.#id",
+        ExpressionAttributeNames: { "#slots": "slots", "#id": job.id },
+      },
+    });
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.#doc.send(
+          new TransactWriteCommand({
+            TransactItems: items as never,
+            ClientRequestToken: sha256Hex(`${job.id}#${job.version}#${attempt}`).slice(0, 36),
+          }),
+        );
+        return;
+      } catch (error) {
+        if (!(error instanceof TransactionCanceledException)) throw error;
+        const reasons = error.CancellationReasons ?? [];
+        if (reasons[0]?.Code === "ConditionalCheckFailed")
+          throw new VersionConflictError(`job ${job.id} changed since version ${job.version}`, { cause: error });
+        if (attempt >= 6 || !reasons.some((r) => r.Code === "TransactionConflict")) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 20 * 2 ** attempt * (0.5 + Math.random())));
+      }
+    }
   }
 
   async list(tenantId: string, options: { status?: string; limit: number; after?: string }): Promise<JobListPage> {
@@ -317,6 +375,21 @@ export class DynamoJobStore implements JobStore {
 
   async delete(job: Job): Promise<void> {
     await this.#doc.send(new DeleteCommand({ TableName: this.#table, Key: { pk: jobPk(job.id), sk: JOB_SK } }));
+    // A job deleted before it ended frees its pending-job slot (an ended one freed it then).
+    if (!isTerminal(job.status))
+      await this.#doc
+        .send(
+          new UpdateCommand({
+            TableName: this.#table,
+            Key: slotsKey(job.tenantId, "jobs"),
+            UpdateExpression: "REMOVE #slots.#id",
+            ConditionExpression: "attribute_exists(#slots)",
+            ExpressionAttributeNames: { "#slots": "slots", "#id": job.id },
+          }),
+        )
+        .catch((error) => {
+          if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        });
     if (job.idempotencyKey) {
       // Only while the claim still names this job (an expired claim may have been taken again).
       await this.#doc
@@ -391,6 +464,17 @@ export class DynamoJobStore implements JobStore {
     // TTL deletion is lazy: an expired note is no note.
     return Item && (Item.expiresAt as number) >= Math.floor(Date.now() / 1000) ? (Item.jobId as string) : null;
   }
+}
+
+/** What an ended job adds to its tenant's month: its cost, or its tokens when it has no price. */
+function spendOf(job: Job): Record<string, number> | null {
+  if (job.costUsd !== null) return { costMicros: toMicros(job.costUsd), pricedJobs: 1 };
+  if (!job.usage) return null;
+  return {
+    unpricedJobs: 1,
+    unpricedInputTokens: job.usage.input_tokens ?? 0,
+    unpricedOutputTokens: job.usage.output_tokens ?? 0,
+  };
 }
 
 const withoutUndefined = (value: object) =>

@@ -35,6 +35,18 @@ export const tenantKey = (tenantId: string): ItemKey => ({ pk: tenantPk(tenantId
 export const createdSk = (job: Pick<Job, "createdAt" | "id">): string =>
   `${String(job.createdAt).padStart(15, "0")}#${job.id}`;
 
+/** A tenant's requests in one minute (the start of the minute, epoch ms). */
+export const rateKey = (tenantId: string, windowStart: number): ItemKey => ({
+  pk: `RATE#${tenantId}#${windowStart}`,
+  sk: "RATE",
+});
+/** A tenant's held slots of one kind (pending jobs, streams, blocking waits): a map id -> until. */
+export const slotsKey = (tenantId: string, kind: string): ItemKey => ({ pk: `SLOTS#${tenantId}#${kind}`, sk: "SLOTS" });
+/** A tenant's recorded spend in one month, beside the tenant. */
+export const spendKey = (tenantId: string, month: string): ItemKey => ({
+  pk: tenantPk(tenantId),
+  sk: `SPEND#${month}`,
+});
 /** An API key, by the SHA-256 of the key (the key itself is never stored). */
 export const apiKeyKey = (keyHash: string): ItemKey => ({ pk: `KEY#${keyHash}`, sk: "KEY" });
 export const idempotencyKey = (tenantId: string, key: string): ItemKey => ({
@@ -47,6 +59,8 @@ export const submitKey = (tenantId: string, bodyHash: string): ItemKey => ({
   sk: "SUBMIT",
 });
 export const leaseKey = (name: string): ItemKey => ({ pk: `LEASE#${name}`, sk: "LEASE" });
+/** A webhook endpoint's circuit breaker, by origin (shared/domain/endpoint-health.ts). */
+export const endpointKey = (endpoint: string): ItemKey => ({ pk: `ENDPOINT#${endpoint}`, sk: "ENDPOINT" });
 export const inboxKey = (webhookId: string): ItemKey => ({ pk: `INBOX#${webhookId}`, sk: "INBOX" });
 /** The due index's partition: one per shard. */
 export const dueShardKey = (shard: number): string => `DUE#${shard}`;

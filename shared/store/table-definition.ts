@@ -12,11 +12,15 @@
  *   JOB#<id>        EVT#<first seq, 10>  a batch of stream events from that sequence number on (inline
  *                                        gzip, or a pointer to EVB#<sha256/16>#<n> chunks if large)
  *   KEY#<sha256>    KEY                  an API key (hash only) -> tenant
- *   TENANT#<id>     TENANT               a tenant and its webhook signing secrets
+ *   TENANT#<id>     TENANT               a tenant, its webhook signing secrets and limits
+ *   TENANT#<id>     SPEND#<yyyy-mm>      its recorded spend that month (added to as each job ends)
+ *   RATE#<tenant>#<minute> RATE          its requests in that minute (a counter, TTL a day)
+ *   SLOTS#<tenant>#<kind> SLOTS          its held slots (pending jobs, streams, blocking waits): id -> until
  *   IDEM#<tenant>#<key> IDEM             an idempotency key -> job id and body hash
  *   LEASE#<name>    LEASE                a poller's lease on a due-index shard (due-<n>), or a stream
  *                                        writer's on a job (stream-<job>)
  *   INBOX#<id>      INBOX                an incoming webhook id already handled (OpenAI's, deduped)
+ *   ENDPOINT#<origin> ENDPOINT           a webhook endpoint's circuit breaker (failures in a row, state)
  * Index attributes on the job item: dueShard = DUE#<n> and dueAt (only while the job needs the
  * poller), tenantPk = TENANT#<id> and createdSk = <created ms, 15>#<id>, upstreamId.
  */

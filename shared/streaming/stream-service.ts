@@ -69,7 +69,7 @@ export class StreamService {
       while (!signal?.aborted) {
         let batches = feed.batchesHolding(cursor + 1);
         if (!batches && (readStore || feed.knownNext > cursor + 1)) {
-          batches = await this.#deps.eventLog.read(job.id, cursor);
+          batches = await feed.readShared(cursor, () => this.#deps.eventLog.read(job.id, cursor));
           feed.learn(batches);
           // The log is written without gaps; never skip a number if it somehow had one.
           if (batches.length > 0 && batches[0]!.first > cursor + 1)
@@ -277,6 +277,8 @@ class JobFeed {
   ended = false;
   readonly #recent: EventBatch[] = [];
   readonly #limit: number;
+  /** Pages read from the store, by the cursor they were read after (see readShared). */
+  readonly #pages = new Map<number, Promise<EventBatch[]>>();
   #waiters = new Set<() => void>();
 
   constructor(
@@ -295,6 +297,26 @@ class JobFeed {
     if (this.#recent.length > this.#limit) this.#recent.shift();
     this.learn([batch]);
     this.notify();
+  }
+
+  /**
+   * A page of the log after `afterSeq`, shared by this process's readers of the job: the same
+   * decoded batches (and, in sse-response.ts, the same encoded frames) serve every one of them, so
+   * a reader costs references, not a copy of the log. Sound because stored batches never change:
+   * a non-empty page after a given number is the same for everyone (an empty one is not kept: the
+   * log may grow). A few pages are kept, the oldest dropped first.
+   */
+  readShared(afterSeq: number, load: () => Promise<EventBatch[]>): Promise<EventBatch[]> {
+    const known = this.#pages.get(afterSeq);
+    if (known) return known;
+    const page = load().then((batches) => {
+      if (batches.length === 0 && this.#pages.get(afterSeq) === page) this.#pages.delete(afterSeq);
+      return batches;
+    });
+    page.catch(() => this.#pages.delete(afterSeq));
+    this.#pages.set(afterSeq, page);
+    if (this.#pages.size > 8) this.#pages.delete(this.#pages.keys().next().value!);
+    return page;
   }
 
   learn(batches: EventBatch[]): void {

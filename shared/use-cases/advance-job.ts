@@ -23,8 +23,8 @@ export interface AdvanceContext {
   /** Consecutive transient failures seen for this job by the caller (the poller keeps it in memory). */
   transientFailures: number;
   /**
-   * When this look ends the job, send its webhook right away rather than at the next look
-   * (default true; a request handler that must answer quickly passes false).
+   * Send a due webhook within this look (default true). False: leave it to the caller, who is told
+   * when it is due (the poller's delivery lane; a request handler that must answer quickly).
    */
   deliverNow?: boolean;
 }
@@ -117,7 +117,13 @@ async function afterTheEnd(job: Job, deps: Deps, context: AdvanceContext): Promi
     cancelStep = await retryOwedCancel(job, deps, context);
     job = cancelStep.job;
   }
-  const deliveryStep = isDeliveryActive(job.delivery) ? await deliverWebhook(job, deps) : { job, nextAt: null };
+  // The poller sends webhooks in its own lane (shared/poller/delivery-lane.ts): here it only
+  // learns when the delivery is due.
+  const deliveryStep = !isDeliveryActive(job.delivery)
+    ? { job, nextAt: null }
+    : context.deliverNow === false
+      ? { job, nextAt: job.delivery!.nextAttemptAt ?? deps.clock.now() }
+      : await deliverWebhook(job, deps);
   const times = [cancelStep?.nextAt, deliveryStep.nextAt].filter((t): t is number => typeof t === "number");
   return { job: deliveryStep.job, nextAt: times.length ? Math.min(...times) : null, transient: cancelStep?.transient };
 }

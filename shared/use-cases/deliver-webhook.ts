@@ -1,3 +1,4 @@
+import { endpointOf, PROBE_EVERY_MS, type EndpointHealth } from "#shared/domain/endpoint-health.ts";
 import { isTerminal, type Delivery, type Job } from "#shared/domain/job.ts";
 import { retryDelayMs } from "#shared/domain/polling.ts";
 import { toResponseObject } from "#shared/domain/response-view.ts";
@@ -18,13 +19,26 @@ export const ATTEMPT_CLAIM_MS = 75_000;
  * pollers never send the same attempt; a crash after the claim only delays a retry (at least once,
  * always the same webhook-id). Signing uses the wall clock: receivers compare `webhook-timestamp`
  * with their own clock.
+ *
+ * The endpoint's circuit breaker comes first: to a failing endpoint one attempt goes out per
+ * PROBE_EVERY_MS (the others wait without a write or a spent attempt), to a disabled one none
+ * (the job's delivery is marked `disabled`). `manual` (a redelivery) skips the spacing.
  */
-export async function deliverWebhook(job: Job, deps: Deps): Promise<Step> {
+export async function deliverWebhook(job: Job, deps: Deps, options: { manual?: boolean } = {}): Promise<Step> {
   const delivery = job.delivery;
   if (!delivery || !job.webhook || (delivery.state !== "pending" && delivery.state !== "sending"))
     return { job, nextAt: null };
   const now = deps.clock.now();
   if (delivery.nextAttemptAt !== null && delivery.nextAttemptAt > now) return { job, nextAt: delivery.nextAttemptAt };
+  const endpoint = endpointOf(job.webhook.url);
+  const health = await deps.endpoints.get(endpoint);
+  if (health?.state === "disabled") return disable(job, health, deps);
+  if (health?.state === "failing" && !options.manual) {
+    const probeAt = health.nextProbeAt ?? 0;
+    if (probeAt > now) return { job, nextAt: probeAt };
+    if (!(await deps.endpoints.claimProbe(endpoint, now, now + PROBE_EVERY_MS)))
+      return { job, nextAt: now + PROBE_EVERY_MS };
+  }
 
   const attempt = delivery.attempts + 1;
   const claimedUntil = now + ATTEMPT_CLAIM_MS;
@@ -59,6 +73,11 @@ export async function deliverWebhook(job: Job, deps: Deps): Promise<Step> {
 
   const after = deps.clock.now();
   const ok = result.status !== null && result.status >= 200 && result.status < 300;
+  // 410 is an answer too: the receiver is alive and said what it wants.
+  const answered = ok || result.status === 410;
+  const healthAfter = answered
+    ? await deps.endpoints.recordSuccess(endpoint).then(() => null)
+    : await deps.endpoints.recordFailure(endpoint, result.error, after);
   let next: Delivery;
   if (ok)
     next = {
@@ -76,6 +95,14 @@ export async function deliverWebhook(job: Job, deps: Deps): Promise<Step> {
       nextAttemptAt: null,
       lastStatus: 410,
       lastError: "the receiver answered 410 Gone; no more retries",
+    };
+  else if (healthAfter?.state === "disabled")
+    next = {
+      ...claimed.delivery!,
+      state: "disabled",
+      nextAttemptAt: null,
+      lastStatus: result.status,
+      lastError: disabledMessage(healthAfter, job),
     };
   else {
     const delay = nextRetryDelayMs(attempt - delivery.roundStart, result.retryAfterMs);
@@ -103,6 +130,38 @@ export async function deliverWebhook(job: Job, deps: Deps): Promise<Step> {
   return settle(claimed, next, deps);
 }
 
+function disabledMessage(health: EndpointHealth, job: Job): string {
+  const since = health.failingSince === null ? "days" : new Date(health.failingSince).toISOString();
+  return `The endpoint ${health.endpoint} has failed every attempt since ${since} and is disabled: nothing is sent to it. POST /v1/responses/${job.id}/deliveries/redeliver re-enables it.`;
+}
+
+/**
+ * The endpoint is disabled: no attempt goes out. The job's delivery says so (in its status and
+ * its delivery log, as an attempt that was not sent), and leaves the poller's work.
+ */
+async function disable(job: Job, health: EndpointHealth, deps: Deps): Promise<Step> {
+  const delivery = job.delivery!;
+  const now = deps.clock.now();
+  const attempt = delivery.attempts + 1;
+  const message = disabledMessage(health, job);
+  const next: Delivery = { ...delivery, state: "disabled", attempts: attempt, nextAttemptAt: null, lastError: message };
+  // No attempt was claimed (nothing is sent), so this is its own fenced write, not settle()'s.
+  const settled = { job: await transition(job, { type: "delivery", delivery: next, dueAt: null }, deps), nextAt: null };
+  await deps.deliveries.record(job.id, {
+    attempt,
+    webhookId: delivery.webhookId,
+    eventType: delivery.eventType,
+    url: job.webhook!.url,
+    at: now,
+    status: null,
+    latencyMs: 0,
+    error: `not sent: ${message}`,
+    nextRetryAt: null,
+    manual: false,
+  });
+  return settled;
+}
+
 /**
  * Records an attempt's outcome. If the job was written meanwhile (an owed cancel settled, say),
  * the outcome still belongs to it as long as no later attempt was claimed: re-read and apply.
@@ -124,9 +183,11 @@ async function settle(claimed: Job, next: Delivery, deps: Deps): Promise<Step> {
 
 /**
  * "Send the final event again": a new round of attempts with the same webhook-id, the first one
- * right now (the caller waits for its outcome).
+ * right now (the caller waits for its outcome). It also turns the endpoint's breaker back on: the
+ * caller says the receiver is fixed, so a disabled endpoint is enabled and failures forgotten.
  */
 export async function redeliverWebhook(job: Job, deps: Deps): Promise<Job> {
+  let reenabled = false;
   // A poller touching the job at the same moment makes a conflict: look again (it may have sent it).
   return retryOnConflict(
     job,
@@ -142,6 +203,10 @@ export async function redeliverWebhook(job: Job, deps: Deps): Promise<Job> {
         throw new InvalidRequestError(`This job ended ${current.status}, which is not among the webhook's events.`, {
           code: "nothing_to_deliver",
         });
+      if (!reenabled) {
+        await deps.endpoints.reset(endpointOf(current.webhook.url));
+        reenabled = true;
+      }
       const now = deps.clock.now();
       const delivery: Delivery = {
         ...current.delivery,
@@ -150,7 +215,7 @@ export async function redeliverWebhook(job: Job, deps: Deps): Promise<Job> {
         nextAttemptAt: now,
       };
       const reset = await transition(current, { type: "delivery", delivery, dueAt: now }, deps);
-      return (await deliverWebhook(reset, deps)).job;
+      return (await deliverWebhook(reset, deps, { manual: true })).job;
     },
     { tries: 3, onGone: () => job },
   );

@@ -1,3 +1,5 @@
+import { effectiveLimits, LIMIT_BOUNDS, type TenantLimits } from "#shared/domain/tenant-limits.ts";
+import { InvalidRequestError, NotFoundError } from "#shared/errors.ts";
 import { newApiKey, newWebhookSecret, randomHex, sha256Hex } from "#shared/ids.ts";
 import type { Tenant, TenantStore } from "#shared/ports.ts";
 
@@ -31,4 +33,30 @@ export async function addKey(
 export async function revokeKey(tenants: TenantStore, keyOrHash: string): Promise<boolean> {
   const hash = /^[0-9a-f]{64}$/.test(keyOrHash) ? keyOrHash : sha256Hex(keyOrHash);
   return tenants.revokeKey(hash);
+}
+
+/**
+ * Changes a tenant's limits (only the ones given; `null` for the monthly spend removes it).
+ * Each instance sees the change within its key cache's few seconds.
+ */
+export async function setLimits(
+  tenants: TenantStore,
+  tenantId: string,
+  changes: Partial<TenantLimits>,
+): Promise<TenantLimits> {
+  const tenant = await tenants.getTenant(tenantId);
+  if (!tenant) throw new NotFoundError(`no tenant ${tenantId}`);
+  for (const [name, [min, max]] of Object.entries(LIMIT_BOUNDS)) {
+    const value = changes[name as keyof typeof LIMIT_BOUNDS];
+    if (value !== undefined && !(Number.isInteger(value) && value >= min && value <= max))
+      throw new InvalidRequestError(`${name} must be an integer from ${min} to ${max}.`, { param: name });
+  }
+  const spend = changes.monthlySpendUsd;
+  if (spend !== undefined && spend !== null && !(Number.isFinite(spend) && spend >= 0))
+    throw new InvalidRequestError("monthlySpendUsd must be a number of dollars, 0 or more.", {
+      param: "monthlySpendUsd",
+    });
+  const limits = { ...(tenant.limits ?? {}), ...changes };
+  await tenants.putTenant({ ...tenant, limits });
+  return effectiveLimits(limits);
 }

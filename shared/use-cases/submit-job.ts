@@ -1,13 +1,17 @@
-import { EMPTY_JOB_FIELDS, type Job, type WebhookTarget } from "#shared/domain/job.ts";
+import { EMPTY_JOB_FIELDS, type Job, type JobBudget, type WebhookTarget } from "#shared/domain/job.ts";
+import { effectiveLimits, fromMicros, monthOf, toMicros } from "#shared/domain/tenant-limits.ts";
 import {
   IdempotencyMismatchError,
   InvalidRequestError,
   NotFoundError,
+  QuotaExceededError,
+  RateLimitedError,
   UpstreamAuthError,
   UpstreamRejectedError,
 } from "#shared/errors.ts";
 import { canonicalJson, newJobId, sha256Hex } from "#shared/ids.ts";
 import type { Deps, IdempotencyClaim, Refusal, Tenant } from "#shared/ports.ts";
+import { boundByBudget } from "./job-budget.ts";
 import { sendCreate } from "./job-transitions.ts";
 import { upstreamIdOfPrevious } from "./previous-response.ts";
 
@@ -23,6 +27,8 @@ export interface SubmitInput {
   /** The caller's validated `responses.create` body, the relay's `webhook` taken out. */
   body: Record<string, unknown> & { model: string; metadata?: Record<string, string> };
   webhook: WebhookTarget | null;
+  /** `relay.max_cost_usd`: a hard cap on the job's cost (job-budget.ts), or null. */
+  maxCostUsd?: number | null;
   idempotencyKey: string | null;
   mode: SubmitMode;
   /**
@@ -40,6 +46,12 @@ export interface SubmitResult {
 
 /** How long an SDK's retry may find the job its first attempt made. */
 const SDK_RETRY_WINDOW_SECONDS = 3600;
+/**
+ * A pending-job slot outlives the job's deadline by this much (the poller ends a job at its
+ * deadline; the slot is freed in that write). Only a slot whose job's end was never written, a
+ * crash in the middle of a submit, say, lives this long, and then frees itself.
+ */
+const PENDING_SLOT_SLACK_MS = 15 * 60_000;
 
 /**
  * Submit: record the job (intent) first, then create the upstream background response and record
@@ -51,7 +63,15 @@ export async function submitJob(input: SubmitInput, deps: Deps): Promise<SubmitR
   const now = deps.clock.now();
   const tenantId = input.tenant.id;
   // The webhook is part of what the caller asked for, so it counts toward "same body".
-  const bodyHash = sha256Hex(canonicalJson({ body: input.body, webhook: input.webhook, mode: input.mode }));
+  const bodyHash = sha256Hex(
+    canonicalJson({
+      body: input.body,
+      webhook: input.webhook,
+      mode: input.mode,
+      // Only when set, so hashes of submits without a cap are what they always were.
+      ...(input.maxCostUsd != null ? { maxCostUsd: input.maxCostUsd } : {}),
+    }),
+  );
   if (input.sdkRetry && !input.idempotencyKey) {
     const earlier = await deps.jobs.recallSubmit(tenantId, bodyHash);
     const job = earlier ? await deps.jobs.get(earlier) : null;
@@ -65,6 +85,19 @@ export async function submitJob(input: SubmitInput, deps: Deps): Promise<SubmitR
       param: "model",
       code: "model_not_found",
     });
+
+  const limits = effectiveLimits(input.tenant.limits);
+  if (limits.monthlySpendUsd !== null) {
+    const spent = await deps.quotas.spend(tenantId, monthOf(now));
+    if (spent.costMicros >= toMicros(limits.monthlySpendUsd))
+      throw new QuotaExceededError(
+        `This relay tenant has spent $${fromMicros(spent.costMicros).toFixed(2)} of its $${limits.monthlySpendUsd} limit for ${spent.month}. New jobs are refused until next month or a higher limit.`,
+        { code: "insufficient_quota" },
+      );
+  }
+  let body = input.body;
+  let budget: JobBudget | null = null;
+  if (input.maxCostUsd != null) ({ body, budget } = await boundByBudget(tenantId, body, input.maxCostUsd, info, deps));
   const id = newJobId(now);
   const job: Job = {
     ...EMPTY_JOB_FIELDS,
@@ -89,6 +122,7 @@ export async function submitJob(input: SubmitInput, deps: Deps): Promise<SubmitR
     webhook: input.webhook,
     idempotencyKey: input.idempotencyKey,
     request: { chunks: 0, bytes: 0, sha256: "" },
+    budget,
   };
 
   const claim: IdempotencyClaim | undefined = input.idempotencyKey
@@ -99,9 +133,38 @@ export async function submitJob(input: SubmitInput, deps: Deps): Promise<SubmitR
         expiresAt: Math.floor(now / 1000) + deps.settings.idempotencyTtlSeconds,
       }
     : undefined;
+  // The tenant's pending-job slot, taken before the job exists and freed by the write that ends it.
+  const slot = await deps.quotas.acquireSlot(
+    tenantId,
+    "jobs",
+    id,
+    limits.pendingJobs,
+    now,
+    job.deadlineAt + PENDING_SLOT_SLACK_MS,
+  );
+  if (!slot.granted)
+    throw new RateLimitedError(
+      `Too many pending jobs for this relay tenant: limit ${limits.pendingJobs}. Wait for some to end, or cancel some.`,
+      {
+        code: "too_many_pending_jobs",
+        retryAfterSeconds: 10,
+        headers: {
+          "x-ratelimit-limit-pending-jobs": String(limits.pendingJobs),
+          "x-ratelimit-remaining-pending-jobs": "0",
+          "x-ratelimit-reset-pending-jobs": "10s",
+        },
+      },
+    );
   // If this process dies before the create is sent, the poller finds the job due after the grace.
-  const created = await deps.jobs.create(job, input.body, now + deps.settings.createGraceMs, claim);
+  let created: Awaited<ReturnType<Deps["jobs"]["create"]>>;
+  try {
+    created = await deps.jobs.create(job, body, now + deps.settings.createGraceMs, claim);
+  } catch (error) {
+    await deps.quotas.releaseSlot(tenantId, "jobs", id);
+    throw error;
+  }
   if (!created.created) {
+    await deps.quotas.releaseSlot(tenantId, "jobs", id);
     if (created.bodyHash !== bodyHash) {
       throw new IdempotencyMismatchError("This Idempotency-Key was already used with a different request body.", {
         param: "Idempotency-Key",
@@ -117,7 +180,7 @@ export async function submitJob(input: SubmitInput, deps: Deps): Promise<SubmitR
     await deps.jobs.rememberSubmit(tenantId, bodyHash, id, Math.floor(now / 1000) + SDK_RETRY_WINDOW_SECONDS);
   }
 
-  const step = await sendCreate(created.job, deps, { request: input.body, stream: input.mode !== "background" });
+  const step = await sendCreate(created.job, deps, { request: body, stream: input.mode !== "background" });
   if (step.rejected) {
     // Refused outright (bad model, bad parameter, no quota, the relay's key): answer the way
     // OpenAI would have, and keep nothing but the answer itself for a replay of the key.

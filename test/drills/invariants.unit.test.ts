@@ -27,6 +27,7 @@ const hook = (jobId: string, webhookId: string, status: string, extra: Partial<R
   body: JSON.stringify({ type: `response.${status}`, data: { id: jobId, status } }),
   verified: true,
   status: 200,
+  at: 0,
   ...extra,
 });
 

@@ -8,6 +8,8 @@ export interface Received {
   /** Whether `standardwebhooks` verified it with the receiver's secret. */
   verified: boolean;
   status: number;
+  /** Wall-clock ms when the request was fully read. */
+  at: number;
 }
 
 /**
@@ -34,7 +36,7 @@ export async function startReceiver(secret: string) {
         verified = false;
       }
       const answer = reply({ headers: req.headers, body });
-      received.push({ headers: req.headers, body, verified, status: answer.status });
+      received.push({ headers: req.headers, body, verified, status: answer.status, at: Date.now() });
       res.writeHead(answer.status, answer.headers);
       res.end();
     });

@@ -100,7 +100,8 @@ export async function startRelay(options: RelayHarnessOptions = {}) {
     return { status: response.status, headers: response.headers, body: json };
   };
 
-  const newPoller = (opts: PollerOptions = {}) => new Poller(deps, { tickMs: 1000, ...opts });
+  // Step-driven: a tick returns once the webhooks it handed to the delivery lane are sent.
+  const newPoller = (opts: PollerOptions = {}) => new Poller(deps, { tickMs: 1000, awaitDeliveries: true, ...opts });
   const poller = newPoller();
 
   /** Moves time in steps and ticks the poller until `done()` holds (or gives up). */

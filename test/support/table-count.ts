@@ -1,7 +1,17 @@
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
 import type { RelayHarness } from "./relay.ts";
 
-/** How many items the harness's table holds (every kind: jobs, chunks, claims, events). */
+/**
+ * Per-tenant meters, not state a request leaves behind: every authenticated request counts toward
+ * its tenant's rate (RATE#, even a refused one: refusals are requests too), and a submit takes and
+ * hands back a pending-job slot (SLOTS#). "Changes nothing" is about everything else.
+ */
+const METERS = {
+  FilterExpression: "NOT begins_with(pk, :rate) AND NOT begins_with(pk, :slots)",
+  ExpressionAttributeValues: { ":rate": "RATE#", ":slots": "SLOTS#" },
+};
+
+/** How many items the harness's table holds (every kind: jobs, chunks, claims, events; not meters). */
 export async function countItems(relay: RelayHarness): Promise<number> {
   let count = 0;
   let startKey: Record<string, unknown> | undefined;
@@ -11,6 +21,7 @@ export async function countItems(relay: RelayHarness): Promise<number> {
         TableName: relay.table.tableName,
         Select: "COUNT",
         ConsistentRead: true,
+        ...METERS,
         ExclusiveStartKey: startKey,
       }),
     );
@@ -30,6 +41,7 @@ export async function partitionKeys(relay: RelayHarness): Promise<Set<string>> {
         TableName: relay.table.tableName,
         ProjectionExpression: "pk",
         ConsistentRead: true,
+        ...METERS,
         ExclusiveStartKey: startKey,
       }),
     );

@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { toUnixSeconds } from "#shared/clock.ts";
+import { endpointOf } from "#shared/domain/endpoint-health.ts";
 import type { Deps } from "#shared/ports.ts";
 import { redeliverWebhook } from "#shared/use-cases/deliver-webhook.ts";
 import { getOwnedJob } from "#shared/use-cases/get-job.ts";
@@ -12,7 +13,11 @@ export function deliveriesRoutes(deps: Deps) {
 
   app.get("/:id/deliveries", async (c) => {
     const job = await getOwnedJob(c.get("tenant").id, jobIdParam(c.req.param("id")), deps);
-    const attempts = await deps.deliveries.list(job.id);
+    const [attempts, health] = await Promise.all([
+      deps.deliveries.list(job.id),
+      job.webhook ? deps.endpoints.get(endpointOf(job.webhook.url)) : null,
+    ]);
+    const seconds = (ms: number | null | undefined) => (ms == null ? null : toUnixSeconds(ms));
     return c.json({
       object: "list",
       delivery: job.delivery
@@ -21,6 +26,17 @@ export function deliveriesRoutes(deps: Deps) {
             event_type: job.delivery.eventType,
             state: job.delivery.state,
             attempts: job.delivery.attempts,
+          }
+        : null,
+      // The receiver's origin as the circuit breaker sees it, across all jobs that point there.
+      endpoint: job.webhook
+        ? {
+            origin: endpointOf(job.webhook.url),
+            state: health?.state ?? "healthy",
+            failures_in_a_row: health?.failures ?? 0,
+            failing_since: seconds(health?.failingSince),
+            next_probe_at: health?.state === "failing" ? seconds(health.nextProbeAt) : null,
+            disabled_at: seconds(health?.disabledAt),
           }
         : null,
       data: attempts.map((a) => ({

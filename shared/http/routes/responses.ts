@@ -13,6 +13,7 @@ import { parseSubmitBody } from "#shared/http/submit-body.ts";
 import { readJsonBody } from "#shared/http/json-body.ts";
 import { afterParam, jobIdParam, limitParam } from "#shared/http/params.ts";
 import { checkWebhookUrl } from "#shared/http/webhook-url.ts";
+import { holdSlot } from "#shared/http/limits.ts";
 
 /** Suggested wait before the first status poll (Retry-After on 202). */
 const FIRST_POLL_SECONDS = 2;
@@ -40,29 +41,47 @@ export function responsesRoutes(deps: Deps, options: { localWaitMs?: number } = 
     const parsed = parseSubmitBody(raw);
     if (parsed.webhook) await checkWebhookUrl(parsed.webhook.url, deps.webhooks);
     const sdkRetry = Number(c.req.header("x-stainless-retry-count") ?? "0") >= 1;
-    const { job, replayed } = await submitJob(
-      {
-        tenant: c.get("tenant"),
-        body: parsed.body,
-        webhook: parsed.webhook,
-        idempotencyKey,
-        mode: parsed.mode,
-        sdkRetry,
-      },
-      deps,
-    );
+    // A stream or a blocking wait is a held connection the tenant has only so many of: taken
+    // before the job is made, so a refused one leaves nothing running.
+    const slot =
+      parsed.mode === "background"
+        ? null
+        : await holdSlot(deps, c.get("tenant"), parsed.mode === "stream" ? "streams" : "waits");
+    let submitted: Awaited<ReturnType<typeof submitJob>>;
+    try {
+      submitted = await submitJob(
+        {
+          tenant: c.get("tenant"),
+          body: parsed.body,
+          webhook: parsed.webhook,
+          maxCostUsd: parsed.maxCostUsd,
+          idempotencyKey,
+          mode: parsed.mode,
+          sdkRetry,
+        },
+        deps,
+      );
+    } catch (error) {
+      await slot?.release();
+      throw error;
+    }
+    const { job, replayed } = submitted;
     const location = `/v1/responses/${job.id}`;
     const replayHeaders: Record<string, string> = replayed ? { "Idempotent-Replayed": "true" } : {};
     if (parsed.mode === "stream") {
       // As OpenAI answers a streaming create: 200 and the stream, from response.created on.
-      return streamJob(c, deps, job, -1, { headers: { Location: location, ...replayHeaders } });
+      return streamJob(c, deps, job, -1, { headers: { Location: location, ...replayHeaders }, slot: slot! });
     }
     c.header("Location", location);
     for (const [name, value] of Object.entries(replayHeaders)) c.header(name, value);
     if (parsed.mode === "blocking") {
       // As a plain OpenAI create: the finished Response. The job runs in background all the same.
-      const ended = await waitForEnd(job, deps, blockingWaitMs(c, localWaitMs), `${baseUrl(c)}${location}`);
-      return c.json(await responseOf(ended, deps, baseUrl(c)), 200);
+      try {
+        const ended = await waitForEnd(job, deps, blockingWaitMs(c, localWaitMs), `${baseUrl(c)}${location}`);
+        return c.json(await responseOf(ended, deps, baseUrl(c)), 200);
+      } finally {
+        await slot?.release();
+      }
     }
     c.header("Retry-After", String(FIRST_POLL_SECONDS));
     return c.json(await responseOf(job, deps, baseUrl(c)), 202);
