@@ -71,7 +71,9 @@ export async function measureInitTime(file: string, env: Record<string, string>,
   const runsMs: number[] = [];
   for (let i = 0; i < runs; i++) runsMs.push(await importOnce(file, env));
   const sorted = [...runsMs].sort((a, b) => a - b);
-  return { medianMs: sorted[Math.floor(sorted.length / 2)], runsMs };
+  const medianMs = sorted[Math.floor(sorted.length / 2)];
+  if (medianMs === undefined) throw new RangeError(`measureInitTime needs at least one run, got runs=${runs}`);
+  return { medianMs, runsMs };
 }
 
 function importOnce(file: string, env: Record<string, string>): Promise<number> {

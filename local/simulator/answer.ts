@@ -70,7 +70,7 @@ function structuredText(format: Obj, prefix: string, rand: () => number): string
 
 /** Names the tool outputs in the input and the previous user turn, as a model answering them would. */
 function contextPrefix(input: Item[], context: Item[]): string {
-  const calls = new Map<Json, string>();
+  const calls = new Map<Json | undefined, string>();
   for (const item of [...context, ...input]) {
     if (item.type === "function_call") calls.set(item.call_id, String(item.name));
   }
@@ -107,7 +107,7 @@ export function decideAnswer(body: Obj, input: Item[], context: Item[], seed: nu
 
 /** Every call id a function_call_output may answer: calls in the context or earlier in the same input. */
 export function checkCallOutputs(input: Item[], context: Item[]): void {
-  const known = new Set<Json>();
+  const known = new Set<Json | undefined>();
   for (const item of context) if (item.type === "function_call") known.add(item.call_id);
   for (const item of input) {
     if (item.type === "function_call") known.add(item.call_id);

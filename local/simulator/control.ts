@@ -41,9 +41,9 @@ export function handleControl(sim: Simulator, method: string, pathname: string, 
         sim.setWebhook(null);
         return { status: 204 };
     }
-    const responseMatch = /^GET \/_sim\/responses\/([^/]+)$/.exec(route);
-    if (responseMatch) {
-      const response = sim.getResponse(decodeURIComponent(responseMatch[1]));
+    const responseId = /^GET \/_sim\/responses\/([^/]+)$/.exec(route)?.[1];
+    if (responseId !== undefined) {
+      const response = sim.getResponse(decodeURIComponent(responseId));
       return response ? { status: 200, body: response } : { status: 404, body: { error: "not found" } };
     }
     return { status: 404, body: { error: `unknown control endpoint: ${route}` } };

@@ -5,6 +5,7 @@
 import type { Job } from "./job.ts";
 import { hash32 } from "./random.ts";
 import { outputTextPart, reasoningItem, renderResponse } from "./response-object.ts";
+import type { ScheduledEvent } from "./timeline.ts";
 
 export interface StreamEvent {
   type: string;
@@ -19,7 +20,12 @@ function obfuscation(job: Job, seq: number): string {
 }
 
 /** A function call streams its arguments into the item itself: no content part, its own delta events. */
-function renderCallEvent(job: Job, seq: number, kind: string, answer: FunctionCallAnswer): StreamEvent | null {
+function renderCallEvent(
+  job: Job,
+  seq: number,
+  scheduled: ScheduledEvent,
+  answer: FunctionCallAnswer,
+): StreamEvent | null {
   const item = (status: string, args: string) => ({
     id: answer.itemId,
     type: "function_call",
@@ -30,7 +36,7 @@ function renderCallEvent(job: Job, seq: number, kind: string, answer: FunctionCa
   });
   const finalStatus = job.plan.outcome === "incomplete" ? "incomplete" : "completed";
   const output_index = job.answerIndex;
-  switch (kind) {
+  switch (scheduled.kind) {
     case "item_added":
       return {
         type: "response.output_item.added",
@@ -44,7 +50,7 @@ function renderCallEvent(job: Job, seq: number, kind: string, answer: FunctionCa
         sequence_number: seq,
         item_id: answer.itemId,
         output_index,
-        delta: job.deltaText(job.timeline.events[seq].delta ?? 0),
+        delta: job.deltaText(scheduled.delta ?? 0),
       };
     case "text_done":
       return {
@@ -70,8 +76,10 @@ type FunctionCallAnswer = Extract<Job["answer"], { kind: "function_call" }>;
 
 export function renderEvent(job: Job, seq: number, includeObfuscation: boolean): StreamEvent {
   const scheduled = job.timeline.events[seq];
+  // Callers stream sequence numbers below availableEvents(), which never exceeds events.length.
+  if (!scheduled) throw new RangeError(`no event ${seq} in a timeline of ${job.timeline.events.length}`);
   if (job.answer.kind === "function_call") {
-    const event = renderCallEvent(job, seq, scheduled.kind, job.answer);
+    const event = renderCallEvent(job, seq, scheduled, job.answer);
     if (event) return event;
   }
   const output_index = job.answerIndex;

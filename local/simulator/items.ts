@@ -144,7 +144,8 @@ export function itemText(item: Item): string {
 /** The text of the last user message, which decides whether an `auto` tool choice calls a tool. */
 export function lastUserText(items: Item[]): string {
   for (let i = items.length - 1; i >= 0; i--) {
-    if (items[i].type === "message" && items[i].role === "user") return itemText(items[i]);
+    const item = items[i]!;
+    if (item.type === "message" && item.role === "user") return itemText(item);
   }
   return "";
 }

@@ -26,6 +26,13 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
+/** One element of `items`, chosen with a single draw from `rand` (a float in [0, 1)). */
+export function pick<T>(items: readonly T[], rand: () => number): T {
+  const item = items[Math.floor(rand() * items.length)];
+  if (item === undefined) throw new RangeError(`pick needs a non-empty list without holes, got length ${items.length}`);
+  return item;
+}
+
 /** `prefix` + random hex, the shape of OpenAI ids (resp_…, msg_…, req_…, evt_…, wh_…). */
 export function randomId(prefix: string, bytes = 24): string {
   return prefix + randomBytes(bytes).toString("hex");

@@ -79,7 +79,10 @@ export function outputItemAt(job: Job, t: number): OutputItem | null {
   const { itemAdded, partAdded, itemDone, events } = job.timeline;
   const available = job.availableEvents(t);
   if (itemAdded < 0 || available <= itemAdded) return null;
-  const finalStatus = events[events.length - 1].kind === "incomplete" ? "incomplete" : "completed";
+  // itemAdded >= 0 is an index into events, so there is a last event.
+  const last = events[events.length - 1];
+  if (!last) throw new Error(`job ${job.id} has an output item but an empty timeline`);
+  const finalStatus = last.kind === "incomplete" ? "incomplete" : "completed";
   const status = itemDone >= 0 && available > itemDone ? finalStatus : "in_progress";
   const { answer } = job;
   if (answer.kind === "function_call") {

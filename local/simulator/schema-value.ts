@@ -4,6 +4,7 @@
  * number, integer, boolean, null, array with min/max items, enum, const, anyOf, local `$ref`s, type lists)
  * and keeps strings ASCII words so the text stays byte-exact for streaming.
  */
+import { pick } from "./random.ts";
 import type { Json } from "./validate.ts";
 
 type Schema = { [key: string]: Json };
@@ -40,7 +41,7 @@ function stringFor(schema: Schema, rand: () => number): string {
       return "https://example.com/";
   }
   const words = 1 + Math.floor(rand() * 3);
-  let text = Array.from({ length: words }, () => WORDS[Math.floor(rand() * WORDS.length)]).join(" ");
+  let text = Array.from({ length: words }, () => pick(WORDS, rand)).join(" ");
   const min = typeof schema.minLength === "number" ? schema.minLength : 0;
   const max = typeof schema.maxLength === "number" ? schema.maxLength : Infinity;
   while (text.length < min) text += " alpha";
@@ -102,7 +103,7 @@ function valueOfType(type: string, schema: Schema, root: Schema, rand: () => num
 export function valueFor(schema: Schema, root: Schema, rand: () => number, depth = 0): Json {
   if (typeof schema.$ref === "string") return valueFor(resolveRef(root, schema.$ref), root, rand, depth + 1);
   if (schema.const !== undefined) return schema.const;
-  if (Array.isArray(schema.enum) && schema.enum.length > 0) return schema.enum[Math.floor(rand() * schema.enum.length)];
+  if (Array.isArray(schema.enum) && schema.enum.length > 0) return pick(schema.enum, rand);
   const union = Array.isArray(schema.anyOf) ? schema.anyOf : Array.isArray(schema.oneOf) ? schema.oneOf : null;
   if (union && union.length > 0) {
     // Prefer a non-null branch, so optional-by-nullable fields still carry a value.

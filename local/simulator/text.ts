@@ -2,7 +2,7 @@
  * The "model output": ASCII words from a seeded PRNG. ASCII keeps bytes == characters, so a delta cut at
  * any offset is valid UTF-8 and `outputBytes` is exact.
  */
-import { seededRandom } from "./random.ts";
+import { pick, seededRandom } from "./random.ts";
 
 const WORDS = [
   "the",
@@ -80,8 +80,8 @@ export function generateText(seed: number, bytes: number): string {
   let joinedLength = -1; // parts.join(" ").length
   let wordsInSentence = 0;
   while (joinedLength < bytes) {
-    let word = WORDS[Math.floor(rand() * WORDS.length)];
-    if (wordsInSentence === 0) word = word[0].toUpperCase() + word.slice(1);
+    let word = pick(WORDS, rand);
+    if (wordsInSentence === 0) word = word.charAt(0).toUpperCase() + word.slice(1);
     wordsInSentence++;
     if (wordsInSentence > 5 && rand() < 0.15) {
       word += ".";

@@ -124,7 +124,8 @@ export function countAvailable(events: ScheduledEvent[], t: number): number {
   let hi = events.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (events[mid].at <= t) lo = mid + 1;
+    if (events[mid]!.at <= t)
+      lo = mid + 1; // lo <= mid < hi <= events.length
     else hi = mid;
   }
   return lo;

@@ -6,7 +6,8 @@ export async function forEachLimited<T>(
 ): Promise<void> {
   let next = 0;
   const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]);
+    // Claim the index synchronously (no await between the check and the increment), so it is in range.
+    while (next < items.length) await fn(items[next++]!);
   });
   await Promise.all(workers);
 }

@@ -1,6 +1,5 @@
 import { endpointOf, PROBE_EVERY_MS, type EndpointHealth } from "#shared/domain/endpoint-health.ts";
 import { isTerminal, type Delivery, type Job } from "#shared/domain/job.ts";
-import { retryDelayMs } from "#shared/domain/polling.ts";
 import { toResponseObject } from "#shared/domain/response-view.ts";
 import { InvalidRequestError } from "#shared/errors.ts";
 import { METRIC_WEBHOOKS_EXHAUSTED } from "#shared/metrics.ts";

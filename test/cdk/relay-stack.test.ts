@@ -79,7 +79,7 @@ function byPath(json: Json, type: string, path: string): [string, Json] {
     (r.Metadata?.["aws:cdk:path"] as string | undefined)?.endsWith(`/${path}`),
   );
   if (found.length !== 1) throw new Error(`expected one ${type} at */${path}, found ${found.length}`);
-  return found[0];
+  return found[0]!;
 }
 
 type FunctionId = "HttpApiFunction" | "PollerFunction" | "StreamFunction" | "LifecycleOutboxFunction";
@@ -226,8 +226,7 @@ describe("Lambda functions", () => {
   it("both functions get the same due-shard count, the table and the public URL; AWS never allows private webhooks", () => {
     const { json } = branches.dev;
     const tableId = logicalId(branches.dev, "AWS::DynamoDB::Table", "Table/Resource");
-    const busId = resourcesOfType(json, "AWS::Events::EventBus")[0][0];
-    const apiId = resourcesOfType(json, "AWS::ApiGatewayV2::Api")[0][0];
+    const apiId = resourcesOfType(json, "AWS::ApiGatewayV2::Api")[0]![0];
     for (const name of ["HttpApiFunction", "PollerFunction"] as const) {
       const vars = env(branches.dev, name);
       expect(vars.RELAY_TABLE_NAME).toEqual({ Ref: tableId });
@@ -340,7 +339,7 @@ describe("IAM, per function", () => {
   });
 
   it("only the outbox may put events, on the relay bus only; the writers publish nothing themselves", () => {
-    const busId = resourcesOfType(branches.dev.json, "AWS::Events::EventBus")[0][0];
+    const busId = resourcesOfType(branches.dev.json, "AWS::Events::EventBus")[0]![0];
     const eventsOf = (name: FunctionId) =>
       roleStatements(branches.dev, name).filter((s) => actionsOf(s).some((a) => a.startsWith("events:")));
     const events = eventsOf("LifecycleOutboxFunction");
@@ -397,7 +396,7 @@ describe("IAM, per function", () => {
     const withWorkerOnly = new Set(["lambda:InvokeFunction"]);
     const sources = await sourceFiles(["shared", "functions"]);
     const commands = new Set<string>();
-    for (const text of sources) for (const m of text.matchAll(/new\s+(\w+)Command\s*\(/g)) commands.add(m[1]);
+    for (const text of sources) for (const m of text.matchAll(/new\s+(\w+)Command\s*\(/g)) commands.add(m[1]!);
     expect(commands.size).toBeGreaterThan(3);
     const unknown = [...commands].filter((c) => !needs[c]);
     expect(unknown, "commands with no known IAM mapping: add them to this test and grant them in the stack").toEqual(
@@ -406,7 +405,7 @@ describe("IAM, per function", () => {
 
     // Lifecycle events are published by the outbox alone (from the table's stream).
     const required = new Set(
-      [...commands].flatMap((c) => needs[c]).filter((a) => !withWorkerOnly.has(a) && a !== "events:PutEvents"),
+      [...commands].flatMap((c) => needs[c] ?? []).filter((a) => !withWorkerOnly.has(a) && a !== "events:PutEvents"),
     );
     for (const name of ["HttpApiFunction", "PollerFunction"] as const) {
       const granted = new Set(roleStatements(branches.dev, name).flatMap(actionsOf));
@@ -440,7 +439,7 @@ describe("HTTP API", () => {
     template.hasResourceProperties("AWS::ApiGatewayV2::Api", { ProtocolType: "HTTP" });
     const routes = resourcesOfType(json, "AWS::ApiGatewayV2::Route");
     expect(routes).toHaveLength(1);
-    expect(routes[0][1].Properties.RouteKey).toBe("$default");
+    expect(routes[0]![1].Properties.RouteKey).toBe("$default");
     template.hasResourceProperties("AWS::ApiGatewayV2::Integration", {
       IntegrationType: "AWS_PROXY",
       PayloadFormatVersion: "2.0",
@@ -527,7 +526,7 @@ describe("EventBridge bus", () => {
 
 describe("alarms", () => {
   const alarms = (s: Synthesized) => resourcesOfType(s.json, "AWS::CloudWatch::Alarm").map(([, a]) => a.Properties);
-  const topicId = (s: Synthesized) => resourcesOfType(s.json, "AWS::SNS::Topic")[0][0];
+  const topicId = (s: Synthesized) => resourcesOfType(s.json, "AWS::SNS::Topic")[0]![0];
 
   it("errors and throttles of both functions, poller heartbeat, API 5xx", () => {
     const s = branches.dev;
@@ -637,7 +636,7 @@ describe("alarms", () => {
 describe("outputs", () => {
   it("API URL, bus name, table, secret ARNs, alarm topic", () => {
     const { template, json } = branches.dev;
-    const apiId = resourcesOfType(json, "AWS::ApiGatewayV2::Api")[0][0];
+    const apiId = resourcesOfType(json, "AWS::ApiGatewayV2::Api")[0]![0];
     expect(Object.keys(json.Outputs).sort()).toEqual([
       "AlarmTopicArn",
       "ApiUrl",
@@ -648,7 +647,7 @@ describe("outputs", () => {
       "TableName",
     ]);
     expect(JSON.stringify(json.Outputs.ApiUrl.Value)).toContain(apiId);
-    template.hasOutput("EventBusName", { Value: { Ref: resourcesOfType(json, "AWS::Events::EventBus")[0][0] } });
+    template.hasOutput("EventBusName", { Value: { Ref: resourcesOfType(json, "AWS::Events::EventBus")[0]![0] } });
     template.hasOutput("OpenAiApiKeySecretArn", {
       Value: { Ref: logicalId(branches.dev, "AWS::SecretsManager::Secret", "OpenAiApiKey/Resource") },
     });
@@ -792,15 +791,15 @@ describe("stream function", () => {
       .map((r) => JSON.parse(r));
     expect(regions.sort()).toEqual([...REGIONS_WITHOUT_FUNCTION_URLS].sort());
     expect(condition["Fn::Not"]).toBeDefined();
-    const [[, url]] = resourcesOfType(json, "AWS::Lambda::Url");
+    const [, url] = resourcesOfType(json, "AWS::Lambda::Url")[0]!;
     expect(url.Condition).toBe("FunctionUrlsAvailable");
     expect(json.Outputs.StreamUrl.Condition).toBe("FunctionUrlsAvailable");
   });
 
   it("CORS only when origins are named: none in dev, exactly the given origin in prod", () => {
-    const [[, devUrl]] = resourcesOfType(branches.dev.json, "AWS::Lambda::Url");
+    const [, devUrl] = resourcesOfType(branches.dev.json, "AWS::Lambda::Url")[0]!;
     expect(devUrl.Properties.Cors).toBeUndefined();
-    const [[, prodUrl]] = resourcesOfType(branches.prod.json, "AWS::Lambda::Url");
+    const [, prodUrl] = resourcesOfType(branches.prod.json, "AWS::Lambda::Url")[0]!;
     expect(prodUrl.Properties.Cors).toMatchObject({
       AllowOrigins: ["https://app.example.com"],
       AllowMethods: ["GET", "POST"],

@@ -106,7 +106,7 @@ describe("authentication", () => {
       ["POST", "/v1/responses"],
       ["GET", "/v1/responses/resp_x"],
       ["POST", "/v1/responses/resp_x/cancel"],
-    ]) {
+    ] as const) {
       const res = await relay.call(method, path, method === "POST" ? { model: "m" } : undefined, {}, null);
       expect(res.status, `${method} ${path}`).toBe(401);
       expectOpenAIError(res.body);

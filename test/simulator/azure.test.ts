@@ -28,7 +28,7 @@ describe("simulator: Azure mode", () => {
     clock.advance(1000);
     expect((await client.responses.retrieve(created.id)).status).toBe("completed");
     const { events } = await collect(await client.responses.retrieve(created.id, { stream: true, starting_after: 0 }));
-    expect(events[0].sequence_number).toBe(1);
+    expect(events[0]?.sequence_number).toBe(1);
     expect(events.at(-1)?.type).toBe("response.completed");
   });
 

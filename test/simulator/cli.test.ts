@@ -37,7 +37,7 @@ describe("simulator: CLI", () => {
       child!.stdout!.on("data", (chunk: Buffer) => {
         out += chunk.toString();
         const match = /baseURL (http:\/\/127\.0\.0\.1:\d+\/v1)/.exec(out);
-        if (match) resolve(match[1]);
+        if (match) resolve(match[1]!);
       });
       child!.on("exit", (code) => reject(new Error(`CLI exited with ${code}: ${out}`)));
     });

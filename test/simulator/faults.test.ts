@@ -101,6 +101,7 @@ describe("simulator: injected faults", () => {
     const err = await caught(h.client.responses.create(BASE_REQUEST));
     expect(err).toBeInstanceOf(OpenAI.APIConnectionError);
     const [ghost] = h.sim.stats().createdIds;
+    if (!ghost) throw new Error("the dropped create should still have created a job");
     expect(h.sim.getResponse(ghost)).toMatchObject({ status: "queued" });
 
     h.sim.injectFault({ op: "cancel", status: 502, afterHandling: true });

@@ -21,7 +21,7 @@ describe("simulator: include and reasoning items", () => {
     });
     for (const response of [plain, included]) {
       expect(response.output.map((item) => item.type)).toEqual(["reasoning", "message"]);
-      expect(response.output[0].id).toMatch(/^rs_/);
+      expect(response.output[0]?.id).toMatch(/^rs_/);
       expect(response.output_text.length).toBe(80);
     }
     expect(plain.output[0]).not.toHaveProperty("encrypted_content");

@@ -39,14 +39,14 @@ describe("simulator: input items and input token counts", () => {
   it("pages newest first by default, oldest first with order=asc, and the SDK walks every page", async () => {
     const { id } = await h.client.responses.create({ model: "gpt-4.1", input: fiveMessages });
     const texts = (items: Array<{ type: string }>) =>
-      items.map((item) => (item as unknown as { content: Array<{ text: string }> }).content[0].text);
+      items.map((item) => (item as unknown as { content: Array<{ text: string }> }).content[0]!.text);
 
     const first = await h.client.responses.inputItems.list(id, { limit: 2 });
     expect(texts(first.data)).toEqual(["five", "four"]);
     expect(first.has_more).toBe(true);
     const raw = await jsonOf(await fetch(`${h.sim.url}/responses/${id}/input_items?limit=2`));
-    expect(raw).toMatchObject({ first_id: first.data[0].id, last_id: first.data[1].id, has_more: true });
-    const next = await h.client.responses.inputItems.list(id, { limit: 2, after: first.data[1].id });
+    expect(raw).toMatchObject({ first_id: first.data[0]!.id, last_id: first.data[1]!.id, has_more: true });
+    const next = await h.client.responses.inputItems.list(id, { limit: 2, after: first.data[1]!.id });
     expect(texts(next.data)).toEqual(["three", "two"]);
 
     const all: string[] = [];

@@ -25,7 +25,8 @@ describe("simulator: multi-MB outputs", () => {
     const streamed = deltasOf(events);
     expect(Buffer.byteLength(streamed)).toBe(bytes);
 
-    const id = events[0].type === "response.created" ? events[0].response.id : "";
+    const first = events[0];
+    const id = first?.type === "response.created" ? first.response.id : "";
     const retrieved = await h.client.responses.retrieve(id);
     expect(retrieved.status).toBe("completed");
     expect(Buffer.byteLength(retrieved.output_text)).toBe(bytes);

@@ -87,6 +87,7 @@ describe("simulator: background lifecycle", () => {
     const c = await h.client.responses.create({ ...BASE_REQUEST, input: "Something else entirely." });
     h.clock.advance(5000);
     const [ra, rb, rc] = await Promise.all([a, b, c].map((r) => h.client.responses.retrieve(r.id)));
+    if (!ra || !rb || !rc) throw new Error("three retrieves should give three responses");
     expect(ra.id).not.toBe(rb.id);
     expect(ra.output_text).toBe(rb.output_text);
     expect(ra.usage).toEqual(rb.usage);

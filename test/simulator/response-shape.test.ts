@@ -116,7 +116,7 @@ describe("simulator: the Response object at every status", () => {
     captured.push(...created); // queued
     h.clock.advance(1500);
     for (const c of created) captured.push(await raw(h, `/responses/${c.id}`)); // in_progress
-    captured.push(await raw(h, `/responses/${created[created.length - 1].id}/cancel`, {})); // cancelled
+    captured.push(await raw(h, `/responses/${created[created.length - 1]!.id}/cancel`, {})); // cancelled
     h.clock.advance(1000);
     for (const c of created) captured.push(await raw(h, `/responses/${c.id}`)); // every end
     const conversation = await raw(h, "/conversations", {});
@@ -150,6 +150,6 @@ describe("simulator: the Response object at every status", () => {
     // The second set proves the oracle can fail: a status outside OpenAI's six is rejected.
     const [errors, expired] = typeErrors([captured, [{ ...captured[0], status: "expired" }]]);
     expect(errors).toEqual([]);
-    expect(expired.join("\n")).toMatch(/expired/);
+    expect(expired?.join("\n")).toMatch(/expired/);
   }, 60_000);
 });

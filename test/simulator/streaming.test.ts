@@ -97,7 +97,7 @@ describe("simulator: streaming and resume", () => {
     const cursor = 7;
     const resumed = await collect(await h.client.responses.retrieve(id, { stream: true, starting_after: cursor }));
     expect(resumed.events).toEqual(all.slice(cursor + 1));
-    expect(resumed.events[0].sequence_number).toBe(cursor + 1);
+    expect(resumed.events[0]?.sequence_number).toBe(cursor + 1);
 
     // Without a cursor the whole stored log is replayed with the same numbers.
     const replay = await collect(await h.client.responses.retrieve(id, { stream: true }));
@@ -109,7 +109,7 @@ describe("simulator: streaming and resume", () => {
     const { id } = await h.client.responses.create(BASE_REQUEST);
     h.clock.advance(5000);
     const { events } = await collect(await h.client.responses.retrieve(id, { stream: true, starting_after: 1 }));
-    expect(events[0].type).toBe("response.in_progress");
+    expect(events[0]?.type).toBe("response.in_progress");
     expect(events.at(-1)?.type).toBe("response.completed");
 
     h.sim.configure({ streamRequiresStreamCreate: true });
@@ -154,7 +154,7 @@ describe("simulator: streaming and resume", () => {
     h.sim.configure({ streamCutAfter: null });
     const rest = await collect(await h.client.responses.retrieve(id, { stream: true, starting_after: 7 }));
     expect(rest.error).toBeUndefined();
-    expect(rest.events[0].sequence_number).toBe(8);
+    expect(rest.events[0]?.sequence_number).toBe(8);
     expect(rest.events.at(-1)?.type).toBe("response.completed");
   });
 
@@ -236,7 +236,7 @@ describe("simulator: streaming and resume", () => {
     expect(raw).not.toContain("[DONE]");
     const frames = raw.trim().split("\n\n");
     for (const frame of frames) {
-      const [eventLine, dataLine] = frame.split("\n");
+      const [eventLine = "", dataLine = ""] = frame.split("\n");
       expect(JSON.parse(dataLine.slice("data: ".length)).type).toBe(eventLine.slice("event: ".length));
     }
     expect(raw).toContain('"obfuscation"');

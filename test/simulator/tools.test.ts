@@ -56,7 +56,7 @@ describe("simulator: function tools", () => {
       input: [{ type: "function_call_output", call_id: call?.call_id ?? "", output: '{"temp_c":21,"sky":"clear"}' }],
       tools: [clock, weather],
     });
-    expect(second.output[0].type).toBe("message");
+    expect(second.output[0]?.type).toBe("message");
     expect(second.output_text).toContain('The get_weather call returned {"temp_c":21,"sky":"clear"}.');
   });
 
@@ -70,7 +70,7 @@ describe("simulator: function tools", () => {
     // auto (the default) without a mention answers in words
     expect(callOf(await h.client.responses.create(base))).toBeUndefined();
     const none = await h.client.responses.create({ ...base, input: "get_weather please", tool_choice: "none" });
-    expect(none.output[0].type).toBe("message");
+    expect(none.output[0]?.type).toBe("message");
   });
 
   it("accepts a stateless round trip that replays the call in the input", async () => {

@@ -52,6 +52,7 @@ describe("simulator: OpenAI-style webhooks", () => {
 
     h.clock.advance(5000);
     const [delivery] = await waitFor(() => receiver.deliveries.length > 0 && receiver.deliveries);
+    if (!delivery) throw new Error("waitFor returned no delivery");
     const headers = headerRecord(delivery.headers);
     expect(headers["webhook-id"]).toMatch(/^wh_[0-9a-f]+$/);
     expect(headers["content-type"]).toBe("application/json");
@@ -101,6 +102,7 @@ describe("simulator: OpenAI-style webhooks", () => {
     await h.client.responses.create({ ...BASE_REQUEST, metadata: { sim_queued_ms: "0", sim_run_ms: "0" } });
     await waitFor(() => receiver.deliveries.length === 2);
     const [first, second] = receiver.deliveries;
+    if (!first || !second) throw new Error("expected two delivery attempts");
     expect(second.headers["webhook-id"]).toBe(first.headers["webhook-id"]);
     expect(second.body).toBe(first.body);
     expect(new Webhook(secret).verify(second.body, headerRecord(second.headers))).toBeTruthy();
@@ -119,7 +121,8 @@ describe("simulator: OpenAI-style webhooks", () => {
     await waitFor(() => receiver.deliveries.length === 2);
     await new Promise((r) => setTimeout(r, 120));
     expect(receiver.deliveries).toHaveLength(2);
-    expect(receiver.deliveries[0].headers["webhook-id"]).toBe(receiver.deliveries[1].headers["webhook-id"]);
-    expect(JSON.parse(receiver.deliveries[0].body).data.id).toBe(bg.id);
+    const [original, duplicate] = receiver.deliveries;
+    expect(original?.headers["webhook-id"]).toBe(duplicate?.headers["webhook-id"]);
+    expect(JSON.parse(original!.body).data.id).toBe(bg.id);
   });
 });
