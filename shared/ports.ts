@@ -336,8 +336,8 @@ export interface EventPublisher {
 export interface Inbox {
   /** True the first time an id is claimed, false for a repeat. */
   claim(id: string, expiresAtSeconds: number): Promise<boolean>;
-  /** Forgets a claim whose handling failed, so the sender's retry is handled, not deduped. */
-  release(id: string): Promise<void>;
+  /** Whether the id was claimed (handled) already. */
+  seen(id: string): Promise<boolean>;
 }
 
 /**

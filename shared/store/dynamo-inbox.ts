@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
-import { DeleteCommand, PutCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { GetCommand, PutCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { Inbox } from "#shared/ports.ts";
 import { inboxKey } from "./keys.ts";
 
@@ -28,7 +28,10 @@ export class DynamoInbox implements Inbox {
     }
   }
 
-  async release(id: string): Promise<void> {
-    await this.#doc.send(new DeleteCommand({ TableName: this.#table, Key: inboxKey(id) }));
+  async seen(id: string): Promise<boolean> {
+    const found = await this.#doc.send(
+      new GetCommand({ TableName: this.#table, Key: inboxKey(id), ConsistentRead: true }),
+    );
+    return found.Item !== undefined;
   }
 }

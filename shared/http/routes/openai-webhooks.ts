@@ -34,26 +34,26 @@ export function openaiWebhookRoutes(deps: Deps, options: { secret: string | unde
     }
     const webhookId = c.req.header("webhook-id")!;
     const inboxId = `openai:${webhookId}`;
-    if (!(await deps.inbox.claim(inboxId, Math.floor(deps.clock.now() / 1000) + DEDUPE_SECONDS))) {
-      return c.json({ received: true, duplicate: true });
-    }
+    // Marked handled only once it was: a process that dies mid-way (or a failure) leaves it
+    // unmarked, so OpenAI's retry (for up to 72 h) is followed, not taken for a duplicate. Two
+    // copies at once may both be followed; every move they make is fenced and idempotent.
+    if (await deps.inbox.seen(inboxId)) return c.json({ received: true, duplicate: true });
     const upstreamId = event.type?.startsWith("response.") ? event.data?.id : undefined;
     try {
       const outcome = upstreamId ? await followUpstreamEvent(upstreamId, deps) : "unknown";
       options.log({ level: "info", msg: "OpenAI webhook followed", type: event.type, upstreamId, outcome });
     } catch (error) {
       // For a known job the poller is the backstop; for a response whose create answer was lost
-      // this event may be the only way to find it. Forget the claim and let OpenAI send it again
-      // (it retries for up to 72 h): the error answers with a 502 and its retry is not a duplicate.
+      // this event may be the only way to find it: answer 502 so OpenAI sends it again.
       options.log({
         level: "warn",
         msg: "following an OpenAI webhook failed; OpenAI will send it again",
         upstreamId,
         error: (error as Error).message,
       });
-      await deps.inbox.release(inboxId);
       throw error;
     }
+    await deps.inbox.claim(inboxId, Math.floor(deps.clock.now() / 1000) + DEDUPE_SECONDS);
     return c.json({ received: true });
   });
 

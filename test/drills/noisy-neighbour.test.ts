@@ -2,7 +2,8 @@
  * One tenant's dead receiver must not slow another tenant (issue 12). Real time throughout: the
  * webhook timeout (15 s) is real, so a ManualClock would hide exactly what this is about. The
  * figures themselves are the benchmark's (`npm run bench -- --only isolation`); here the margins
- * are generous and only the shape is asserted: with tenant A's 100 webhooks aimed at a server
+ * are generous and only the shape is asserted (a drill: it runs alone, after the other tiers, since
+ * real-time lags on a shared 2-core machine are what it measures): with tenant A's 100 webhooks aimed at a server
  * that accepts TCP and never answers, tenant B's status lag and webhook lag stay near baseline.
  */
 import { createServer, type Socket } from "node:net";
