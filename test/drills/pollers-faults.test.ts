@@ -110,8 +110,10 @@ describe("drill: three pollers, a flaky upstream, a receiver down for six hours"
     }
     const endedAt = h.clock.now();
 
-    // The receiver stays down until six hours after the start: pollers keep retrying on schedule.
-    while (h.clock.now() < down.until) {
+    // The receiver stays down until six hours after the start: pollers keep retrying on schedule
+    // (the endpoint's circuit breaker probes it once a minute meanwhile). The last tick here is
+    // still inside the outage: a probe sent once it is over is answered, as it should be.
+    while (h.clock.now() + 15 * 60_000 < down.until) {
       h.clock.advance(15 * 60_000);
       await tickAll();
     }
@@ -148,10 +150,14 @@ describe("drill: three pollers, a flaky upstream, a receiver down for six hours"
         `terminal transitions of ${id}`,
       ).toEqual([jobs.find((j) => j.id === id)!.status]);
     }
-    // Each webhook was tried on schedule while the receiver was down (now, 5 s, 5 min, 30 min, 2 h…)
-    // and arrived once it was back: one accepted delivery per job.
+    // Each webhook was tried while the receiver was down, until the endpoint's circuit breaker
+    // marked it failing (docs/decisions/0009-delivery-lanes.md); from then on one probe a minute
+    // stood for all of them, so the outage cost fewer attempts than each job's own schedule
+    // (now, 5 s, 5 min, 30 min, 2 h…, at least 5 each) would have made. Then each arrived once.
     for (const id of ids)
-      expect(attemptsWhileDown.get(id) ?? 0, `attempts for ${id} while down`).toBeGreaterThanOrEqual(5);
+      expect(attemptsWhileDown.get(id) ?? 0, `attempts for ${id} while down`).toBeGreaterThanOrEqual(1);
+    const totalWhileDown = [...attemptsWhileDown.values()].reduce((a, b) => a + b, 0);
+    expect(totalWhileDown).toBeLessThan(5 * JOBS);
     expect(receiver.accepted()).toHaveLength(JOBS);
     const faults = h.sim.stats();
     expect(faults.faultsApplied / faults.requests).toBeGreaterThan(0.25);
