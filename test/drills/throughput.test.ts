@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { systemClock, type ManualClock } from "#shared/clock.ts";
 import { startRelay, type RelayHarness } from "#test/support/relay.ts";
 import { startReceiver, type Receiver } from "#test/support/receiver.ts";
+import { setLimits } from "#shared/use-cases/manage-keys.ts";
 import { allJobs, checkAllTerminal, checkUpstreamCreates, checkWebhooks } from "./invariants.ts";
 
 const JOBS = 2_000;
@@ -19,6 +20,9 @@ beforeAll(async () => {
     clock: systemClock as ManualClock,
     behaviour: { queuedMs: 500, runMs: 1_500, latencyMs: 0 },
   });
+  // A bulk tenant, as an operator would set one up (`npm run keys -- limits`): the defaults allow
+  // 1,000 pending jobs, and this burst keeps 2,000 pending at once.
+  await setLimits(relay.deps.tenants, relay.tenant.id, { pendingJobs: JOBS, requestsPerMinute: 100_000 });
   receiver = await startReceiver((await relay.deps.tenants.getTenant(relay.tenant.id))!.webhookSecrets[0]!);
 });
 afterAll(async () => {
