@@ -4,7 +4,7 @@
  * into the table through the job store (HTTP submits would take minutes at 10k), each backed by a
  * real upstream response in the simulator.
  */
-import { spawn } from "node:child_process";
+import { runWorkerProcess } from "#bench/lib/worker-process.ts";
 import { fileURLToPath } from "node:url";
 import { EMPTY_JOB_FIELDS, type Job } from "#shared/domain/job.ts";
 import { modelInfo } from "#shared/domain/models.ts";
@@ -135,24 +135,5 @@ function pendingJob(id: string, now: number, upstreamId: string, info: ReturnTyp
 }
 
 function runWorker(env: Record<string, string>): Promise<any> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--expose-gc", "--import", "tsx", WORKER], {
-      env: { ...process.env, ...env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (chunk) => (out += chunk));
-    child.stderr.on("data", (chunk) => (err += chunk));
-    child.on("error", reject);
-    child.on("close", (code) => {
-      const line = out.trim().split("\n").at(-1) ?? "";
-      if (code !== 0) return reject(new Error(`capacity worker exited ${code}:\n${err}\n${out}`));
-      try {
-        resolve(JSON.parse(line));
-      } catch {
-        reject(new Error(`capacity worker printed no result:\n${out}\n${err}`));
-      }
-    });
-  });
+  return runWorkerProcess(WORKER, "capacity", env);
 }

@@ -4,7 +4,7 @@
  * A's webhooks hang in a server that accepts TCP and never answers; and what stalled SSE readers
  * of a large output cost in memory (bench/stalled-readers-worker.ts, in its own process).
  */
-import { spawn } from "node:child_process";
+import { runWorkerProcess } from "#bench/lib/worker-process.ts";
 import { createServer, type Socket } from "node:net";
 import { fileURLToPath } from "node:url";
 import { createTenant } from "#shared/use-cases/manage-keys.ts";
@@ -145,30 +145,9 @@ function stalledReaders(
   dynamoEndpoint: string,
   settings: IsolationSettings,
 ): Promise<IsolationResult["stalledReaders"]> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--expose-gc", "--import", "tsx", WORKER], {
-      env: {
-        ...process.env,
-        BENCH_DYNAMO: dynamoEndpoint,
-        BENCH_READERS: String(settings.stalledReaders),
-        BENCH_OUTPUT_BYTES: String(settings.outputBytes),
-        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (chunk) => (out += chunk));
-    child.stderr.on("data", (chunk) => (err += chunk));
-    child.on("error", reject);
-    child.on("close", (code) => {
-      const line = out.trim().split("\n").at(-1) ?? "";
-      if (code !== 0) return reject(new Error(`stalled-readers worker exited ${code}:\n${err}\n${out}`));
-      try {
-        resolve(JSON.parse(line));
-      } catch {
-        reject(new Error(`stalled-readers worker printed no result:\n${out}\n${err}`));
-      }
-    });
+  return runWorkerProcess(WORKER, "stalled-readers", {
+    BENCH_DYNAMO: dynamoEndpoint,
+    BENCH_READERS: String(settings.stalledReaders),
+    BENCH_OUTPUT_BYTES: String(settings.outputBytes),
   });
 }
