@@ -29,7 +29,8 @@ import {
 } from "#shared/use-cases/job-transitions.ts";
 import { ItemIds, outputSoFar, RerunFilter } from "./emulated-events.ts";
 import { LogWriter } from "./log-writer.ts";
-import { finalResponse, relayEvent } from "./relay-view.ts";
+import { relayEvent } from "./relay-view.ts";
+import { wireResponse } from "#shared/domain/response-view.ts";
 import { DEFAULT_PUMP_SETTINGS } from "./stream-pump.ts";
 import { LIFECYCLE_EVENT_TYPES, TERMINAL_EVENT_TYPES } from "./stream-state.ts";
 
@@ -397,7 +398,7 @@ class Worker {
       await writer.init();
       if (writer.ended) return;
       const request = await this.#requestOf(job);
-      await writer.finish(finalResponse(job, await this.#deps.jobs.getOutput(job), request), job.status);
+      await writer.finish(wireResponse(job, await this.#deps.jobs.getOutput(job), request), job.status);
     } finally {
       writer.close();
     }

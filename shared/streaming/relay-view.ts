@@ -1,5 +1,5 @@
 import type { Job } from "#shared/domain/job.ts";
-import { callerFields, wireResponse } from "#shared/domain/response-view.ts";
+import { callerFields } from "#shared/domain/response-view.ts";
 import type { StreamEvent } from "#shared/ports.ts";
 
 type Json = Record<string, unknown>;
@@ -9,7 +9,7 @@ type Json = Record<string, unknown>;
  * id (never the upstream's), the caller's own metadata (without the relay's tag) and the values
  * the caller set (`background`, `store`, `previous_response_id`).
  */
-export function relayResponse(response: Json, job: Job, request: Json): Json {
+function relayResponse(response: Json, job: Job, request: Json): Json {
   const { output_text: _computed, ...rest } = response;
   return { ...rest, ...callerFields(job, request) };
 }
@@ -18,13 +18,4 @@ export function relayEvent(event: StreamEvent, job: Job, request: Json): StreamE
   const response = event.response;
   if (!response || typeof response !== "object") return event;
   return { ...event, response: relayResponse(response as Json, job, request) };
-}
-
-/**
- * The final Response a stream ends with, as the status URL shows it (without the relay's block):
- * from the upstream's final Response when there is one, else from the job and its request (a job
- * that ended before the upstream ever answered).
- */
-export function finalResponse(job: Job, upstream: Json | null, request: Json): Json {
-  return wireResponse(job, upstream, request);
 }

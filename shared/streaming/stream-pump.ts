@@ -5,7 +5,8 @@ import { asUpstreamFailure, StreamIdleError, UpstreamRejectedError } from "#shar
 import type { Deps, EventBatch, StreamEvent, UpstreamResponse } from "#shared/ports.ts";
 import { sleepOnClock } from "#shared/sleep.ts";
 import { LogWriter, type LogWriterSettings } from "./log-writer.ts";
-import { finalResponse, relayEvent } from "./relay-view.ts";
+import { relayEvent } from "./relay-view.ts";
+import { wireResponse } from "#shared/domain/response-view.ts";
 import { TERMINAL_EVENT_TYPES } from "./stream-state.ts";
 
 export interface PumpSettings extends LogWriterSettings {
@@ -72,7 +73,7 @@ export class StreamPump {
         if (!job) return; // gone (retention or deleted): nothing left to stream
         this.#request ??= await this.#deps.jobs.getRequest(job);
         if (!job.upstreamId) {
-          if (isTerminal(job.status)) await writer.finish(finalResponse(job, null, this.#request), job.status);
+          if (isTerminal(job.status)) await writer.finish(wireResponse(job, null, this.#request), job.status);
           else await sleepOnClock(this.#deps.clock, this.#settings.pollIntervalMs, signal);
           continue;
         }
@@ -206,7 +207,7 @@ export class StreamPump {
   async #finishIfOver(job: Job): Promise<boolean> {
     if (isTerminal(job.status)) {
       const output = await this.#deps.jobs.getOutput(job);
-      await this.#writer.finish(finalResponse(job, output, this.#request!), job.status);
+      await this.#writer.finish(wireResponse(job, output, this.#request!), job.status);
       return true;
     }
     let upstream: UpstreamResponse;
@@ -219,7 +220,7 @@ export class StreamPump {
     await this.#recordEnd(upstream);
     const recorded = (await this.#deps.jobs.get(this.#jobId)) ?? job;
     const ended = isTerminal(recorded.status) ? recorded : { ...job, status: upstream.status as Job["status"] };
-    await this.#writer.finish(finalResponse(ended, upstream, this.#request!), ended.status);
+    await this.#writer.finish(wireResponse(ended, upstream, this.#request!), ended.status);
     return true;
   }
 }

@@ -8,7 +8,7 @@ import { DEFAULT_PUMP_SETTINGS, StreamPump, type PumpSettings } from "./stream-p
 import { isEmulated } from "./emulated-worker.ts";
 import { isTerminal } from "#shared/domain/job.ts";
 import { LogWriter } from "./log-writer.ts";
-import { finalResponse } from "./relay-view.ts";
+import { wireResponse } from "#shared/domain/response-view.ts";
 import { sleepOnClock } from "#shared/sleep.ts";
 
 /** What a stream hands its caller: an OpenAI event, or the relay's own status (an SSE comment). */
@@ -220,7 +220,7 @@ export class StreamService {
               await writer.init();
               if (!writer.ended) {
                 const request = await this.#deps.jobs.getRequest(job);
-                await writer.finish(finalResponse(job, await this.#deps.jobs.getOutput(job), request), job.status);
+                await writer.finish(wireResponse(job, await this.#deps.jobs.getOutput(job), request), job.status);
               }
             } finally {
               writer.close();
