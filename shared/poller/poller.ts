@@ -9,6 +9,7 @@ import { deliverWebhook } from "#shared/use-cases/deliver-webhook.ts";
 import { sleep } from "#shared/sleep.ts";
 import { forEachLimited } from "./concurrency.ts";
 import { DeliveryLane, type DeliveryLaneLimits } from "./delivery-lane.ts";
+import { fairShare } from "./fair-share.ts";
 
 export interface PollerOptions {
   /** Identifies this invocation in shard leases. */
@@ -130,9 +131,16 @@ export class Poller {
     let advanced = 0;
     let errors = 0;
     // Creates and polls in lanes of their own, so a slow create cannot hold every poll (and
-    // webhooks are in a third, not awaited here at all).
-    const creates = due.filter(([, entry]) => entry.job?.createState === "pending");
-    const polls = due.filter(([, entry]) => entry.job?.createState !== "pending");
+    // webhooks are in a third, not awaited here at all); within each, tenants take turns.
+    const tenantOf = ([, entry]: [string, Scheduled]) => entry.job?.tenantId;
+    const creates = fairShare(
+      due.filter(([, entry]) => entry.job?.createState === "pending"),
+      tenantOf,
+    );
+    const polls = fairShare(
+      due.filter(([, entry]) => entry.job?.createState !== "pending"),
+      tenantOf,
+    );
     const work = async ([id, entry]: [string, Scheduled]) => {
       if (options.deadline !== undefined && Date.now() >= options.deadline) return;
       try {

@@ -4,6 +4,7 @@ import { stateAfterFailure } from "#shared/domain/endpoint-health.ts";
 import type { Job } from "#shared/domain/job.ts";
 import { modelInfo } from "#shared/domain/models.ts";
 import { DeliveryLane } from "#shared/poller/delivery-lane.ts";
+import { fairShare } from "#shared/poller/fair-share.ts";
 
 describe("boundOutput", () => {
   const pro = modelInfo("gpt-5-pro");
@@ -67,5 +68,27 @@ describe("DeliveryLane", () => {
     for (const r of release) r();
     await lane.idle();
     expect(lane.inFlight).toBe(0);
+  });
+});
+
+describe("fairShare", () => {
+  it("lets every tenant's first item start before any tenant's second, keeping each tenant's order", () => {
+    const items = [
+      ...Array.from({ length: 100 }, (_, i) => ({ tenant: "A", n: i })),
+      { tenant: "B", n: 0 },
+      { tenant: "B", n: 1 },
+      { tenant: undefined, n: 0 },
+    ];
+    const ordered = fairShare(items, (item) => item.tenant);
+    expect(ordered).toHaveLength(items.length);
+    expect(new Set(ordered)).toEqual(new Set(items));
+    // With 100 of A due ahead of them, B's two and the unread one are among the first six.
+    expect(ordered.slice(0, 6).filter((item) => item.tenant !== "A")).toHaveLength(3);
+    const aOrder = ordered.filter((item) => item.tenant === "A").map((item) => item.n);
+    expect(aOrder).toEqual([...aOrder].sort((x, y) => x - y));
+  });
+  it("leaves a single tenant's items as they were", () => {
+    const items = [3, 1, 2].map((n) => ({ tenant: "A", n }));
+    expect(fairShare(items, (item) => item.tenant)).toEqual(items);
   });
 });
