@@ -18,8 +18,9 @@ import {
   type StatusRead,
 } from "./invariants.ts";
 import { recordTransitions } from "#test/support/transitions.ts";
+import { drillSize } from "./scale.ts";
 
-const JOBS = 60;
+const JOBS = drillSize(30, 60);
 const HOUR = 3_600_000;
 
 let relay: RelayHarness;

@@ -1,5 +1,5 @@
 /**
- * Drill: the relay process is killed with SIGKILL at random moments while 100 jobs are in flight,
+ * Drill: the relay process is killed with SIGKILL at random moments while 100 jobs (60 inside `npm test`: ./scale.ts) are in flight,
  * and restarted, four times. DynamoDB Local, the upstream simulator and the caller's webhook
  * receiver live in this process and survive every kill. Time in the relay and the simulator runs
  * 20× faster than the wall clock (test/drills/time.ts), so create grace periods, shard leases and
@@ -29,8 +29,9 @@ import {
 } from "./invariants.ts";
 import { RelayProcess } from "./relay-child.ts";
 import { compressedClock } from "./time.ts";
+import { drillSize } from "./scale.ts";
 
-const JOBS = 100;
+const JOBS = drillSize(60, 100);
 /** Everything (kills included) must be over by then; the test's own timeout is a little longer. */
 const BUDGET_MS = 200_000;
 const KILLS = 4;
@@ -41,7 +42,7 @@ const debug = process.env.DRILL_DEBUG
   ? (msg: string) => console.error(`[sigkill ${new Date().toISOString().slice(17, 23)}] ${msg}`)
   : () => {};
 
-describe("drill: SIGKILL the relay while 100 jobs are in flight", () => {
+describe(`drill: SIGKILL the relay while ${JOBS} jobs are in flight`, () => {
   let relay: RelayProcess | undefined;
   let sim: Simulator | undefined;
   let receiver: Receiver | undefined;
@@ -197,10 +198,10 @@ describe("drill: SIGKILL the relay while 100 jobs are in flight", () => {
       // submits (between the intent, the upstream create and recording it), polls and terminal
       // writes, and webhook deliveries (between claiming an attempt, sending it and recording it).
       const phases: { name: string; reached: () => boolean }[] = [
-        { name: "submitting", reached: () => accepted.size >= 25 },
-        { name: "running", reached: () => accepted.size >= 80 },
-        { name: "first webhooks", reached: () => receiver!.received.length >= 15 },
-        { name: "half delivered", reached: () => receiver!.received.length >= 50 },
+        { name: "submitting", reached: () => accepted.size >= JOBS / 4 },
+        { name: "running", reached: () => accepted.size >= JOBS * 0.8 },
+        { name: "first webhooks", reached: () => receiver!.received.length >= JOBS * 0.15 },
+        { name: "half delivered", reached: () => receiver!.received.length >= JOBS / 2 },
       ];
       const kills: { phase: string; atWallMs: number; accepted: number; unfinished: number }[] = [];
       for (const phase of phases.slice(0, KILLS)) {

@@ -26,7 +26,7 @@ import { startRelay, type RelayHarness } from "#test/support/relay.ts";
 let relay: RelayHarness;
 let streams: DynamoDBStreamsClient;
 beforeAll(async () => {
-  relay = await startRelay({ behaviour: { queuedMs: 1000, runMs: 2000 } });
+  relay = await startRelay({ behaviour: { queuedMs: 1000, runMs: 2000 }, stream: true });
   streams = new DynamoDBStreamsClient({
     endpoint: relay.table.endpoint,
     region: "us-east-1",

@@ -21,6 +21,8 @@ export interface RelayHarnessOptions {
   resolve?: Resolver;
   /** How long a blocking create waits here (real ms). */
   localWaitMs?: number;
+  /** Give the table its change stream (only the outbox's tests read it: test/support/dynamo.ts). */
+  stream?: boolean;
   /**
    * More upstreams: a simulator per name (a flavour: `ollama`, `chat`…), and the upstreams
    * document (`RELAY_UPSTREAMS`) built from their URLs (`main`: the default simulator's).
@@ -37,7 +39,7 @@ export interface RelayHarnessOptions {
  */
 export async function startRelay(options: RelayHarnessOptions = {}) {
   const clock = (options.clock ?? new ManualClock()) as ManualClock;
-  const table = await createTestTable();
+  const table = await createTestTable("relay-test", { stream: options.stream });
   const sim = await startSimulator({ clock, behaviour: options.behaviour });
   const sims: Record<string, Simulator> = {};
   for (const [name, simOptions] of Object.entries(options.upstreams?.sims ?? {}))
