@@ -207,6 +207,11 @@ export class RelayStack extends Stack {
     this.alarms
       .watchFunction("PollerFunction", this.pollerFunction)
       .watchHeartbeat("PollerFunction", this.pollerFunction);
+    // A job that ends where the poller is not looking (OpenAI's webhook, a cancel, a stream) has
+    // its caller's webhook sent at once by an asynchronous invocation of the poller function. Not
+    // the worker's ends: the poller already invokes the worker, and the reverse grant would make
+    // a dependency cycle; those webhooks go out at the poller's next tick (seconds).
+    this.httpApiFunction.bindDeliverer(this.pollerFunction);
 
     // Lifecycle events come from the table's stream, not from the writers (a crash between a write
     // and its publish would lose one): only this function may put events on the bus.
@@ -260,6 +265,7 @@ export class RelayStack extends Stack {
       .bindSecret(openaiApiKey, "OPENAI_API_KEY_SECRET_ARN")
       .bindSecret(openaiWebhookSecret, "OPENAI_WEBHOOK_SECRET_ARN");
     this.#upstreamAccess(this.streamFunction, props);
+    this.streamFunction.bindDeliverer(this.pollerFunction);
     // Auth NONE at the URL: the app checks the relay's bearer key, as behind API Gateway. CORS is
     // off unless origins are named: no browser page can read a stream cross-origin by default.
     const streamUrl = this.streamFunction.fn.addFunctionUrl({

@@ -5,7 +5,7 @@ import type { Deps } from "#shared/ports.ts";
 import { createDeps } from "#shared/runtime.ts";
 import { SecretSource } from "#shared/secrets/secret-source.ts";
 import { LambdaClient } from "@aws-sdk/client-lambda";
-import { lambdaWorkerDispatch } from "#shared/upstream/worker-dispatch.ts";
+import { lambdaDeliveryDispatch, lambdaWorkerDispatch } from "#shared/upstream/worker-dispatch.ts";
 import { instrument } from "./tracing.ts";
 
 export interface Runtime {
@@ -44,7 +44,8 @@ export function bootstrap(options: { worker?: boolean } = {}): Runtime {
   });
   const byArn = new Map(Object.entries(upstreamArns).map(([name, arn]) => [arn, name as `upstream-key:${string}`]));
   const workerFunction = process.env.RELAY_WORKER_FUNCTION?.trim();
-  const lambda = workerFunction ? instrument(new LambdaClient({ region: config.region })) : null;
+  const deliveryFunction = process.env.RELAY_DELIVERY_FUNCTION?.trim();
+  const lambda = workerFunction || deliveryFunction ? instrument(new LambdaClient({ region: config.region })) : null;
   const deps = createDeps(config, {
     metrics,
     instrument,
@@ -55,9 +56,11 @@ export function bootstrap(options: { worker?: boolean } = {}): Runtime {
     // starts none (the poller does, when it finds a job no worker holds).
     dispatchWorker: options.worker
       ? async () => undefined
-      : lambda
-        ? lambdaWorkerDispatch(lambda, workerFunction!)
+      : lambda && workerFunction
+        ? lambdaWorkerDispatch(lambda, workerFunction)
         : undefined,
+    // The poller function itself has none: it sends the webhooks of the ends it sees in its lane.
+    dispatchDelivery: lambda && deliveryFunction ? lambdaDeliveryDispatch(lambda, deliveryFunction) : undefined,
   });
   return { config, secrets, deps };
 }

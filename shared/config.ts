@@ -43,6 +43,7 @@ export interface RelayConfig {
   retentionDays: number;
   createGraceMs: number;
   confirmSlackMs: number;
+  pushFreshMs: number;
   idempotencyTtlSeconds: number;
 }
 
@@ -138,6 +139,9 @@ export function loadConfig(env: Env = process.env): Readonly<RelayConfig> {
     createGraceMs: integer(env, "RELAY_CREATE_GRACE_MS", 120_000, 30_000, 3_600_000),
     // How long past its deadline a create whose answer was lost waits for OpenAI's webhook about it.
     confirmSlackMs: integer(env, "RELAY_CONFIRM_SLACK_MS", 1_800_000, 0, 86_400_000),
+    // How recent OpenAI's last verified webhook must be for polls to back off to a backstop
+    // (0: never). Past it, jobs are polled on the usual schedule again.
+    pushFreshMs: integer(env, "RELAY_PUSH_FRESH_MS", 1_800_000, 0, 86_400_000),
     idempotencyTtlSeconds: integer(env, "RELAY_IDEMPOTENCY_TTL_SECONDS", 86_400, 86_400, 30 * 86_400),
   });
 }

@@ -338,6 +338,13 @@ export interface Inbox {
   claim(id: string, expiresAtSeconds: number): Promise<boolean>;
   /** Whether the id was claimed (handled) already. */
   seen(id: string): Promise<boolean>;
+  /**
+   * Notes that a verified OpenAI webhook arrived at `now`, for every process of the relay (written
+   * at most once a minute per process: it is a signal, not a log).
+   */
+  heard(now: number): Promise<void>;
+  /** When a verified OpenAI webhook last arrived (null: never), as seen at most 10 s ago. */
+  lastHeard(now: number): Promise<number | null>;
 }
 
 /**
@@ -400,6 +407,11 @@ export interface Deps {
   models: ModelCatalog;
   /** Set when some upstream has no background mode of its own. */
   emulation?: Emulation;
+  /**
+   * Sends the caller's webhook of a job that just ended, without waiting for the poller's next
+   * tick (shared/use-cases/announce-end.ts). Resolves once the send is handed over, not sent.
+   */
+  deliverSoon: (job: Job) => Promise<void>;
 }
 
 export interface RelaySettings {
@@ -418,4 +430,9 @@ export interface RelaySettings {
    * which may be after the relay's deadline: nobody could cancel it there).
    */
   confirmSlackMs: number;
+  /**
+   * While a verified OpenAI webhook arrived within this (ms), polls of jobs those webhooks reach
+   * are only a backstop, minutes apart (0: always poll on the usual schedule).
+   */
+  pushFreshMs: number;
 }

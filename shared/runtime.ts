@@ -25,6 +25,7 @@ import { ChatCompletionsUpstream, ResponsesDirectUpstream } from "#shared/upstre
 import { UpstreamRegistry } from "#shared/upstream/upstream-registry.ts";
 import { EmulatedUpstream, LocalWorkers } from "#shared/streaming/emulated-upstream.ts";
 import type { UpstreamConfig } from "./upstreams-config.ts";
+import { PromptDeliveries } from "#shared/poller/prompt-deliveries.ts";
 
 export interface RuntimeOverrides {
   upstream?: Upstream;
@@ -52,11 +53,22 @@ export interface RuntimeOverrides {
    * asynchronously in AWS. Unset: the worker runs in this process (the local stack, the tests).
    */
   dispatchWorker?: (jobId: string) => Promise<void>;
+  /**
+   * Sends the webhook of a job that ended outside the poller: the poller function invoked
+   * asynchronously in AWS. Unset: a delivery lane in this process (the local stack, the tests).
+   */
+  dispatchDelivery?: (jobId: string) => Promise<void>;
   /** Wraps each AWS SDK client as it is built (X-Ray tracing in AWS: functions/tracing.ts). */
   instrument?: <T extends object>(client: T) => T;
 }
 
 const localWorkerPools = new WeakMap<Deps, LocalWorkers>();
+const promptLanes = new WeakMap<Deps, PromptDeliveries>();
+
+/** The in-process lane of these Deps' prompt webhook sends (null when they go elsewhere, as in AWS). */
+export function promptDeliveriesOf(deps: Deps): PromptDeliveries | null {
+  return promptLanes.get(deps) ?? null;
+}
 
 /** The in-process worker pool of these Deps (null when workers run elsewhere, as in AWS). */
 export function localWorkersOf(deps: Deps): LocalWorkers | null {
@@ -135,12 +147,34 @@ export function createDeps(config: RelayConfig, overrides: RuntimeOverrides = {}
       idempotencyTtlSeconds: config.idempotencyTtlSeconds,
       createGraceMs: config.createGraceMs,
       confirmSlackMs: config.confirmSlackMs,
+      pushFreshMs: config.pushFreshMs,
       findsLostCreates: overrides.openaiWebhookSecretSource
         ? async () => Boolean(await overrides.openaiWebhookSecretSource?.())
         : async () => Boolean(config.openaiWebhookSecret),
     },
     models,
+    deliverSoon: async () => undefined,
   };
+  if (overrides.dispatchDelivery) {
+    const dispatch = overrides.dispatchDelivery;
+    deps.deliverSoon = async (job) => {
+      try {
+        await dispatch(job.id);
+      } catch (error) {
+        // The due index still holds the delivery: the poller sends it at its next look.
+        log({
+          level: "warn",
+          msg: "webhook dispatch failed; the poller sends it",
+          jobId: job.id,
+          error: String(error),
+        });
+      }
+    };
+  } else {
+    const prompt = new PromptDeliveries(self, log);
+    promptLanes.set(deps, prompt);
+    deps.deliverSoon = (job) => prompt.deliver(job);
+  }
   if (direct.size > 0) {
     const workers = overrides.dispatchWorker ? null : new LocalWorkers(self, log);
     if (workers) localWorkerPools.set(deps, workers);

@@ -178,6 +178,18 @@ export class RelayFunction extends Construct {
     return this;
   }
 
+  /**
+   * RELAY_DELIVERY_FUNCTION plus the right to invoke it: the webhook of a job this function sees
+   * end is sent by the poller function, invoked asynchronously, not at the poller's next tick.
+   */
+  bindDeliverer(poller: RelayFunction): this {
+    this.fn.addEnvironment("RELAY_DELIVERY_FUNCTION", poller.fn.functionName);
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ["lambda:InvokeFunction"], resources: [poller.fn.functionArn] }),
+    );
+    return this;
+  }
+
   /** RELAY_EVENT_BUS_NAME plus events:PutEvents on that bus only. */
   bindBus(bus: IEventBus): this {
     this.fn.addEnvironment("RELAY_EVENT_BUS_NAME", bus.eventBusName);

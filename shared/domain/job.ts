@@ -19,6 +19,17 @@ export const isJobStatus = (status: unknown): status is JobStatus =>
  */
 export const JOB_ID_METADATA_KEY = "relay_job_id";
 
+export type Watch = "push" | "poll";
+
+/**
+ * Whether OpenAI's own webhooks can tell of this job's end: only the primary upstream's responses
+ * (their ids are bare; every other upstream's carry `<name>:`, shared/upstream/upstream-registry.ts)
+ * live in the OpenAI project whose webhooks point at the relay.
+ */
+export function reachedByOpenAIWebhooks(job: Pick<Job, "upstreamId">): boolean {
+  return job.upstreamId !== null && !job.upstreamId.includes(":");
+}
+
 /**
  * What a relay job id may look like: `resp_` + 40 hex today, with room for other suffixes but not
  * for huge ones (DynamoDB keys stop at 2048 bytes). Checked before any lookup.
@@ -187,6 +198,11 @@ export interface Job {
   incompleteDetails: { reason: string } | null;
   /** The last transient upstream problem, for the status object; cleared on progress. */
   lastUpstreamError: string | null;
+  /**
+   * How the relay learns of the running job's end, as of its last write: `push` (OpenAI's verified
+   * webhooks are arriving, polls are only a backstop), `poll` (polling on the usual schedule).
+   */
+  watch: Watch | null;
   /** The caller's cost cap, when it set one. */
   budget: JobBudget | null;
 }
@@ -214,5 +230,6 @@ export const EMPTY_JOB_FIELDS = {
   endReason: null,
   incompleteDetails: null,
   lastUpstreamError: null,
+  watch: null,
   budget: null,
 } satisfies Partial<Job>;

@@ -3,7 +3,7 @@ import type { EndReasonCode, Job, JobStatus } from "./job.ts";
 /** Human status labels, from one mapping, for the status object and the stream. */
 export function statusLabel(
   job: Pick<Job, "status" | "createState" | "lastUpstreamError" | "upstreamCancelPending"> &
-    Partial<Pick<Job, "endReason">>,
+    Partial<Pick<Job, "endReason" | "watch">>,
 ): string {
   switch (job.status) {
     case "queued":
@@ -12,9 +12,15 @@ export function statusLabel(
         return job.lastUpstreamError
           ? "waiting for the upstream to accept the request…"
           : "submitting to the upstream…";
-      return job.lastUpstreamError ? "background mode (queued), upstream busy, retrying…" : "background mode (queued)…";
+      if (job.lastUpstreamError) return "background mode (queued), upstream busy, retrying…";
+      return job.watch === "push"
+        ? "background mode (queued), watched by OpenAI's webhooks…"
+        : "background mode (queued)…";
     case "in_progress":
-      return job.lastUpstreamError ? "running, upstream busy, retrying…" : "running in background mode…";
+      if (job.lastUpstreamError) return "running, upstream busy, retrying…";
+      return job.watch === "push"
+        ? "running in background mode, watched by OpenAI's webhooks…"
+        : "running in background mode…";
     case "completed":
       return "completed";
     case "failed":

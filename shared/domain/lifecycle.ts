@@ -25,6 +25,7 @@ import {
   type JobStatus,
   type ResponseUsage,
   type StoredBlobRef,
+  type Watch,
   isDeliveryActive,
   isTerminal,
 } from "./job.ts";
@@ -60,6 +61,8 @@ interface UpstreamSight {
   status: JobStatus;
   /** When to look next while it runs. */
   nextPollAt: number;
+  /** How the relay watches it from now on (absent: as before). */
+  watch?: Watch;
 }
 
 /** How a job ends: the status, and the final record (from the upstream's Response or the relay's reason). */
@@ -314,6 +317,7 @@ function seen(job: Job, event: UpstreamSight, now: number, extra: Partial<Job>):
       upstreamStatus: event.upstreamStatus,
       lastUpstreamError: null,
       ...(changed ? { statusChangedAt: now } : {}),
+      ...(event.watch ? { watch: event.watch } : {}),
     },
     dueAt: event.nextPollAt,
     effects: [],

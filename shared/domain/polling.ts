@@ -15,6 +15,17 @@ export interface PollPolicy {
 
 const DEFAULT_POLL_POLICY: PollPolicy = { minMs: 1_000, maxMs: 20_000, growth: 0.2 };
 
+/**
+ * While OpenAI's verified webhooks are arriving, a poll only backs up a lost one: half the job's
+ * age, from 2 to 5 minutes. A 5-minute job is polled twice, a 30-minute one about eight times,
+ * and a lost webhook costs at most 5 minutes of lag, never the job.
+ */
+const PUSH_BACKSTOP_POLICY: PollPolicy = { minMs: 120_000, maxMs: 300_000, growth: 0.5 };
+
+export function backstopIntervalMs(ageMs: number): number {
+  return pollIntervalMs(ageMs, PUSH_BACKSTOP_POLICY);
+}
+
 export function pollIntervalMs(unchangedForMs: number, policy: PollPolicy = DEFAULT_POLL_POLICY): number {
   return Math.min(policy.maxMs, Math.max(policy.minMs, Math.round(unchangedForMs * policy.growth)));
 }

@@ -62,5 +62,7 @@ export const leaseKey = (name: string): ItemKey => ({ pk: `LEASE#${name}`, sk: "
 /** A webhook endpoint's circuit breaker, by origin (shared/domain/endpoint-health.ts). */
 export const endpointKey = (endpoint: string): ItemKey => ({ pk: `ENDPOINT#${endpoint}`, sk: "ENDPOINT" });
 export const inboxKey = (webhookId: string): ItemKey => ({ pk: `INBOX#${webhookId}`, sk: "INBOX" });
+/** When a verified OpenAI webhook last arrived (push-aware polling: shared/use-cases/poll-schedule.ts). */
+export const PUSH_HEARD_KEY: ItemKey = { pk: "PUSH#openai", sk: "PUSH" };
 /** The due index's partition: one per shard. */
 export const dueShardKey = (shard: number): string => `DUE#${shard}`;

@@ -20,6 +20,7 @@ import {
 import type { Log } from "#shared/log.ts";
 import type { Deps, DirectUpstream, StreamEvent, UpstreamResponse } from "#shared/ports.ts";
 import { sleep, sleepOnClock } from "#shared/sleep.ts";
+import { announceEnd } from "#shared/use-cases/announce-end.ts";
 import {
   applyUpstream,
   finishLocally,
@@ -350,7 +351,9 @@ class Worker {
     for (let attempt = 0; attempt < 5 && current; attempt++) {
       if (isTerminal(current.status)) return null;
       try {
-        return (await applyUpstream(current, { ...final, id: this.#jobId }, this.#deps)).job;
+        const ended = (await applyUpstream(current, { ...final, id: this.#jobId }, this.#deps)).job;
+        await announceEnd(ended, this.#deps);
+        return ended;
       } catch (error) {
         if (!(error instanceof VersionConflictError)) throw error;
         current = await this.#deps.jobs.get(this.#jobId);
@@ -369,7 +372,10 @@ class Worker {
         current = await this.#deps.jobs.get(this.#jobId);
       }
     }
-    if (current && isTerminal(current.status)) await this.#finishLog(current);
+    if (current && isTerminal(current.status)) {
+      await announceEnd(current, this.#deps);
+      await this.#finishLog(current);
+    }
   }
 
   /** After a cancel or delete interrupted the run: the job as its terminal write left it (or null). */

@@ -1,4 +1,5 @@
 import { isTerminal, type Job } from "#shared/domain/job.ts";
+import { announceEnd } from "#shared/use-cases/announce-end.ts";
 import { applyUpstream } from "#shared/use-cases/job-transitions.ts";
 import type { StreamPhase } from "#shared/domain/labels.ts";
 import { asUpstreamFailure, StreamIdleError, UpstreamRejectedError } from "#shared/errors.ts";
@@ -121,13 +122,15 @@ export class StreamPump {
 
   /**
    * The stream saw the end before the poller did: record it now (before the event is stored and
-   * served), so the status endpoint agrees with what the caller is about to read. Best effort; the
-   * poller stays the backstop. The caller's webhook is left to the poller, not sent from a stream.
+   * served), so the status endpoint agrees with what the caller is about to read, and hands the
+   * caller's webhook to `deliverSoon` (not sent from the stream itself). Best effort; the poller
+   * stays the backstop.
    */
   async #recordEnd(final: UpstreamResponse): Promise<void> {
     const job = await this.#deps.jobs.get(this.#jobId).catch(() => null);
     if (!job || isTerminal(job.status) || !job.upstreamId) return;
-    await applyUpstream(job, final, this.#deps).catch(() => undefined);
+    const step = await applyUpstream(job, final, this.#deps).catch(() => null);
+    if (step) await announceEnd(step.job, this.#deps);
   }
 
   /**

@@ -7,13 +7,23 @@ import { InvokeCommand, type LambdaClient } from "@aws-sdk/client-lambda";
  * poller dispatches again when it finds no worker holding the job.
  */
 export function lambdaWorkerDispatch(client: LambdaClient, functionName: string): (jobId: string) => Promise<void> {
-  return async (jobId) => {
-    await client.send(
-      new InvokeCommand({
-        FunctionName: functionName,
-        InvocationType: "Event",
-        Payload: new TextEncoder().encode(JSON.stringify({ jobId })),
-      }),
-    );
-  };
+  return (jobId) => invokeAsync(client, functionName, { jobId });
+}
+
+/**
+ * Sends the webhook of a job that just ended, by the poller function invoked asynchronously with
+ * `{ deliver: jobId }` (functions/poller.ts). Lost, it costs a tick: the due index holds the send.
+ */
+export function lambdaDeliveryDispatch(client: LambdaClient, functionName: string): (jobId: string) => Promise<void> {
+  return (jobId) => invokeAsync(client, functionName, { deliver: jobId });
+}
+
+async function invokeAsync(client: LambdaClient, functionName: string, payload: object): Promise<void> {
+  await client.send(
+    new InvokeCommand({
+      FunctionName: functionName,
+      InvocationType: "Event",
+      Payload: new TextEncoder().encode(JSON.stringify(payload)),
+    }),
+  );
 }

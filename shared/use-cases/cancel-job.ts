@@ -1,5 +1,6 @@
 import { isTerminal, type Job } from "#shared/domain/job.ts";
 import type { Deps } from "#shared/ports.ts";
+import { announceEnd } from "./announce-end.ts";
 import { retryOnConflict } from "./conflict-retry.ts";
 import { getOwnedJob } from "./get-job.ts";
 import { finishLocally, stopUpstream } from "./job-transitions.ts";
@@ -10,7 +11,7 @@ import { finishLocally, stopUpstream } from "./job-transitions.ts";
  */
 export async function cancelJob(tenantId: string, jobId: string, deps: Deps): Promise<Job> {
   const job = await getOwnedJob(tenantId, jobId, deps);
-  return retryOnConflict(
+  const cancelled = await retryOnConflict(
     job,
     deps,
     async (current) => {
@@ -23,4 +24,7 @@ export async function cancelJob(tenantId: string, jobId: string, deps: Deps): Pr
     // Deleted meanwhile: answer as a fresh read would.
     { onGone: () => getOwnedJob(tenantId, jobId, deps) },
   );
+  // The caller's `response.cancelled` webhook goes now, not at the poller's next look.
+  if (!isTerminal(job.status)) await announceEnd(cancelled, deps);
+  return cancelled;
 }

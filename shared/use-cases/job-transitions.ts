@@ -18,6 +18,7 @@ import {
 import { allows, decide, type Ending, type JobEvent } from "#shared/domain/lifecycle.ts";
 import { costUsd, modelInfo } from "#shared/domain/models.ts";
 import { pollIntervalMs, retryDelayMs } from "#shared/domain/polling.ts";
+import { nextLook } from "./poll-schedule.ts";
 import { carriesJobTag, upstreamBody } from "#shared/domain/upstream-request.ts";
 import {
   asUpstreamFailure,
@@ -130,17 +131,16 @@ async function recordResponse(
   deps: Deps,
   type: "create_accepted" | "upstream_found",
 ): Promise<Step> {
-  const now = deps.clock.now();
   const status = isJobStatus(response.status) ? response.status : job.status;
   if (isTerminal(status))
     return { job: await finishWithResponse(job, status, response, deps, { upstreamId: response.id }), nextAt: null };
-  const nextAt = now + pollIntervalMs(0);
+  const next = await nextLook({ ...job, upstreamId: response.id }, deps, { statusChanged: true });
   const recorded = await transition(
     job,
-    { type, upstreamId: response.id, status, upstreamStatus: response.status, nextPollAt: nextAt },
+    { type, upstreamId: response.id, status, upstreamStatus: response.status, nextPollAt: next.at, watch: next.watch },
     deps,
   );
-  return { job: recorded, nextAt };
+  return { job: recorded, nextAt: next.at };
 }
 
 async function createFailed(job: Job, error: UpstreamFailure, deps: Deps): Promise<Step> {
@@ -196,17 +196,26 @@ export async function failInterrupted(job: Job, deps: Deps, detail?: string): Pr
 
 /**
  * Applies what the upstream says about a running job. No write when nothing changed (writes grow
- * with status changes, not with polls).
+ * with status changes, not with polls), except a push backstop's: minutes apart, it writes its
+ * next time into the due index, so the poller invocation after this one does not look early.
  */
 export async function applyUpstream(job: Job, response: UpstreamResponse, deps: Deps): Promise<Step> {
   const now = deps.clock.now();
   const status = isJobStatus(response.status) ? response.status : job.status;
   if (isTerminal(status)) return { job: await finishWithResponse(job, status, response, deps), nextAt: null };
   const changed = status !== job.status;
-  const nextAt = now + pollIntervalMs(changed ? 0 : now - job.statusChangedAt);
-  // Nothing new (and no stale trouble note to clear): no write.
-  if (!changed && job.lastUpstreamError === null) return { job, nextAt };
-  const event: JobEvent = { type: "progress", status, upstreamStatus: response.status, nextPollAt: nextAt };
+  const next = await nextLook(job, deps, { statusChanged: changed });
+  const nextAt = next.at;
+  // Nothing new (no stale trouble note to clear, the same way of watching, no backstop): no write.
+  if (!changed && job.lastUpstreamError === null && next.watch === "poll" && job.watch !== "push")
+    return { job, nextAt };
+  const event: JobEvent = {
+    type: "progress",
+    status,
+    upstreamStatus: response.status,
+    nextPollAt: nextAt,
+    watch: next.watch,
+  };
   // An upstream that reports going backwards (in_progress → queued) is not followed.
   if (!allows(job, event)) return { job, nextAt: now + pollIntervalMs(0) };
   return { job: await transition(job, event, deps), nextAt };

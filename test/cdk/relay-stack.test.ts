@@ -241,6 +241,16 @@ describe("Lambda functions", () => {
     }
   });
 
+  it("http-api and stream may invoke the poller (webhooks of jobs that end outside it), nothing else", () => {
+    const [pollerId] = fn(branches.dev, "PollerFunction");
+    for (const name of ["HttpApiFunction", "StreamFunction"] as const) {
+      expect(env(branches.dev, name).RELAY_DELIVERY_FUNCTION).toEqual({ Ref: pollerId });
+      const invokes = roleStatements(branches.dev, name).filter((s) => actionsOf(s).includes("lambda:InvokeFunction"));
+      expect(invokes.flatMap(resourcesOf)).toEqual([{ "Fn::GetAtt": [pollerId, "Arn"] }]);
+    }
+    expect(env(branches.dev, "PollerFunction").RELAY_DELIVERY_FUNCTION).toBeUndefined();
+  });
+
   it("prod: the custom public URL and the Azure base URL reach both functions", () => {
     for (const name of ["HttpApiFunction", "PollerFunction"] as const) {
       const vars = env(branches.prod, name);
@@ -391,8 +401,8 @@ describe("IAM, per function", () => {
       PutEvents: ["events:PutEvents"],
       Invoke: ["lambda:InvokeFunction"],
     };
-    // Starting the worker function exists only in a stack with an upstream without background
-    // mode; test/cdk/worker-stack.test.ts checks that grant there.
+    // Invoking is per function: the worker's in a stack with an upstream without background mode
+    // (test/cdk/worker-stack.test.ts), the poller's for http-api and stream (checked above).
     const withWorkerOnly = new Set(["lambda:InvokeFunction"]);
     const sources = await sourceFiles(["shared", "functions"]);
     const commands = new Set<string>();

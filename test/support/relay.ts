@@ -6,7 +6,7 @@ import { createApp } from "#shared/http/app.ts";
 import { Poller, type PollerOptions } from "#shared/poller/poller.ts";
 import type { Deps, LifecycleEvent } from "#shared/ports.ts";
 import type { Resolver } from "#shared/webhooks/address-policy.ts";
-import { createDeps, localWorkersOf } from "#shared/runtime.ts";
+import { createDeps, localWorkersOf, promptDeliveriesOf } from "#shared/runtime.ts";
 import { createTenant } from "#shared/use-cases/manage-keys.ts";
 import { startSimulator, type Simulator } from "#local/simulator/index.ts";
 import type { SimBehaviour, SimulatorOptions } from "#local/simulator/types.ts";
@@ -150,6 +150,7 @@ export async function startRelay(options: RelayHarnessOptions = {}) {
     async close() {
       await poller.releaseAll();
       await localWorkersOf(deps)?.stopAll();
+      await promptDeliveriesOf(deps)?.idle();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await sim.close();
       for (const extra of Object.values(sims)) await extra.close();

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { canTransition, isTerminal, JOB_STATUSES } from "#shared/domain/job.ts";
+import { canTransition, isTerminal, JOB_STATUSES, reachedByOpenAIWebhooks } from "#shared/domain/job.ts";
+import { statusLabel } from "#shared/domain/labels.ts";
 import { costUsd, modelInfo } from "#shared/domain/models.ts";
-import { pollIntervalMs, retryDelayMs } from "#shared/domain/polling.ts";
+import { backstopIntervalMs, pollIntervalMs, retryDelayMs } from "#shared/domain/polling.ts";
 import { outputText } from "#shared/domain/response-view.ts";
 
 describe("job lifecycle", () => {
@@ -52,6 +53,31 @@ describe("poll intervals", () => {
     expect(pollIntervalMs(0)).toBe(1000);
     expect(pollIntervalMs(30_000)).toBe(6000);
     expect(pollIntervalMs(3_600_000)).toBe(20_000);
+  });
+  it("keeps push backstops 2 to 5 minutes apart: two polls for a 5-minute job, about eight for 30", () => {
+    const looks = (jobMs: number) => {
+      let at = 0;
+      let n = 0;
+      while ((at += backstopIntervalMs(at)) < jobMs) n++;
+      return n;
+    };
+    expect(backstopIntervalMs(0)).toBe(120_000);
+    expect(backstopIntervalMs(3_600_000)).toBe(300_000);
+    expect(looks(300_000)).toBe(2);
+    expect(looks(1_800_000)).toBeLessThanOrEqual(9);
+  });
+  it("labels a job watched by OpenAI's webhooks as such, and only while it runs", () => {
+    const job = { createState: "done", lastUpstreamError: null, upstreamCancelPending: false } as const;
+    expect(statusLabel({ ...job, status: "in_progress", watch: "push" })).toBe(
+      "running in background mode, watched by OpenAI's webhooks…",
+    );
+    expect(statusLabel({ ...job, status: "in_progress", watch: "poll" })).toBe("running in background mode…");
+    expect(statusLabel({ ...job, status: "completed", watch: "push" })).toBe("completed");
+  });
+  it("reaches only the primary upstream's responses with OpenAI's webhooks", () => {
+    expect(reachedByOpenAIWebhooks({ upstreamId: "resp_abc" })).toBe(true);
+    expect(reachedByOpenAIWebhooks({ upstreamId: "ollama:resp_abc" })).toBe(false);
+    expect(reachedByOpenAIWebhooks({ upstreamId: null })).toBe(false);
   });
   it("backs off exponentially with jitter and never under Retry-After", () => {
     const mid = () => 0.5;

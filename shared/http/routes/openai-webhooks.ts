@@ -32,6 +32,9 @@ export function openaiWebhookRoutes(deps: Deps, options: { secret: string | unde
       const reason = error instanceof WebhookVerificationError ? error.message : "malformed";
       throw new InvalidRequestError(`Webhook signature verification failed: ${reason}.`, { code: "invalid_signature" });
     }
+    // Verified: OpenAI's webhooks reach the relay, so polls of its jobs can be a backstop only
+    // (push-aware polling, shared/use-cases/poll-schedule.ts). A repeat counts too.
+    await deps.inbox.heard(deps.clock.now());
     const webhookId = c.req.header("webhook-id")!;
     const inboxId = `openai:${webhookId}`;
     // Marked handled only once it was: a process that dies mid-way (or a failure) leaves it
