@@ -47,7 +47,13 @@ global.gc?.();
 const baseline = process.memoryUsage();
 const sampler = setInterval(sample, 25);
 
-const poller = new Poller(deps, { tickMs: config.pollTickMs, concurrency, log: () => {} });
+// The first failure is reported with the result, so a run that advances nothing says why.
+let firstError: string | null = null;
+const poller = new Poller(deps, {
+  tickMs: config.pollTickMs,
+  concurrency,
+  log: (event) => void (firstError ??= event.level === "error" ? String(event.error ?? event.msg) : null),
+});
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
 
 // The first tick of an invocation: lease every shard, read the due index, read each job, poll it.
@@ -91,6 +97,7 @@ process.stdout.write(
     warm: { passes: warm, medianPollsPerSecond: median(warm.map((w) => w.pollsPerSecond)) },
     scheduled,
     errors,
+    firstError,
     memory: {
       baselineRssMb: Math.round(baseline.rss / 1048576),
       baselineHeapMb: Math.round(baseline.heapUsed / 1048576),

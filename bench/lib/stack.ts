@@ -39,7 +39,9 @@ export interface RelayStackOptions {
 export async function createTable(endpoint: string, prefix = "bench"): Promise<string> {
   const tableName = `${prefix}-${randomBytes(4).toString("hex")}`;
   const { client } = createDynamoClients({ endpoint });
-  await ensureTable(client, tableName);
+  // No change stream: nothing here reads it, and in DynamoDB Local each streamed table slows the
+  // writes of the next (local/dynamodb-local.ts), which would skew every later section.
+  await ensureTable(client, tableName, { stream: false });
   client.destroy();
   return tableName;
 }

@@ -133,6 +133,8 @@ export async function runAnatomy(dynamoEndpoint: string): Promise<AnatomyResult>
       method: "POST",
       headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
       body: JSON.stringify({
+        // Background: a plain create now waits for the job's end, and this clock moves only below.
+        background: true,
         model: "gpt-5-pro",
         input: "Where do the write units go?",
         webhook: { url: receiver.url },

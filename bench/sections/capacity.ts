@@ -94,7 +94,9 @@ export async function runCapacity(
         BENCH_EXPECTED: String(s.pendingJobs),
       });
       if (out.cold.advanced !== s.pendingJobs)
-        throw new Error(`the poller advanced ${out.cold.advanced} of ${s.pendingJobs} jobs on its first tick`);
+        throw new Error(
+          `the poller advanced ${out.cold.advanced} of ${s.pendingJobs} jobs on its first tick (${out.errors} errors; first: ${out.firstError})`,
+        );
       results.push({
         pendingJobs: s.pendingJobs,
         concurrency,
