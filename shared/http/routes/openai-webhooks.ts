@@ -33,8 +33,9 @@ export function openaiWebhookRoutes(deps: Deps, options: { secret: string | unde
       throw new InvalidRequestError(`Webhook signature verification failed: ${reason}.`, { code: "invalid_signature" });
     }
     // Verified: OpenAI's webhooks reach the relay, so polls of its jobs can be a backstop only
-    // (push-aware polling, shared/use-cases/poll-schedule.ts). A repeat counts too.
-    await deps.inbox.heard(deps.clock.now());
+    // (push-aware polling, shared/use-cases/poll-schedule.ts). A repeat counts too. Only a
+    // signal: failing to note it must not fail the event (the next one notes it).
+    await deps.inbox.heard(deps.clock.now()).catch(() => undefined);
     const webhookId = c.req.header("webhook-id")!;
     const inboxId = `openai:${webhookId}`;
     // Marked handled only once it was: a process that dies mid-way (or a failure) leaves it
