@@ -22,6 +22,7 @@ import { runBundles, type BundleResult } from "#bench/sections/bundles.ts";
 import { runCapacity, type CapacityResult, type CapacitySettings } from "#bench/sections/capacity.ts";
 import { runHttp, type HttpResult, type HttpSettings } from "#bench/sections/http.ts";
 import { runIsolation, type IsolationResult, type IsolationSettings } from "#bench/sections/isolation.ts";
+import { round } from "#bench/lib/stats.ts";
 import { runLag, type LagResult, type LagSettings } from "#bench/sections/lag.ts";
 import { runIdleOverhead, runLongJobs, type LongJobResult, type Units } from "#bench/sections/long-jobs.ts";
 
@@ -409,6 +410,8 @@ function render(r: Results, mode: string, defaults: ReturnType<typeof loadConfig
           "req/s",
           "status (completed) p50 / p99",
           "req/s",
+          "bare GetItem + JSON p50 / p99",
+          "status ÷ bare (p50)",
         ],
         h.submit.map((s, i) => [
           s.concurrency,
@@ -418,6 +421,10 @@ function render(r: Results, mode: string, defaults: ReturnType<typeof loadConfig
           num(h.statusPending[i]!.requestsPerSecond),
           p(h.statusCompleted[i]!.latencyMs),
           num(h.statusCompleted[i]!.requestsPerSecond),
+          h.bareGetItem?.[i] ? p(h.bareGetItem[i]!.latencyMs) : "—",
+          h.bareGetItem?.[i]
+            ? `${num(round(h.statusCompleted[i]!.latencyMs.p50 / h.bareGetItem[i]!.latencyMs.p50, 1))}×`
+            : "—",
         ]),
         `DynamoDB units per call (R / W): submit ${pair(num(h.unitsPerCall.submit.read), num(h.unitsPerCall.submit.write))}, status pending ${pair(num(h.unitsPerCall.statusPending.read), num(h.unitsPerCall.statusPending.write))}, completed ${pair(num(h.unitsPerCall.statusCompleted.read), num(h.unitsPerCall.statusCompleted.write))}. Errors: ${[...h.submit, ...h.statusPending, ...h.statusCompleted].reduce((s, l) => s + l.errors, 0)}.`,
       ),

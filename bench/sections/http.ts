@@ -28,6 +28,11 @@ export interface HttpResult {
   submit: HttpLevel[];
   statusPending: HttpLevel[];
   statusCompleted: HttpLevel[];
+  /**
+   * The floor a status read is held against: the job's item read straight from the table
+   * (one GetItem through the store) and JSON-encoded, in this process, no HTTP, no auth.
+   */
+  bareGetItem: HttpLevel[];
   /** DynamoDB units one call costs (mean over the run). */
   unitsPerCall: {
     submit: { read: number; write: number };
@@ -138,6 +143,15 @@ export async function runHttp(dynamoEndpoint: string, s: HttpSettings): Promise<
     for (const c of s.concurrency)
       await metered(units.statusCompleted, count(c) * 2 + c, () => statusOf(statusCompleted)(c));
 
+    const bareGetItem: HttpLevel[] = [];
+    for (const c of s.concurrency)
+      bareGetItem.push(
+        await level(c, count(c) * 2, async (i) => {
+          const job = await stack.apiDeps.jobs.get(ids[(i + ids.length * 8) % ids.length]!);
+          return JSON.stringify(job).length > 0 ? 200 : 500;
+        }),
+      );
+
     const per = (b: { read: number; write: number; n: number }) => ({
       read: round(b.read / b.n, 2),
       write: round(b.write / b.n, 2),
@@ -146,6 +160,7 @@ export async function runHttp(dynamoEndpoint: string, s: HttpSettings): Promise<
       submit,
       statusPending,
       statusCompleted,
+      bareGetItem,
       unitsPerCall: {
         submit: per(units.submit),
         statusPending: per(units.statusPending),
