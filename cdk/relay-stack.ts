@@ -208,9 +208,9 @@ export class RelayStack extends Stack {
       .watchFunction("PollerFunction", this.pollerFunction)
       .watchHeartbeat("PollerFunction", this.pollerFunction);
     // A job that ends where the poller is not looking (OpenAI's webhook, a cancel, a stream) has
-    // its caller's webhook sent at once by an asynchronous invocation of the poller function. Not
-    // the worker's ends: the poller already invokes the worker, and the reverse grant would make
-    // a dependency cycle; those webhooks go out at the poller's next tick (seconds).
+    // its caller's webhook sent at once by an asynchronous invocation of the poller function. The
+    // worker sends its own before it returns (functions/worker.ts): the poller already invokes the
+    // worker, and the reverse grant would make a dependency cycle.
     this.httpApiFunction.bindDeliverer(this.pollerFunction);
 
     // Lifecycle events come from the table's stream, not from the writers (a crash between a write

@@ -1,5 +1,6 @@
 import type { Context } from "aws-lambda";
 import { jsonLog, withLogContext } from "#shared/log.ts";
+import { promptDeliveriesOf } from "#shared/runtime.ts";
 import { runEmulatedJob } from "#shared/streaming/emulated-worker.ts";
 import { bootstrap } from "./bootstrap.ts";
 
@@ -22,6 +23,10 @@ export async function handler(event: { jobId?: unknown }, context: Context) {
     }
     const stop = AbortSignal.timeout(Math.max(1_000, context.getRemainingTimeInMillis() - STOP_MARGIN_MS));
     const outcome = await runEmulatedJob(event.jobId, deps, { signal: stop, log });
+    // The run that ended the job handed its caller's webhook to this process's delivery lane
+    // (the worker may not invoke the poller: the stack's grants would form a cycle). Send it before
+    // returning, or Lambda freezes the send half-way; STOP_MARGIN_MS leaves room for its 15 s.
+    await promptDeliveriesOf(deps)?.idle();
     log({ level: "info", msg: "worker done", jobId: event.jobId, outcome });
     return { outcome };
   });
