@@ -25,6 +25,7 @@ import { ChatCompletionsUpstream, ResponsesDirectUpstream } from "#shared/upstre
 import { UpstreamRegistry } from "#shared/upstream/upstream-registry.ts";
 import { EmulatedUpstream, LocalWorkers } from "#shared/streaming/emulated-upstream.ts";
 import type { UpstreamConfig } from "./upstreams-config.ts";
+import type { Job } from "#shared/domain/job.ts";
 import { PromptDeliveries } from "#shared/poller/prompt-deliveries.ts";
 
 export interface RuntimeOverrides {
@@ -123,6 +124,25 @@ export function createDeps(config: RelayConfig, overrides: RuntimeOverrides = {}
           log,
         })
       : new LoggingEventPublisher(log));
+  // The caller's webhook of a job that ended outside the poller: another function in AWS, a
+  // delivery lane in this process otherwise.
+  const dispatchDelivery = overrides.dispatchDelivery;
+  const prompt = dispatchDelivery ? null : new PromptDeliveries(self, log);
+  const dispatch = dispatchDelivery
+    ? async (job: Job) => {
+        try {
+          await dispatchDelivery(job.id);
+        } catch (error) {
+          // The due index still holds the delivery: the poller sends it at its next look.
+          log({
+            level: "warn",
+            msg: "webhook dispatch failed; the poller sends it",
+            jobId: job.id,
+            error: String(error),
+          });
+        }
+      }
+    : null;
   const metrics =
     overrides.metrics ?? (config.metricsNamespace ? new EmfMetrics(config.metricsNamespace, config.stage) : noMetrics);
   const deps: Deps = {
@@ -153,28 +173,9 @@ export function createDeps(config: RelayConfig, overrides: RuntimeOverrides = {}
         : async () => Boolean(config.openaiWebhookSecret),
     },
     models,
-    deliverSoon: async () => undefined,
+    deliverSoon: (job) => (dispatch ? dispatch(job) : prompt!.deliver(job)),
   };
-  if (overrides.dispatchDelivery) {
-    const dispatch = overrides.dispatchDelivery;
-    deps.deliverSoon = async (job) => {
-      try {
-        await dispatch(job.id);
-      } catch (error) {
-        // The due index still holds the delivery: the poller sends it at its next look.
-        log({
-          level: "warn",
-          msg: "webhook dispatch failed; the poller sends it",
-          jobId: job.id,
-          error: String(error),
-        });
-      }
-    };
-  } else {
-    const prompt = new PromptDeliveries(self, log);
-    promptLanes.set(deps, prompt);
-    deps.deliverSoon = (job) => prompt.deliver(job);
-  }
+  if (prompt) promptLanes.set(deps, prompt);
   if (direct.size > 0) {
     const workers = overrides.dispatchWorker ? null : new LocalWorkers(self, log);
     if (workers) localWorkerPools.set(deps, workers);
