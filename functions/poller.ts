@@ -30,7 +30,12 @@ export async function handler(event: unknown, context: Context) {
       return { delivered: event.deliver };
     }
     const budgetMs = pollerWindowMs(context.getRemainingTimeInMillis());
-    const poller = new Poller(deps, { tickMs: config.pollTickMs, concurrency: config.pollConcurrency, log });
+    const poller = new Poller(deps, {
+      tickMs: config.pollTickMs,
+      concurrency: config.pollConcurrency,
+      maxWatches: config.maxWatches,
+      log,
+    });
     const result = await poller.run({ budgetMs });
     log({ level: "info", msg: "poller invocation done", budgetMs, ...result });
     return result;

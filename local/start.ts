@@ -121,6 +121,7 @@ async function main() {
     new Poller(deps, {
       tickMs: config.pollTickMs,
       concurrency: config.pollConcurrency,
+      maxWatches: config.maxWatches,
       log: (e) => console.error(JSON.stringify(e)),
     })
       .run({ budgetMs: 56_000, signal: abort.signal })

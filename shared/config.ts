@@ -44,6 +44,10 @@ export interface RelayConfig {
   createGraceMs: number;
   confirmSlackMs: number;
   pushFreshMs: number;
+  /** Create every native upstream response streaming, so the poller can watch it live (not on Azure). */
+  watchStreams: boolean;
+  /** Upstream streams one poller invocation holds at once; past it, jobs are polled (0 without `watchStreams`). */
+  maxWatches: number;
   idempotencyTtlSeconds: number;
 }
 
@@ -110,6 +114,7 @@ export function loadConfig(env: Env = process.env): Readonly<RelayConfig> {
     apiKeySecretArn: read(env, "OPENAI_API_KEY_SECRET_ARN"),
   });
   const workerMax = read(env, "RELAY_WORKER_MAX_SECONDS");
+  const watchStreams = boolean(env, "RELAY_WATCH_STREAMS", true);
   return Object.freeze({
     tableName: required(env, "RELAY_TABLE_NAME"),
     dynamoEndpoint: url(env, "DYNAMODB_ENDPOINT"),
@@ -142,6 +147,8 @@ export function loadConfig(env: Env = process.env): Readonly<RelayConfig> {
     // How recent OpenAI's last verified webhook must be for polls to back off to a backstop
     // (0: never). Past it, jobs are polled on the usual schedule again.
     pushFreshMs: integer(env, "RELAY_PUSH_FRESH_MS", 1_800_000, 0, 86_400_000),
+    watchStreams,
+    maxWatches: watchStreams ? integer(env, "RELAY_MAX_WATCHES", 1000, 0, 20_000) : 0,
     idempotencyTtlSeconds: integer(env, "RELAY_IDEMPOTENCY_TTL_SECONDS", 86_400, 86_400, 30 * 86_400),
   });
 }

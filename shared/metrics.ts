@@ -87,6 +87,7 @@ export function meteredUpstream(upstream: Upstream, metrics: Metrics): Upstream 
       count(() => upstream.retrieve(id, options)),
     cancel: (id: string) => count(() => upstream.cancel(id)),
     stream: (id: string, options?: Parameters<Upstream["stream"]>[1]) => count(() => upstream.stream(id, options)),
+    canWatch: (id: string) => upstream.canWatch(id),
     delete: (id: string) => count(() => upstream.delete(id)),
     listInputItems: (id: string, query: Parameters<Upstream["listInputItems"]>[1]) =>
       count(() => upstream.listInputItems(id, query)),

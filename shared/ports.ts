@@ -143,15 +143,23 @@ export interface TenantQuotas {
 }
 
 export interface LeaseStore {
-  /** Takes or renews the lease on `name` until `untilMs` if it is free, expired or already ours. */
-  acquire(name: string, owner: string, untilMs: number, nowMs: number): Promise<boolean>;
+  /**
+   * Takes or renews the lease on `name` until `untilMs` if it is free, expired or already ours.
+   * `handover` is left on the lease for whoever takes it next (the poller's stream cursors).
+   */
+  acquire(name: string, owner: string, untilMs: number, nowMs: number, handover?: LeaseHandover): Promise<boolean>;
   release(name: string, owner: string): Promise<void>;
   /**
    * Until when the lease was last held, by anyone (null: never, or long expired). The poller
    * reads it when it takes a shard: jobs there were in someone's hands until then.
    */
   lastHeldUntil(name: string): Promise<number | null>;
+  /** The same read, with what the last holder left for the next (empty when it left nothing). */
+  lastHeld(name: string): Promise<{ until: number; handover: LeaseHandover } | null>;
 }
+
+/** Job id → the last upstream stream sequence number its watcher had seen. */
+export type LeaseHandover = Readonly<Record<string, number>>;
 
 /** A Response object as the upstream returns it. */
 export type UpstreamResponse = Record<string, unknown> & { id: string; status: string };
@@ -176,6 +184,11 @@ export interface Upstream {
    * from the iterator. The iterator just ends when the upstream closes the stream.
    */
   stream(id: string, options?: UpstreamStreamOptions): Promise<AsyncIterable<StreamEvent>>;
+  /**
+   * Whether this upstream's responses are created streaming, so `stream(id)` can follow one from
+   * creation (for as long as the upstream lets a stream be resumed): the poller watches those.
+   */
+  canWatch(id: string): boolean;
   /** Deletes the upstream response; one the upstream no longer knows resolves too (gone either way). */
   delete(id: string): Promise<void>;
   /** `GET /responses/{id}/input_items`, the page as the upstream gives it. */

@@ -18,6 +18,7 @@ import { DynamoLeaseStore } from "#shared/store/dynamo-lease-store.ts";
 import { DynamoTenantQuotas } from "#shared/store/dynamo-tenant-quotas.ts";
 import { DynamoTenantStore } from "#shared/store/dynamo-tenant-store.ts";
 import { OpenAIUpstream } from "#shared/upstream/openai-upstream.ts";
+import { isAzureHost, resolveBaseUrl } from "#shared/upstream/base-url.ts";
 import { RotatingUpstream } from "#shared/secrets/rotating-upstream.ts";
 import { modelCatalog } from "#shared/domain/models.ts";
 import type { DirectUpstream, Emulation } from "./ports.ts";
@@ -210,12 +211,19 @@ function nativeUpstream(
   envOnly: boolean,
 ): Upstream {
   const options = { baseUrl: u.baseUrl, keyHeader: u.keyHeader === "none" ? undefined : u.keyHeader };
+  // Azure's background streams are slow and its gateways cut quiet ones (docs/upstream-facts.md): polled only.
+  const watchCreates = config.watchStreams && !isAzureHost(resolveBaseUrl(u.baseUrl));
   const sdk = (key: string) =>
-    new OpenAIUpstream({ apiKey: key, baseUrl: u.baseUrl, keyHeader: options.keyHeader ?? "authorization" });
+    new OpenAIUpstream({
+      apiKey: key,
+      baseUrl: u.baseUrl,
+      keyHeader: options.keyHeader ?? "authorization",
+      watchCreates,
+    });
   // The single env-configured upstream keeps its own overrides (tests inject one; AWS rotates its key).
   if (envOnly) {
     if (overrides.upstream) return overrides.upstream;
-    if (overrides.openaiApiKeySource) return new RotatingUpstream(overrides.openaiApiKeySource, sdk);
+    if (overrides.openaiApiKeySource) return new RotatingUpstream(overrides.openaiApiKeySource, sdk, watchCreates);
     const apiKey = overrides.openaiApiKey ?? config.openai.apiKey;
     if (!apiKey)
       throw new ConfigError("No upstream key: set OPENAI_API_KEY (locally) or OPENAI_API_KEY_SECRET_ARN (in AWS).");
@@ -225,7 +233,7 @@ function nativeUpstream(
   if (u.apiKeySecretArn) {
     if (!overrides.secretKey)
       throw new ConfigError(`upstream ${u.name}: its key is a secret ARN, which only AWS reads.`);
-    return new RotatingUpstream(overrides.secretKey(u.apiKeySecretArn), sdk);
+    return new RotatingUpstream(overrides.secretKey(u.apiKeySecretArn), sdk, watchCreates);
   }
   return sdk(u.apiKey!);
 }

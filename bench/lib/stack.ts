@@ -101,6 +101,7 @@ export async function startRelayStack(options: RelayStackOptions) {
       const poller = new Poller(pollerDeps, {
         tickMs: config.pollTickMs,
         concurrency: config.pollConcurrency,
+        maxWatches: config.maxWatches,
         ...opts,
       });
       pollers.add(poller);
@@ -108,6 +109,7 @@ export async function startRelayStack(options: RelayStackOptions) {
     },
     async close() {
       await Promise.all([...pollers].map((p) => p.releaseAll().catch(() => undefined)));
+      await Promise.all([...pollers].map((p) => p.stopWatches()));
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

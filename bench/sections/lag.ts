@@ -42,7 +42,10 @@ export async function runLag(
 ): Promise<LagResult> {
   installSimProbe();
   const started = Date.now();
-  const sim = await startSimulator({ seed: settings.seed });
+  const sim = await startSimulator({
+    seed: settings.seed,
+    behaviour: { streamRequiresStreamCreate: true, resumeWindowFrom: "created" },
+  });
   applyLatencyProfile(sim);
   const openaiSecret = newWebhookSecret();
   const stack = await startRelayStack({
@@ -102,7 +105,8 @@ export async function runLag(
     const recordedLag = relayJobs.map((job, i) => stored[i]!.statusChangedAt - finishedAtMs(job.upstreamId));
     const naiveLag = naiveResults.map((r) => r.informedAtMs - finishedAtMs(r.upstreamId));
     const ops = sim.stats().ops;
-    const allCalls = ops.create + ops.retrieve + ops.cancel;
+    // Stream requests count as calls too (the naive client makes none).
+    const allCalls = ops.create + ops.retrieve + ops.stream + ops.cancel;
     const naiveCalls = naive.calls;
     if (receiver.rejected > 0) throw new Error(`${receiver.rejected} webhook deliveries failed verification`);
     return {

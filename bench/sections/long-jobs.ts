@@ -55,10 +55,12 @@ const LAST_TICK_IN_MINUTE_MS = 54_000;
 /**
  * The poller as EventBridge runs it, on injected time: a new invocation (new Poller, fresh leases
  * and schedule) at every minute, ticking at 0, 2, …, 54 s of it and then releasing its shards.
- * `stepMs` must divide 2000.
+ * Its upstream streams stay open until the next invocation's first tick has taken them over, as
+ * `Poller.run` keeps them for its handover. `stepMs` must divide 2000.
  */
 class MinuteInvocations {
   #poller: Poller | null = null;
+  #previous: Poller | null = null;
   #start: number;
   constructor(
     private readonly stack: RelayStack,
@@ -71,17 +73,35 @@ class MinuteInvocations {
     if (this.#poller === null || now - this.#start >= 60_000) {
       await this.#poller?.releaseAll();
       if (this.#poller !== null) this.#start += 60_000 * Math.floor((now - this.#start) / 60_000);
+      this.#previous = this.#poller;
       this.#poller = this.stack.newPoller();
     }
     const offset = now - this.#start;
     if (offset % TICK_MS === 0 && offset <= LAST_TICK_IN_MINUTE_MS) {
       await this.#poller.tick();
+      if (this.#previous) {
+        await this.#previous.stopWatches();
+        this.#previous = null;
+      }
       if (offset === LAST_TICK_IN_MINUTE_MS) await this.#poller.releaseAll();
     }
   }
 
+  /** The webhook sends the invocations have in flight are done. */
+  async settled(): Promise<void> {
+    await this.#poller?.settled();
+    await this.#previous?.settled();
+  }
+
+  /** Whether an invocation still holds the job's upstream stream (its end will arrive on it). */
+  watching(jobId: string): boolean {
+    return Boolean(this.#poller?.isWatching(jobId) || this.#previous?.isWatching(jobId));
+  }
+
   async stop(): Promise<void> {
     await this.#poller?.releaseAll();
+    await this.#previous?.stopWatches();
+    await this.#poller?.stopWatches();
   }
 }
 
@@ -152,7 +172,13 @@ export async function runLongJobs(dynamoEndpoint: string, s: LongJobSettings): P
   // Injected time starts at the real now: item TTLs (retention days from the clock) must not lie in the past.
   const clock = new ManualClock(Date.now());
   const t0 = clock.now();
-  const sim = await startSimulator({ clock, seed: s.seed });
+  // The strict readings of the upstream's streams: streamable only if created streaming, and
+  // resumable for 5 minutes from creation (not from the end), so long jobs go back to polling.
+  const sim = await startSimulator({
+    clock,
+    seed: s.seed,
+    behaviour: { streamRequiresStreamCreate: true, resumeWindowFrom: "created" },
+  });
   const openaiSecret = newWebhookSecret();
   const stack = await startRelayStack({
     dynamoEndpoint,
@@ -223,6 +249,16 @@ export async function runLongJobs(dynamoEndpoint: string, s: LongJobSettings): P
         submitted.push({ id: res.body.id, endAt: now + spec.queuedMs + spec.runMs });
       }
       await invocations.at(now);
+      // An end a held stream carries reaches the relay (and its webhook the receiver) in real
+      // milliseconds: let it, before injected time moves on by a step.
+      const owed = () =>
+        submitted.some((j) => j.endAt <= now && !deliveredIds().has(j.id) && invocations.watching(j.id));
+      for (let waited = 0; owed(); waited += 5) {
+        if (waited > 5_000) throw new Error("a watched job's end did not reach the receiver");
+        await sleep(5);
+      }
+      await invocations.settled();
+      await promptDeliveriesOf(stack.pollerDeps)?.idle();
       if (pending.length === 0 && submitted.length === s.jobs && deliveredIds().size === s.jobs) break;
       if (now - t0 > durationMs * 1.5 + s.spreadMs + 10 * 60_000) {
         const delivered = deliveredIds();
@@ -259,7 +295,7 @@ export async function runLongJobs(dynamoEndpoint: string, s: LongJobSettings): P
       openaiWebhooks: s.openaiWebhooks,
       jobs: s.jobs,
       relay: {
-        upstreamCallsPerJob: round((ops.create + ops.retrieve + ops.cancel) / s.jobs, 1),
+        upstreamCallsPerJob: round((ops.create + ops.retrieve + ops.stream + ops.cancel) / s.jobs, 1),
         lagMs: rounded(summarize(lag), 0),
         unitsPerJob: {
           read: round(submit.read + pollerUnits.read + ingestion.read, 2),

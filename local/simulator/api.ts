@@ -193,7 +193,8 @@ function streamResponse(state: SimState, route: ApiRoute, url: URL): HandlerResu
     );
   }
   const now = state.clock.now();
-  if (now - job.finishedAt > state.behaviour.resumeWindowMs) {
+  const windowFrom = state.behaviour.resumeWindowFrom === "created" ? job.createdAt : job.finishedAt;
+  if (now - windowFrom > state.behaviour.resumeWindowMs) {
     throw invalidRequest(tooOldMessage(state.behaviour.resumeWindowMs), "stream", "invalid_request_error");
   }
   const cursor = url.searchParams.get("starting_after");
@@ -208,6 +209,7 @@ function streamResponse(state: SimState, route: ApiRoute, url: URL): HandlerResu
     }
     fromSeq = Number(cursor) + 1;
   }
+  state.stats.streamOpened(job.id, cursor === null ? null : Number(cursor));
   return { kind: "stream", job, fromSeq, includeObfuscation: url.searchParams.get("include_obfuscation") !== "false" };
 }
 

@@ -14,6 +14,7 @@ export const behaviourPatchSchema = z
     outputBytes: nonNegativeInt,
     latencyMs: nonNegativeInt,
     resumeWindowMs: nonNegativeInt,
+    resumeWindowFrom: z.enum(["finished", "created"]),
     streamCutAfter: nonNegativeInt.nullable(),
     outcome: z.enum(["completed", "failed", "incomplete", "stuck_queued"]),
     rejectBackgroundWithoutStore: z.boolean(),

@@ -12,6 +12,7 @@ export class StatsCounter {
       ops: zeroOps(),
       faultsApplied: 0,
       createdIds: [],
+      streamsOpened: [],
       webhooks: { delivered: 0, failedAttempts: 0 },
     };
   }
@@ -26,6 +27,9 @@ export class StatsCounter {
   created(id: string): void {
     this.#stats.createdIds.push(id);
   }
+  streamOpened(id: string, startingAfter: number | null): void {
+    this.#stats.streamsOpened.push({ id, startingAfter });
+  }
   webhookDelivered(): void {
     this.#stats.webhooks.delivered += 1;
   }
@@ -36,7 +40,13 @@ export class StatsCounter {
   /** A deep copy, so callers can diff snapshots. */
   snapshot(): SimStats {
     const s = this.#stats;
-    return { ...s, ops: { ...s.ops }, createdIds: [...s.createdIds], webhooks: { ...s.webhooks } };
+    return {
+      ...s,
+      ops: { ...s.ops },
+      createdIds: [...s.createdIds],
+      streamsOpened: [...s.streamsOpened],
+      webhooks: { ...s.webhooks },
+    };
   }
 
   reset(): void {

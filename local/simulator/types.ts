@@ -42,8 +42,14 @@ export interface SimBehaviour {
   outputBytes: number;
   /** Real ms added before every HTTP reply (the "realistic latency" knob for the benchmark). */
   latencyMs: number;
-  /** After a response finished more than this long ago (clock ms), `?stream=true` is refused with 400. */
+  /** After a response finished (or was created: `resumeWindowFrom`) more than this long ago (clock ms), `?stream=true` is refused with 400. */
   resumeWindowMs: number;
+  /**
+   * Where the resume window counts from: the response's end (`finished`, the lenient reading) or
+   * its creation (`created`, the strict one: "more than 5 minutes old"). Which one OpenAI applies
+   * is unconfirmed, so the relay must work under both.
+   */
+  resumeWindowFrom: "finished" | "created";
   /**
    * Cut every stream connection after N events (socket destroyed, no terminal event); null = never. Read when a
    * connection opens, so it also hits existing jobs; `sim_stream_cut_after` metadata overrides it per job.
@@ -65,6 +71,7 @@ export const DEFAULT_BEHAVIOUR: SimBehaviour = {
   outputBytes: 600,
   latencyMs: 0,
   resumeWindowMs: 5 * 60_000,
+  resumeWindowFrom: "finished",
   streamCutAfter: null,
   outcome: "completed",
   rejectBackgroundWithoutStore: true,
@@ -102,6 +109,8 @@ export interface SimStats {
   faultsApplied: number;
   /** Ids of responses created, in order. */
   createdIds: string[];
+  /** Each `?stream=true` served, in order: the response and its `starting_after` (null: none). */
+  streamsOpened: { id: string; startingAfter: number | null }[];
   webhooks: { delivered: number; failedAttempts: number };
 }
 

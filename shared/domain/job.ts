@@ -19,7 +19,12 @@ export const isJobStatus = (status: unknown): status is JobStatus =>
  */
 export const JOB_ID_METADATA_KEY = "relay_job_id";
 
-export type Watch = "push" | "poll";
+/**
+ * How the relay learns of a running job's end: `stream` (the poller holds the upstream's stream
+ * of it: the end arrives as an event), `push` (OpenAI's verified webhooks are arriving: polls are
+ * only a backstop), `poll` (polling on the usual schedule).
+ */
+export type Watch = "stream" | "push" | "poll";
 
 /**
  * Whether OpenAI's own webhooks can tell of this job's end: only the primary upstream's responses
@@ -199,8 +204,7 @@ export interface Job {
   /** The last transient upstream problem, for the status object; cleared on progress. */
   lastUpstreamError: string | null;
   /**
-   * How the relay learns of the running job's end, as of its last write: `push` (OpenAI's verified
-   * webhooks are arriving, polls are only a backstop), `poll` (polling on the usual schedule).
+   * How the relay learns of the running job's end, as of its last write (see `Watch`).
    */
   watch: Watch | null;
   /** The caller's cost cap, when it set one. */

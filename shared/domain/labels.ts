@@ -1,4 +1,4 @@
-import type { EndReasonCode, Job, JobStatus } from "./job.ts";
+import type { EndReasonCode, Job, JobStatus, Watch } from "./job.ts";
 
 /** Human status labels, from one mapping, for the status object and the stream. */
 export function statusLabel(
@@ -13,14 +13,10 @@ export function statusLabel(
           ? "waiting for the upstream to accept the request…"
           : "submitting to the upstream…";
       if (job.lastUpstreamError) return "background mode (queued), upstream busy, retrying…";
-      return job.watch === "push"
-        ? "background mode (queued), watched by OpenAI's webhooks…"
-        : "background mode (queued)…";
+      return `background mode (queued)${WATCH_SUFFIX[job.watch ?? "poll"]}…`;
     case "in_progress":
       if (job.lastUpstreamError) return "running, upstream busy, retrying…";
-      return job.watch === "push"
-        ? "running in background mode, watched by OpenAI's webhooks…"
-        : "running in background mode…";
+      return `running in background mode${WATCH_SUFFIX[job.watch ?? "poll"]}…`;
     case "completed":
       return "completed";
     case "failed":
@@ -37,6 +33,13 @@ export function statusLabel(
       return "incomplete (stopped early)";
   }
 }
+
+/** How the relay is watching a running job, as the label says it (polling is the plain label). */
+const WATCH_SUFFIX: Record<Watch, string> = {
+  stream: ", watched live on its upstream stream",
+  push: ", watched by OpenAI's webhooks",
+  poll: "",
+};
 
 const CANCEL_REASONS: Partial<Record<EndReasonCode, string>> = {
   deadline_exceeded: "deadline passed",

@@ -5,11 +5,13 @@ import { withLogContext } from "#shared/log.ts";
 import type { Deps } from "#shared/ports.ts";
 import { METRIC } from "#shared/metrics.ts";
 import { advanceJob } from "#shared/use-cases/advance-job.ts";
+import { announceEnd } from "#shared/use-cases/announce-end.ts";
 import { deliverWebhook } from "#shared/use-cases/deliver-webhook.ts";
 import { sleep } from "#shared/sleep.ts";
 import { forEachLimited } from "./concurrency.ts";
 import { DeliveryLane, type DeliveryLaneLimits } from "./delivery-lane.ts";
 import { fairShare } from "./fair-share.ts";
+import { StreamWatches, type WatchEnd } from "./stream-watches.ts";
 
 export interface PollerOptions {
   /** Identifies this invocation in shard leases. */
@@ -32,6 +34,16 @@ export interface PollerOptions {
   awaitDeliveries?: boolean;
   /** Due-index reads after the first look back this far, to catch entries the index showed late. */
   overlapMs?: number;
+  /**
+   * Upstream streams held at once (0: none, every job is polled). A running job its upstream
+   * created streaming (`Upstream.canWatch`) is watched on its stream instead of polled.
+   */
+  maxWatches?: number;
+  /**
+   * How long `run()` keeps its streams open after handing its shards back, so the next
+   * invocation has taken them over (and opened its own) before these close: no unwatched gap.
+   */
+  handoverMs?: number;
   log?: (event: Record<string, unknown>) => void;
 }
 
@@ -51,6 +63,8 @@ interface Scheduled {
   transientFailures: number;
   /** Its webhook is in the delivery lane: the tick leaves it alone until the lane is done. */
   delivering: boolean;
+  /** Its stream watch stopped short: polled from now on (the poll records that). */
+  unwatchable?: boolean;
 }
 
 export interface TickReport {
@@ -80,6 +94,10 @@ export class Poller {
   readonly #heldBefore = new Map<number, number>(); // shard -> until when it was held before we took it
   readonly #watermarks = new Map<number, number>(); // shard -> last due-index read up to
   readonly #schedule = new Map<string, Scheduled>();
+  readonly #watches: StreamWatches;
+  readonly #handoverMs: number;
+  /** Stream cursors the shards' previous holders left, by job id, until each watch starts. */
+  readonly #cursors = new Map<string, number>();
   /** Total job steps taken (the benchmark reads it). */
   advancedTotal = 0;
 
@@ -94,6 +112,22 @@ export class Poller {
     this.#lane = new DeliveryLane(options.delivery);
     this.#overlapMs = options.overlapMs ?? 15_000;
     this.#log = options.log ?? (() => {});
+    this.#handoverMs = options.handoverMs ?? 5_000;
+    this.#watches = new StreamWatches(
+      deps,
+      { recorded: (job) => this.#watchRecorded(job), ended: (id, why) => this.#watchEnded(id, why) },
+      { max: options.maxWatches ?? 0 },
+    );
+  }
+
+  /** Upstream streams this poller holds now. */
+  get watchCount(): number {
+    return this.#watches.size;
+  }
+
+  /** Whether this poller holds the job's upstream stream. */
+  isWatching(jobId: string): boolean {
+    return this.#watches.has(jobId);
   }
 
   get scheduledCount(): number {
@@ -193,25 +227,41 @@ export class Poller {
       this.#lane.stop();
       await this.#lane.idle();
       await this.releaseAll();
+      // The next invocation takes the shards at its next tick and opens its own streams from the
+      // cursors just left on the leases; these stay open until then.
+      if (this.#watches.size > 0) await sleep(this.#handoverMs);
+      await this.stopWatches();
     }
     return { ticks, advanced: this.advancedTotal - before };
   }
 
   /**
    * Hands the shards back by shortening each lease to now instead of deleting it: the next
-   * poller can take it at once, and still reads until when the shard was attended.
+   * poller can take it at once, and still reads until when the shard was attended. Each lease
+   * carries the cursors of the streams held for its jobs; the streams themselves stay open
+   * (the watches still record what they see) until `stopWatches()`.
    */
   async releaseAll(): Promise<void> {
     const now = this.#deps.clock.now();
+    const watchedIn = (shard: number) =>
+      [...this.#schedule].filter(([id, entry]) => entry.shard === shard && this.#watches.has(id)).map(([id]) => id);
     await Promise.all(
       [...this.#leases.keys()].map((shard) =>
-        this.#deps.leases.acquire(`due-${shard}`, this.owner, now - 1, now).catch(() => undefined),
+        this.#deps.leases
+          .acquire(`due-${shard}`, this.owner, now - 1, now, this.#watches.cursors(watchedIn(shard)))
+          .catch(() => undefined),
       ),
     );
     this.#leases.clear();
     this.#heldBefore.clear();
     this.#watermarks.clear();
     this.#schedule.clear();
+    this.#cursors.clear();
+  }
+
+  /** Closes every upstream stream this poller holds. */
+  async stopWatches(): Promise<void> {
+    await this.#watches.stopAll();
   }
 
   async #renewLeases(now: number): Promise<void> {
@@ -221,12 +271,13 @@ export class Poller {
         if (until !== undefined && until - now > this.#leaseMs / 2) return;
         if (until === undefined) {
           // Read before taking it: afterwards the lease says "ours, from now".
-          const heldUntil = await this.#deps.leases.lastHeldUntil(`due-${shard}`);
-          if (heldUntil !== null && heldUntil >= now) return; // someone else's, still live
+          const held = await this.#deps.leases.lastHeld(`due-${shard}`);
+          if (held !== null && held.until >= now) return; // someone else's, still live
           const ok = await this.#deps.leases.acquire(`due-${shard}`, this.owner, now + this.#leaseMs, now);
           if (!ok) return;
           this.#leases.set(shard, now + this.#leaseMs);
-          this.#heldBefore.set(shard, heldUntil ?? 0);
+          this.#heldBefore.set(shard, held?.until ?? 0);
+          for (const [id, cursor] of Object.entries(held?.handover ?? {})) this.#cursors.set(id, cursor);
           return;
         }
         const ok = await this.#deps.leases.acquire(`due-${shard}`, this.owner, now + this.#leaseMs, now);
@@ -274,10 +325,12 @@ export class Poller {
       this.#schedule.delete(id);
       return;
     }
+    if (this.#watch(job, entry)) return;
     if (!webhookOnly(job)) {
       const step = await advanceJob(job, this.#deps, {
         transientFailures: entry.transientFailures,
         deliverNow: false,
+        watching: this.#watches.has(id),
       });
       entry.transientFailures = step.transient ? entry.transientFailures + 1 : 0;
       job = step.job;
@@ -287,11 +340,70 @@ export class Poller {
         return;
       }
       entry.nextAt = step.nextAt ?? job.delivery?.nextAttemptAt ?? this.#deps.clock.now();
+      if (this.#watches.has(id) && !isTerminal(job.status)) entry.nextAt = watchBackstop(job, this.#deps.clock.now());
     }
     // A webhook due now goes to the lane at once (the step that saw the end, not the next tick).
     const dueAt = job.delivery?.nextAttemptAt ?? 0;
     if (owesWebhook(job) && dueAt <= this.#deps.clock.now()) this.#deliver(id, entry, job);
     else if (owesWebhook(job)) entry.nextAt = Math.min(entry.nextAt, dueAt);
+  }
+
+  /**
+   * Watches the job on its upstream stream instead of polling it, when it can be: created
+   * streaming (`Upstream.canWatch`) and still `stream`-watched (a watch that stopped short turned
+   * it to polling for good, `#watchEnded`). A watched job is looked at only at its backstop (its
+   * deadlines: `watchBackstop`). True when this look is done.
+   */
+  #watch(job: Job, entry: Scheduled): boolean {
+    const now = this.#deps.clock.now();
+    const running = !isTerminal(job.status) && job.createState === "done" && !job.upstreamCancelPending;
+    if (this.#watches.has(job.id)) {
+      if (!running) return false;
+      entry.job = job;
+      if (now < watchBackstop(job, now)) {
+        entry.nextAt = watchBackstop(job, now);
+        return true;
+      }
+      return false; // a deadline is due: the usual look enforces it
+    }
+    if (!running || entry.unwatchable || job.watch !== "stream") return false;
+    if (!job.upstreamId || !this.#deps.upstream.canWatch(job.upstreamId)) return false;
+    if (now >= watchBackstop(job, now)) return false;
+    const cursor = this.#cursors.get(job.id);
+    if (!this.#watches.start(job, cursor)) return false;
+    this.#cursors.delete(job.id);
+    entry.job = job;
+    entry.nextAt = watchBackstop(job, now);
+    return true;
+  }
+
+  /** A watch wrote the job: an end's webhook goes out now, by this poller's lane while it has the job. */
+  #watchRecorded(job: Job): void {
+    const entry = this.#schedule.get(job.id);
+    if (!entry) {
+      // Handed over meanwhile (the minute boundary): sent at once all the same.
+      if (isTerminal(job.status)) void announceEnd(job, this.#deps);
+      return;
+    }
+    entry.job = job;
+    if (!isTerminal(job.status)) return;
+    entry.nextAt = this.#deps.clock.now();
+    if (owesWebhook(job) && !entry.delivering && (job.delivery?.nextAttemptAt ?? 0) <= this.#deps.clock.now())
+      this.#deliver(job.id, entry, job);
+  }
+
+  /**
+   * A watch stopped short of the end: refused (past the upstream's resume window), failing, or
+   * closed with nothing new. The job is polled now, on the usual schedule from here on; that
+   * poll records the change of watch (and the label says so).
+   */
+  #watchEnded(id: string, why: WatchEnd): void {
+    const entry = this.#schedule.get(id);
+    if (!entry) return;
+    entry.job = null;
+    entry.nextAt = this.#deps.clock.now();
+    if (why !== "ended") entry.unwatchable = true;
+    if (why !== "ended") this.#log({ level: "info", msg: "stream watch stopped; polling", jobId: id, why });
   }
 
   #deliver(id: string, entry: Scheduled, job: Job): void {
@@ -323,6 +435,17 @@ export class Poller {
     });
     if (!offered) entry.delivering = false;
   }
+}
+
+/**
+ * When to look at a watched job anyway: its queued limit while queued, its deadline while it
+ * runs (both need a poll or a cancel, which the stream cannot do). Capped, so a watch that went
+ * quiet unnoticed still costs a bounded wait.
+ */
+const WATCH_BACKSTOP_MAX_MS = 10 * 60_000;
+function watchBackstop(job: Job, now: number): number {
+  const limit = job.status === "queued" ? Math.min(job.queuedDeadlineAt, job.deadlineAt) : job.deadlineAt;
+  return Math.min(limit, now + WATCH_BACKSTOP_MAX_MS);
 }
 
 /** An ended job whose webhook is its only business left. */

@@ -10,11 +10,18 @@ import type { Upstream } from "#shared/ports.ts";
 export class RotatingUpstream implements Upstream {
   readonly #key: () => Promise<string | undefined>;
   readonly #build: (key: string) => Upstream;
+  readonly #watches: boolean;
   #current: { key: string; upstream: Upstream } | null = null;
 
-  constructor(key: () => Promise<string | undefined>, build: (key: string) => Upstream) {
+  /** `watches`: whether the clients `build` makes create responses streaming (`Upstream.canWatch`). */
+  constructor(key: () => Promise<string | undefined>, build: (key: string) => Upstream, watches = false) {
     this.#key = key;
     this.#build = build;
+    this.#watches = watches;
+  }
+
+  canWatch(): boolean {
+    return this.#watches;
   }
 
   async #upstream(): Promise<Upstream> {

@@ -1,6 +1,6 @@
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import type { LeaseStore } from "#shared/ports.ts";
+import type { LeaseHandover, LeaseStore } from "#shared/ports.ts";
 import { leaseKey } from "./keys.ts";
 
 /**
@@ -16,7 +16,13 @@ export class DynamoLeaseStore implements LeaseStore {
     this.#table = options.tableName;
   }
 
-  async acquire(name: string, owner: string, untilMs: number, nowMs: number): Promise<boolean> {
+  async acquire(
+    name: string,
+    owner: string,
+    untilMs: number,
+    nowMs: number,
+    handover?: LeaseHandover,
+  ): Promise<boolean> {
     try {
       await this.#doc.send(
         new PutCommand({
@@ -26,6 +32,7 @@ export class DynamoLeaseStore implements LeaseStore {
             owner,
             until: untilMs,
             expiresAt: Math.floor(untilMs / 1000) + 86_400,
+            ...(handover && Object.keys(handover).length ? { handover } : {}),
           },
           ConditionExpression: "attribute_not_exists(pk) OR #owner = :owner OR #until < :now",
           ExpressionAttributeNames: { "#owner": "owner", "#until": "until" },
@@ -65,5 +72,18 @@ export class DynamoLeaseStore implements LeaseStore {
       }),
     );
     return typeof Item?.until === "number" ? Item.until : null;
+  }
+
+  async lastHeld(name: string): Promise<{ until: number; handover: LeaseHandover } | null> {
+    const { Item } = await this.#doc.send(
+      new GetCommand({
+        TableName: this.#table,
+        Key: leaseKey(name),
+        ProjectionExpression: "#until, handover",
+        ExpressionAttributeNames: { "#until": "until" },
+      }),
+    );
+    if (typeof Item?.until !== "number") return null;
+    return { until: Item.until, handover: (Item.handover as LeaseHandover | undefined) ?? {} };
   }
 }

@@ -85,6 +85,11 @@ export class EmulatedUpstream implements Upstream {
     return { id, object: "response", status: "cancelled", output: outputSoFar(events), usage: null };
   }
 
+  /** Its worker records the end itself: there is no upstream stream to watch. */
+  canWatch(): boolean {
+    return false;
+  }
+
   async stream(): Promise<AsyncIterable<StreamEvent>> {
     // Never called for such jobs (their worker writes the log): refused, so a pump would poll.
     throw rejected("The relay's own worker writes this response's stream.", 400, "stream");

@@ -20,6 +20,9 @@ export function resolveBaseUrl(input: string | undefined): string {
 
 const AZURE_HOST = /\.(openai\.azure\.com|cognitiveservices\.azure\.com|services\.ai\.azure\.com)$/i;
 
+/** Azure OpenAI, by its host names. */
+export const isAzureHost = (baseUrl: string): boolean => AZURE_HOST.test(new URL(baseUrl).hostname);
+
 export type KeyHeader = "authorization" | "api-key";
 
 /** Azure OpenAI takes the key in an `api-key` header; detected from the host unless set explicitly. */

@@ -32,6 +32,12 @@ export interface OpenAIUpstreamOptions {
    * (docs/upstream-facts.md, "Statuses and the Response object").
    */
   streamHandoffMs?: number;
+  /**
+   * Create every response streaming (`stream: true`), whatever the caller asked, so the poller can
+   * hold its stream and hear its end as it happens (`canWatch`). The caller's reply is the same:
+   * the create answers with `response.created`'s Response, as a plain background create would.
+   */
+  watchCreates?: boolean;
 }
 
 /** The rest of a `stream: true` create, parked until this process's stream reader claims it. */
@@ -56,12 +62,14 @@ export class OpenAIUpstream implements Upstream {
   readonly #timeoutMs: number;
   readonly #streamIdleMs: number;
   readonly #handoffMs: number;
+  readonly #watchCreates: boolean;
   readonly #parked = new Map<string, ParkedStream>();
 
   constructor(options: OpenAIUpstreamOptions) {
     this.#timeoutMs = options.timeoutMs ?? 20_000;
     this.#streamIdleMs = options.streamIdleMs ?? 120_000;
     this.#handoffMs = Math.max(5_000, options.streamHandoffMs ?? 15_000);
+    this.#watchCreates = options.watchCreates ?? false;
     this.baseUrl = resolveBaseUrl(options.baseUrl);
     const header = options.keyHeader ?? keyHeaderFor(this.baseUrl);
     this.client = new OpenAI({
@@ -81,7 +89,8 @@ export class OpenAIUpstream implements Upstream {
    * later: the `response.created` event is the answer, and the rest of the stream is parked for
    * `stream()` to pick up.
    */
-  async create(body: Record<string, unknown>): Promise<UpstreamResponse> {
+  async create(request: Record<string, unknown>): Promise<UpstreamResponse> {
+    const body = this.#watchCreates && request.stream !== true ? { ...request, stream: true } : request;
     if (body.stream !== true) return this.#call(() => this.client.responses.create(body as never));
     const controller = new AbortController();
     const response = await this.#call(() =>
@@ -120,6 +129,10 @@ export class OpenAIUpstream implements Upstream {
     timer.unref();
     this.#parked.set(created.id, { first: first.value, rest: events, controller, timer, openedAt: Date.now() });
     return created;
+  }
+
+  canWatch(): boolean {
+    return this.#watchCreates;
   }
 
   async retrieve(id: string, options: { include?: readonly string[] } = {}): Promise<UpstreamResponse> {

@@ -101,6 +101,15 @@ export class UpstreamRegistry implements Upstream {
     return upstream.stream(raw, options);
   }
 
+  canWatch(id: string): boolean {
+    try {
+      const { upstream, raw } = this.locate(id);
+      return upstream.canWatch(raw);
+    } catch {
+      return false; // its upstream is no longer configured: nothing to watch
+    }
+  }
+
   async delete(id: string): Promise<void> {
     const { upstream, raw } = this.locate(id);
     return upstream.delete(raw);

@@ -27,6 +27,8 @@ export interface AdvanceContext {
    * when it is due (the poller's delivery lane; a request handler that must answer quickly).
    */
   deliverNow?: boolean;
+  /** The caller holds the job's upstream stream: a look now is a backstop, the watch goes on. */
+  watching?: boolean;
 }
 
 /**
@@ -107,7 +109,7 @@ async function step(job: Job, deps: Deps, context: AdvanceContext): Promise<Step
       nextAt: null,
     };
   }
-  return applyUpstream(job, response, deps);
+  return applyUpstream(job, response, deps, { watching: context.watching });
 }
 
 /** What an ended job may still owe: an upstream cancel that failed, and the final webhook. */

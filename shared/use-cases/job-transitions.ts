@@ -134,7 +134,11 @@ async function recordResponse(
   const status = isJobStatus(response.status) ? response.status : job.status;
   if (isTerminal(status))
     return { job: await finishWithResponse(job, status, response, deps, { upstreamId: response.id }), nextAt: null };
-  const next = await nextLook({ ...job, upstreamId: response.id }, deps, { statusChanged: true });
+  // A response created streaming is watched on its stream from the poller's first look.
+  const next = await nextLook({ ...job, upstreamId: response.id }, deps, {
+    statusChanged: true,
+    watching: deps.upstream.canWatch(response.id),
+  });
   const recorded = await transition(
     job,
     { type, upstreamId: response.id, status, upstreamStatus: response.status, nextPollAt: next.at, watch: next.watch },
@@ -195,20 +199,25 @@ export async function failInterrupted(job: Job, deps: Deps, detail?: string): Pr
 }
 
 /**
- * Applies what the upstream says about a running job. No write when nothing changed (writes grow
- * with status changes, not with polls), except a push backstop's: minutes apart, it writes its
+ * Applies what the upstream says about a running job. `watching`: the poller holds its stream. No
+ * write when nothing changed (writes grow with status changes, not with polls), except a push backstop's: minutes apart, it writes its
  * next time into the due index, so the poller invocation after this one does not look early.
  */
-export async function applyUpstream(job: Job, response: UpstreamResponse, deps: Deps): Promise<Step> {
+export async function applyUpstream(
+  job: Job,
+  response: UpstreamResponse,
+  deps: Deps,
+  options: { watching?: boolean } = {},
+): Promise<Step> {
   const now = deps.clock.now();
   const status = isJobStatus(response.status) ? response.status : job.status;
   if (isTerminal(status)) return { job: await finishWithResponse(job, status, response, deps), nextAt: null };
   const changed = status !== job.status;
-  const next = await nextLook(job, deps, { statusChanged: changed });
+  const next = await nextLook(job, deps, { statusChanged: changed, watching: options.watching });
   const nextAt = next.at;
   // Nothing new (no stale trouble note to clear, the same way of watching, no backstop): no write.
-  if (!changed && job.lastUpstreamError === null && next.watch === "poll" && job.watch !== "push")
-    return { job, nextAt };
+  const sameWatch = next.watch === (job.watch ?? "poll");
+  if (!changed && job.lastUpstreamError === null && sameWatch && next.watch !== "push") return { job, nextAt };
   const event: JobEvent = {
     type: "progress",
     status,

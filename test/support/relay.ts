@@ -52,6 +52,9 @@ export async function startRelay(options: RelayHarnessOptions = {}) {
     OPENAI_API_KEY: "sk-simulator",
     RELAY_ALLOW_PRIVATE_WEBHOOKS: "true",
     RELAY_CREATE_GRACE_MS: "60000",
+    // Step-by-step tests read the end off a poll at a known tick; the stream watch (which hears it
+    // asynchronously, between ticks) is switched on by the tests about it (test/e2e/stream-watch.test.ts).
+    RELAY_WATCH_STREAMS: "false",
     ...(options.upstreams ? { RELAY_UPSTREAMS: JSON.stringify(options.upstreams.config(urls)) } : {}),
     ...options.env,
   });
@@ -103,7 +106,12 @@ export async function startRelay(options: RelayHarnessOptions = {}) {
   };
 
   // Step-driven: a tick returns once the webhooks it handed to the delivery lane are sent.
-  const newPoller = (opts: PollerOptions = {}) => new Poller(deps, { tickMs: 1000, awaitDeliveries: true, ...opts });
+  const pollers = new Set<Poller>();
+  const newPoller = (opts: PollerOptions = {}) => {
+    const made = new Poller(deps, { tickMs: 1000, awaitDeliveries: true, maxWatches: config.maxWatches, ...opts });
+    pollers.add(made);
+    return made;
+  };
   const poller = newPoller();
 
   /** Moves time in steps and ticks the poller until `done()` holds (or gives up). */
@@ -149,6 +157,7 @@ export async function startRelay(options: RelayHarnessOptions = {}) {
     settle,
     async close() {
       await poller.releaseAll();
+      await Promise.all([...pollers].map((p) => p.stopWatches()));
       await localWorkersOf(deps)?.stopAll();
       await promptDeliveriesOf(deps)?.idle();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -74,6 +74,16 @@ describe("poll intervals", () => {
     expect(statusLabel({ ...job, status: "in_progress", watch: "poll" })).toBe("running in background mode…");
     expect(statusLabel({ ...job, status: "completed", watch: "push" })).toBe("completed");
   });
+  it("labels a job watched on its upstream stream as such, queued or running", () => {
+    const job = { createState: "done", lastUpstreamError: null, upstreamCancelPending: false } as const;
+    expect(statusLabel({ ...job, status: "queued", watch: "stream" })).toBe(
+      "background mode (queued), watched live on its upstream stream…",
+    );
+    expect(statusLabel({ ...job, status: "in_progress", watch: "stream" })).toBe(
+      "running in background mode, watched live on its upstream stream…",
+    );
+    expect(statusLabel({ ...job, status: "in_progress", watch: null })).toBe("running in background mode…");
+  });
   it("reaches only the primary upstream's responses with OpenAI's webhooks", () => {
     expect(reachedByOpenAIWebhooks({ upstreamId: "resp_abc" })).toBe(true);
     expect(reachedByOpenAIWebhooks({ upstreamId: "ollama:resp_abc" })).toBe(false);
