@@ -135,7 +135,9 @@ function splitPollerDeps(config: RelayConfig, clock: Clock, meters: Meters): Dep
     retentionDays: config.retentionDays,
   });
   deps.jobs.queryDue = (shard, fromMs, toMs) => dueIndex.queryDue(shard, fromMs, toMs);
-  return { ...deps, leases: new DynamoLeaseStore({ doc: overhead.doc, tableName: config.tableName }) };
+  // Replaced in place: the Deps object keys its in-process lanes (promptDeliveriesOf), which a copy would lose.
+  deps.leases = new DynamoLeaseStore({ doc: overhead.doc, tableName: config.tableName });
+  return deps;
 }
 
 /**

@@ -200,7 +200,8 @@ export async function runLongJobs(dynamoEndpoint: string, s: LongJobSettings): P
   const durationMs = s.durationSeconds * 1000;
   const queuedMs = Math.min(5_000, Math.round(durationMs * 0.2));
   const specs = Array.from({ length: s.jobs }, (_, i) => {
-    const upstreamMs = Math.round(durationMs * (0.9 + 0.2 * random()));
+    // "N-minute jobs" run up to N minutes: 80–100 % of it.
+    const upstreamMs = Math.round(durationMs * (0.8 + 0.2 * random()));
     return {
       at: t0 + Math.round(random() * s.spreadMs),
       queuedMs,

@@ -6,6 +6,7 @@ import type { Deps } from "#shared/ports.ts";
 import { METRIC } from "#shared/metrics.ts";
 import { advanceJob } from "#shared/use-cases/advance-job.ts";
 import { announceEnd } from "#shared/use-cases/announce-end.ts";
+import { handToPush } from "#shared/use-cases/job-transitions.ts";
 import { deliverWebhook } from "#shared/use-cases/deliver-webhook.ts";
 import { sleep } from "#shared/sleep.ts";
 import { forEachLimited } from "./concurrency.ts";
@@ -325,7 +326,7 @@ export class Poller {
       this.#schedule.delete(id);
       return;
     }
-    if (this.#watch(job, entry)) return;
+    if (await this.#watch(job, entry)) return;
     if (!webhookOnly(job)) {
       const step = await advanceJob(job, this.#deps, {
         transientFailures: entry.transientFailures,
@@ -354,7 +355,7 @@ export class Poller {
    * it to polling for good, `#watchEnded`). A watched job is looked at only at its backstop (its
    * deadlines: `watchBackstop`). True when this look is done.
    */
-  #watch(job: Job, entry: Scheduled): boolean {
+  async #watch(job: Job, entry: Scheduled): Promise<boolean> {
     const now = this.#deps.clock.now();
     const running = !isTerminal(job.status) && job.createState === "done" && !job.upstreamCancelPending;
     if (this.#watches.has(job.id)) {
@@ -369,6 +370,16 @@ export class Poller {
     if (!running || entry.unwatchable || job.watch !== "stream") return false;
     if (!job.upstreamId || !this.#deps.upstream.canWatch(job.upstreamId)) return false;
     if (now >= watchBackstop(job, now)) return false;
+    if (now - job.createdAt >= PUSHED_WATCH_MS) {
+      // OpenAI's webhooks carry the end from here: a stream resumed every minute would cost more
+      // than the push backstop's few polls.
+      const pushed = await handToPush(job, this.#deps);
+      if (pushed) {
+        entry.job = pushed.job;
+        entry.nextAt = pushed.nextAt ?? now;
+        return true;
+      }
+    }
     const cursor = this.#cursors.get(job.id);
     if (!this.#watches.start(job, cursor)) return false;
     this.#cursors.delete(job.id);
@@ -443,6 +454,11 @@ export class Poller {
  * quiet unnoticed still costs a bounded wait.
  */
 const WATCH_BACKSTOP_MAX_MS = 10 * 60_000;
+/**
+ * While OpenAI's webhooks arrive, a job is watched on its stream only in its first minute: short
+ * jobs end on the stream (no look after OpenAI's event), longer ones go over to push.
+ */
+const PUSHED_WATCH_MS = 60_000;
 function watchBackstop(job: Job, now: number): number {
   const limit = job.status === "queued" ? Math.min(job.queuedDeadlineAt, job.deadlineAt) : job.deadlineAt;
   return Math.min(limit, now + WATCH_BACKSTOP_MAX_MS);

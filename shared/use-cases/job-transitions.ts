@@ -230,6 +230,25 @@ export async function applyUpstream(
   return { job: await transition(job, event, deps), nextAt };
 }
 
+/**
+ * A stream-watched job whose watch has lapsed while OpenAI's webhooks are arriving: from here its
+ * end is pushed, and a backstop poll is scheduled, without a look now (the stream told its state
+ * until the handover, seconds ago). Null when push does not reach it: then it must be looked at.
+ */
+export async function handToPush(job: Job, deps: Deps): Promise<Step | null> {
+  const next = await nextLook(job, deps, { statusChanged: false });
+  if (next.watch !== "push") return null;
+  const event: JobEvent = {
+    type: "progress",
+    status: job.status,
+    upstreamStatus: job.upstreamStatus ?? job.status,
+    nextPollAt: next.at,
+    watch: "push",
+  };
+  if (!allows(job, event)) return null;
+  return { job: await transition(job, event, deps), nextAt: next.at };
+}
+
 /** Stores the upstream's final Response, then records the terminal state that points at it. */
 export async function finishWithResponse(
   job: Job,

@@ -203,3 +203,45 @@ describe("the stream watch", () => {
     await next.stopWatches();
   });
 });
+
+describe("the stream watch while OpenAI's webhooks arrive", () => {
+  let pushed: RelayHarness;
+  beforeAll(async () => {
+    pushed = await startRelay({
+      env: { RELAY_WATCH_STREAMS: "true", OPENAI_WEBHOOK_SECRET: `whsec_${Buffer.alloc(32, 7).toString("base64")}` },
+      behaviour: { queuedMs: QUEUED_MS, runMs: 300_000, streamRequiresStreamCreate: true, resumeWindowFrom: "created" },
+    });
+  });
+  afterAll(() => pushed.close());
+
+  it("watches a job's first minute on its stream, then hands it to push without polling it", async () => {
+    // A verified OpenAI webhook was heard just now: push is live.
+    await pushed.deps.inbox.heard(pushed.clock.now());
+    const res = await pushed.call("POST", "/v1/responses", { background: true, model: "gpt-5-pro", input: "long" });
+    expect(res.status).toBe(202);
+    const id = res.body.id as string;
+    const first = pushed.newPoller();
+    await first.tick();
+    expect(first.isWatching(id)).toBe(true);
+    for (let i = 0; i < 10; i++) {
+      pushed.clock.advance(5_000);
+      await first.tick();
+    }
+    await first.releaseAll();
+    const retrieves = pushed.sim.stats().ops.retrieve;
+    const streams = pushed.sim.stats().ops.stream;
+    pushed.clock.advance(15_000);
+    const second = pushed.newPoller();
+    await second.tick();
+    await first.stopWatches();
+    // Past its first minute: not resumed; backstopped by push from here, with no look at it now.
+    expect(second.isWatching(id)).toBe(false);
+    const job = (await pushed.deps.jobs.get(id))!;
+    expect(job.watch).toBe("push");
+    expect(pushed.sim.stats().ops.retrieve).toBe(retrieves);
+    expect(pushed.sim.stats().ops.stream).toBe(streams);
+    const status = (await pushed.call("GET", `/v1/responses/${id}`)).body;
+    expect(status.relay.status_label).toBe("running in background mode, watched by OpenAI's webhooks…");
+    await second.releaseAll();
+  });
+});
