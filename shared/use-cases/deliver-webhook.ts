@@ -30,7 +30,14 @@ export async function deliverWebhook(job: Job, deps: Deps, options: { manual?: b
   const now = deps.clock.now();
   if (delivery.nextAttemptAt !== null && delivery.nextAttemptAt > now) return { job, nextAt: delivery.nextAttemptAt };
   const endpoint = endpointOf(job.webhook.url);
-  const health = await deps.endpoints.get(endpoint);
+  // Everything the send needs is read at once, before the claim: none of it depends on the claim
+  // (the blobs a job points at never change after its end), and each round trip here is lag.
+  const [health, tenant, output, request] = await Promise.all([
+    deps.endpoints.get(endpoint),
+    deps.tenants.getTenant(job.tenantId),
+    deps.jobs.getOutput(job),
+    deps.jobs.getRequest(job),
+  ]);
   if (health?.state === "disabled") return disable(job, health, deps);
   if (health?.state === "failing" && !options.manual) {
     const probeAt = health.nextProbeAt ?? 0;
@@ -51,14 +58,12 @@ export async function deliverWebhook(job: Job, deps: Deps, options: { manual?: b
     deps,
   );
 
-  const tenant = await deps.tenants.getTenant(job.tenantId);
   if (!tenant)
     return settle(
       claimed,
       { ...claimed.delivery!, state: "exhausted", lastError: "tenant no longer exists", nextAttemptAt: null },
       deps,
     );
-  const [output, request] = await Promise.all([deps.jobs.getOutput(claimed), deps.jobs.getRequest(claimed)]);
   // The payload is built from the job as it ended (no per-attempt delivery state), so every retry
   // carries the same body.
   const body = eventBody(
