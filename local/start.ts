@@ -99,7 +99,8 @@ async function main() {
   const outboxAbort = new AbortController();
   const streams = new DynamoDBStreamsClient({
     endpoint: dynamo.endpoint,
-    region: config.region,
+    // DynamoDB Local ignores it, but the SDK refuses to start without one (a fresh machine has no AWS_REGION).
+    region: config.region ?? "us-east-1",
     credentials: { accessKeyId: "local", secretAccessKey: "local" },
   });
   const outbox = new StreamOutbox({
