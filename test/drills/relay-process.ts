@@ -64,7 +64,16 @@ async function main() {
   // Back-to-back invocations with short real budgets: leases are handed over often, as they are
   // when invocations overlap or one dies. Lease time is in compressed time (20 s = 1 s at 20×).
   for (;;) {
-    await new Poller(deps, { tickMs: 100, leaseMs: 20_000, concurrency: 16, log })
+    // The stream watch as deployed (RELAY_WATCH_STREAMS is on by default); invocations here run one
+    // after another, so each hands its streams over at once instead of holding them 5 s.
+    await new Poller(deps, {
+      tickMs: 100,
+      leaseMs: 20_000,
+      concurrency: 16,
+      maxWatches: config.maxWatches,
+      handoverMs: 0,
+      log,
+    })
       .run({ budgetMs: 3_000 })
       .catch((error) => log({ level: "error", msg: "invocation failed", error: String(error) }));
   }
