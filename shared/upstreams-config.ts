@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
-import { z } from "zod";
 import type { ModelRule } from "#shared/domain/models.ts";
 import type { WorkerLostPolicy } from "./ports.ts";
 import { ConfigError } from "./errors.ts";
+import * as s from "./schema.ts";
 import { keyHeaderFor, resolveBaseUrl } from "#shared/upstream/base-url.ts";
 
 /** How an upstream takes its key: a bearer token, Azure's `api-key` header, or none (a local server). */
@@ -42,77 +42,85 @@ export interface UpstreamsConfig {
 
 const NAME = /^[a-z][a-z0-9_-]{0,31}$/;
 
-const httpUrl = z.string().refine((value) => {
-  try {
-    const url = new URL(value);
-    return url.protocol === "http:" || url.protocol === "https:";
-  } catch {
-    return false;
-  }
-}, "must be an http(s) URL");
+const httpUrl = s.refine(
+  s.string(),
+  (value) => {
+    try {
+      const url = new URL(value);
+      return url.protocol === "http:" || url.protocol === "https:";
+    } catch {
+      return false;
+    }
+  },
+  "must be an http(s) URL",
+);
 
-const price = z.number().min(0).nullable().optional();
+const price = s.nullish(s.number({ min: 0 }));
+const seconds = (min: number, max: number) => s.number({ int: true, min, max });
 
-const fileSchema = z.strictObject({
-  upstreams: z
-    .record(
-      z.string(),
-      z.strictObject({
-        baseUrl: httpUrl,
-        api: z.enum(["responses", "chat_completions"]).default("responses"),
-        background: z.boolean(),
-        key: z
-          .strictObject({
-            header: z.enum(["authorization", "api-key", "none"]).optional(),
-            env: z
-              .string()
-              .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name")
-              .optional(),
-            secretArn: z.string().startsWith("arn:", "must be a Secrets Manager ARN").optional(),
-          })
-          .optional(),
-        idleSeconds: z.number().int().min(10).max(3600).default(300),
-      }),
-    )
-    .refine((upstreams) => Object.keys(upstreams).length > 0, "must name at least one upstream"),
-  models: z
-    .array(
-      z
-        .strictObject({
-          model: z.string().min(1).optional(),
-          prefix: z.string().min(1).optional(),
-          upstream: z.string(),
-          inputPerM: price,
-          cachedInputPerM: price,
-          outputPerM: price,
-          deadlineSeconds: z
-            .number()
-            .int()
-            .min(10)
-            .max(7 * 86_400)
-            .optional(),
-          queuedLimitSeconds: z
-            .number()
-            .int()
-            .min(10)
-            .max(7 * 86_400)
-            .optional(),
-        })
-        .refine(
-          (rule) => (rule.model === undefined) !== (rule.prefix === undefined),
-          "needs exactly one of model, prefix",
-        ),
-    )
-    .default([]),
-  defaultUpstream: z.string().nullable().optional(),
-  emulation: z
-    .strictObject({
-      onWorkerLost: z.enum(["rerun", "fail"]).default("rerun"),
-      maxRuns: z.number().int().min(1).max(10).default(3),
-      leaseSeconds: z.number().int().min(5).max(300).default(30),
-    })
-    .default({ onWorkerLost: "rerun", maxRuns: 3, leaseSeconds: 30 }),
-});
+const upstreamSchema = s.object(
+  {
+    baseUrl: httpUrl,
+    api: s.withDefault(s.oneOf(["responses", "chat_completions"]), "responses"),
+    background: s.boolean(),
+    key: s.optional(
+      s.object(
+        {
+          header: s.optional(s.oneOf(["authorization", "api-key", "none"])),
+          env: s.optional(
+            s.refine(s.string(), (v) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(v), "must be an environment variable name"),
+          ),
+          secretArn: s.optional(s.refine(s.string(), (v) => v.startsWith("arn:"), "must be a Secrets Manager ARN")),
+        },
+        "strict",
+      ),
+    ),
+    idleSeconds: s.withDefault(seconds(10, 3600), 300),
+  },
+  "strict",
+);
+
+const modelRuleSchema = s.refine(
+  s.object(
+    {
+      model: s.optional(s.string({ min: 1 })),
+      prefix: s.optional(s.string({ min: 1 })),
+      upstream: s.string(),
+      inputPerM: price,
+      cachedInputPerM: price,
+      outputPerM: price,
+      deadlineSeconds: s.optional(seconds(10, 7 * 86_400)),
+      queuedLimitSeconds: s.optional(seconds(10, 7 * 86_400)),
+    },
+    "strict",
+  ),
+  (rule) => (rule.model === undefined) !== (rule.prefix === undefined),
+  "needs exactly one of model, prefix",
+);
+
+const fileSchema = s.object(
+  {
+    upstreams: s.refine(
+      s.record(s.string(), upstreamSchema),
+      (upstreams) => Object.keys(upstreams).length > 0,
+      "must name at least one upstream",
+    ),
+    models: s.withDefault(s.array(modelRuleSchema), []),
+    defaultUpstream: s.nullish(s.string()),
+    emulation: s.withDefault(
+      s.object(
+        {
+          onWorkerLost: s.withDefault(s.oneOf(["rerun", "fail"]), "rerun"),
+          maxRuns: s.withDefault(s.number({ int: true, min: 1, max: 10 }), 3),
+          leaseSeconds: s.withDefault(s.number({ int: true, min: 5, max: 300 }), 30),
+        },
+        "strict",
+      ),
+      { onWorkerLost: "rerun", maxRuns: 3, leaseSeconds: 30 },
+    ),
+  },
+  "strict",
+);
 
 type Env = Record<string, string | undefined>;
 
@@ -177,15 +185,15 @@ export function parseUpstreams(
   where = "the upstreams configuration",
   source: "file" | "inline" = "inline",
 ): UpstreamsConfig {
-  const parsed = fileSchema.safeParse(raw);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.slice(0, 5).map((issue) => {
+  const parsed = s.safeParse(fileSchema, raw);
+  if (!parsed.ok) {
+    const lines = parsed.issues.slice(0, 5).map((issue) => {
       const path = issue.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("");
       return `${path.replace(/^\./, "") || "(top level)"}: ${issue.message}`;
     });
     throw new ConfigError(`${where} is invalid: ${lines.join("; ")}.`);
   }
-  const doc = parsed.data;
+  const doc = parsed.value;
   const fail = (message: string): never => {
     throw new ConfigError(`${where} is invalid: ${message}.`);
   };

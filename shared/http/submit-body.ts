@@ -1,7 +1,7 @@
-import { z } from "zod";
 import type { WebhookTarget } from "#shared/domain/job.ts";
 import { MAX_METADATA_PAIRS } from "#shared/domain/upstream-request.ts";
 import { InvalidRequestError } from "#shared/errors.ts";
+import * as s from "#shared/schema.ts";
 import type { SubmitMode } from "#shared/use-cases/submit-job.ts";
 import { echo } from "./params.ts";
 
@@ -13,55 +13,56 @@ export const WEBHOOK_EVENTS = [
 ] as const;
 
 /** The relay's own field: checked strictly (unknown keys are mistakes). */
-const webhookSchema = z
-  .object({
-    url: z
-      .string()
-      .max(2048)
-      .refine((value) => URL.canParse(value), "must be an absolute URL"),
-    events: z.array(z.enum(WEBHOOK_EVENTS)).min(1).optional(),
-  })
-  .strict();
+const webhookSchema = s.object(
+  {
+    url: s.refine(s.string({ max: 2048 }), (value) => URL.canParse(value), "must be an absolute URL"),
+    events: s.optional(s.array(s.oneOf(WEBHOOK_EVENTS), { min: 1 })),
+  },
+  "strict",
+);
 
 /**
  * The relay's own per-job settings (stripped before forwarding, like `webhook`). `max_cost_usd`:
  * a hard cap on what the job may cost (docs/decisions/0010-tenant-limits-and-budgets.md).
  */
-const relaySchema = z
-  .object({
-    max_cost_usd: z.number().positive().max(100_000).optional(),
-  })
-  .strict();
+const relaySchema = s.object({ max_cost_usd: s.optional(s.number({ gt: 0, max: 100_000 })) }, "strict");
 
 /** A string whose length is counted as OpenAI counts it: UTF-16 code units (an emoji is 2), not code points. */
 const utf16String = (min: number, max: number) =>
-  z
-    .string()
-    .refine((s) => s.length >= min && s.length <= max, `must be ${min} to ${max} characters long (UTF-16 code units)`);
+  s.refine(
+    s.string(),
+    (text) => text.length >= min && text.length <= max,
+    `must be ${min} to ${max} characters long (UTF-16 code units)`,
+  );
 
-const metadataSchema = z
-  .record(utf16String(1, 64), utf16String(0, 512))
-  .refine((m) => Object.keys(m).length <= MAX_METADATA_PAIRS, `may hold at most ${MAX_METADATA_PAIRS} pairs`);
+const metadataSchema = s.refine(
+  s.record(utf16String(1, 64), utf16String(0, 512)),
+  (m) => Object.keys(m).length <= MAX_METADATA_PAIRS,
+  `may hold at most ${MAX_METADATA_PAIRS} pairs`,
+);
+
+const isInput = (value: unknown): value is string | unknown[] => typeof value === "string" || Array.isArray(value);
 
 /**
  * A `responses.create` body. The fields the relay relies on are checked; every other field is
  * passed through to the upstream untouched, which judges it (new OpenAI fields keep working).
  * `webhook` and `relay` are the relay's own and never reach the upstream.
  */
-const submitSchema = z
-  .object({
-    model: z.string().min(1).max(256),
-    input: z.union([z.string(), z.array(z.unknown())]).optional(),
-    instructions: z.string().nullable().optional(),
-    metadata: metadataSchema.nullable().optional(),
-    max_output_tokens: z.number().int().min(16).nullable().optional(),
-    background: z.boolean().nullable().optional(),
-    store: z.boolean().nullable().optional(),
-    stream: z.boolean().nullable().optional(),
-    webhook: webhookSchema.nullable().optional(),
-    relay: relaySchema.nullable().optional(),
-  })
-  .passthrough();
+const submitSchema = s.object(
+  {
+    model: s.string({ min: 1, max: 256 }),
+    input: s.optional(s.custom(isInput, "string or array")),
+    instructions: s.nullish(s.string()),
+    metadata: s.nullish(metadataSchema),
+    max_output_tokens: s.nullish(s.number({ int: true, min: 16 })),
+    background: s.nullish(s.boolean()),
+    store: s.nullish(s.boolean()),
+    stream: s.nullish(s.boolean()),
+    webhook: s.nullish(webhookSchema),
+    relay: s.nullish(relaySchema),
+  },
+  "passthrough",
+);
 
 export interface SubmitBody {
   /** The caller's body as sent (`background`, `store`, `stream` included), minus `webhook`. */
@@ -76,16 +77,18 @@ export function parseSubmitBody(raw: unknown): SubmitBody {
   if (!raw || typeof raw !== "object" || Array.isArray(raw)) {
     throw new InvalidRequestError("The request body must be a JSON object.", { code: "invalid_json" });
   }
-  const parsed = submitSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
+  const parsed = s.safeParse(submitSchema, raw);
+  if (!parsed.ok) {
+    const issue = parsed.issues[0]!;
     // A key can be megabytes long: quote only its start.
     const param = echo(issue.path.map(String).join(".")) || null;
-    const missing = issue.code === "invalid_type" && valueAt(raw, issue.path) === undefined;
-    const message = missing ? `Missing required parameter: '${param}'.` : `Invalid '${param}': ${issue.message}.`;
-    throw new InvalidRequestError(message, { param, code: missing ? "missing_required_parameter" : "invalid_value" });
+    const message = issue.missing ? `Missing required parameter: '${param}'.` : `Invalid '${param}': ${issue.message}.`;
+    throw new InvalidRequestError(message, {
+      param,
+      code: issue.missing ? "missing_required_parameter" : "invalid_value",
+    });
   }
-  const { webhook, relay, ...rest } = parsed.data;
+  const { webhook, relay, ...rest } = parsed.value;
   const body = { ...rest } as SubmitBody["body"];
   if (rest.metadata === null) delete body.metadata;
   const mode: SubmitMode = rest.stream === true ? "stream" : rest.background === true ? "background" : "blocking";
@@ -95,11 +98,4 @@ export function parseSubmitBody(raw: unknown): SubmitBody {
     maxCostUsd: relay?.max_cost_usd ?? null,
     mode,
   };
-}
-
-function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
-  let current = root;
-  for (const key of path)
-    current = current && typeof current === "object" ? (current as Record<PropertyKey, unknown>)[key] : undefined;
-  return current;
 }
