@@ -56,6 +56,12 @@ export const RELAY_BUNDLING = {
   banner:
     "import{createRequire as __relayCreateRequire}from'node:module';const require=__relayCreateRequire(import.meta.url);",
   external: [] as string[],
+  /**
+   * The AWS SDK's default credential chain, cut to the environment variables Lambda sets: the
+   * rest of it (SSO, profiles, STS, instance metadata) never runs in Lambda and was 120 KB of
+   * every bundle. Paths are relative to REPO_ROOT, esbuild's working directory.
+   */
+  alias: { "@aws-sdk/credential-provider-node": "./functions/lambda-credentials.ts" } as Record<string, string>,
   /** NodejsFunction names an ESM bundle `index.mjs`; the bundle test uses the same name. */
   outFile: "index.mjs",
 } as const;
@@ -77,6 +83,7 @@ export function esbuildOptions(entry: string, outdir: string): BuildOptions {
     mainFields: [...RELAY_BUNDLING.mainFields],
     banner: { js: RELAY_BUNDLING.banner },
     external: [...RELAY_BUNDLING.external],
+    alias: { ...RELAY_BUNDLING.alias },
     logLevel: "warning",
   };
 }

@@ -57,6 +57,8 @@ const NODEJS_BUNDLING: BundlingOptions = {
   mainFields: [...RELAY_BUNDLING.mainFields],
   banner: RELAY_BUNDLING.banner,
   externalModules: [...RELAY_BUNDLING.external],
+  // NodejsFunction has no alias option: esbuild's own flag, `--alias:<package>=<path>`.
+  esbuildArgs: Object.fromEntries(Object.entries(RELAY_BUNDLING.alias).map(([from, to]) => [`--alias:${from}`, to])),
   // esbuild from node_modules, never Docker: synth works offline and matches the bundle test.
   forceDockerBundling: false,
 };

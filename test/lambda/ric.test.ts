@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { CreateSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,6 +19,7 @@ import { ensureNode24 } from "./node24.ts";
 import { RicProcess, assertLambdaRuntimeInstalled } from "./ric-process.ts";
 import { MAX_BUFFERED_RESPONSE_BYTES, splitStreamedReply } from "./runtime-api.ts";
 import { XrayDaemon } from "./xray-daemon.ts";
+import { startMoto } from "./moto.ts";
 
 // Not skipped when missing: a machine without the test-only runtime fails here, saying what to install.
 assertLambdaRuntimeInstalled();
@@ -268,6 +270,35 @@ describe("the bundles on Node 24 under aws-lambda-ric, with the template's envir
       .find((l) => typeof l === "object" && l.message === "client disconnected; stream work stopped");
     expect(line).toMatchObject({ level: "INFO", service: METRICS_SERVICE, awsRequestId: result.requestId });
     expect(Date.now() - started).toBeLessThan(15_000);
+  }, 60_000);
+
+  it("reads the upstream key from Secrets Manager, signed with the role's credentials from the environment", async () => {
+    // The bundles' credential chain is only the environment (functions/lambda-credentials.ts): a
+    // secret read, the one AWS call at submit, proves it signs as the SDK's full chain would.
+    const moto = await startMoto();
+    try {
+      const credentials = { accessKeyId: "test", secretAccessKey: "test" };
+      const sm = new SecretsManagerClient({ region: "us-east-1", endpoint: moto.endpoint, credentials });
+      const { ARN } = await sm.send(
+        new CreateSecretCommand({ Name: `ric-key-${Date.now()}`, SecretString: "sk-ric-secret-key-0000" }),
+      );
+      const http = await start("http-api", {
+        OPENAI_API_KEY: "",
+        OPENAI_API_KEY_SECRET_ARN: ARN!,
+        AWS_ENDPOINT_URL_SECRETS_MANAGER: moto.endpoint,
+      });
+      const submitted = await http.api.invoke(
+        httpApiEvent("POST", "/v1/responses", {
+          body: { model: "gpt-5-pro", input: "key from a secret", background: true },
+          headers: { authorization: `Bearer ${apiKey}` },
+        }),
+        { timeoutMs: 29_000 },
+      );
+      expect(JSON.parse(submitted.body.toString("utf8")).statusCode).toBe(202);
+      expect(http.lines().filter((l) => typeof l === "object" && l.level === "ERROR")).toEqual([]);
+    } finally {
+      await moto.stop();
+    }
   }, 60_000);
 
   it("init failure: a missing required variable is reported to Lambda by name, with its error class", async () => {
