@@ -204,9 +204,30 @@ describe("the bundles on Node 24 under aws-lambda-ric, with the template's envir
       expect(upstream.map((s) => `${s.http?.request?.method} ${new URL(s.http!.request!.url!).pathname}`)).toContain(
         "POST /v1/responses",
       );
-      // All in the trace Lambda opened for this invocation.
-      expect(new Set(daemon.segments.map((s) => s.trace_id)).size).toBe(1);
+      // All in the trace Lambda opened for this invocation, under the segment it opened.
+      const [root, parent] = http.api.traceHeaders
+        .at(-1)!
+        .split(";")
+        .map((field) => field.split("=")[1]);
+      expect(new Set(daemon.segments.map((s) => s.trace_id))).toEqual(new Set([root]));
+      expect(new Set(daemon.segments.map((s) => `${s.type} under ${s.parent_id}`))).toEqual(
+        new Set([`subsegment under ${parent}`]),
+      );
+      // A call on one table names it (a transaction's items name theirs).
+      expect(new Set(dynamo.filter((s) => s.aws?.operation === "Query").map((s) => s.aws?.table_name))).toEqual(
+        new Set([env.RELAY_TABLE_NAME]),
+      );
       expect(JSON.stringify(daemon.segments)).not.toContain("sk-ric-test-key");
+      // An invocation Lambda did not sample records nothing.
+      const seen = daemon.segments.length;
+      http.api.sampled = false;
+      const unsampled = await http.api.invoke(
+        httpApiEvent("GET", "/v1/responses", { headers: { authorization: `Bearer ${apiKey}` } }),
+        { timeoutMs: 29_000 },
+      );
+      expect(JSON.parse(unsampled.body.toString("utf8")).statusCode).toBe(200);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(daemon.segments.length).toBe(seen);
     } finally {
       daemon.close();
     }

@@ -39,6 +39,8 @@ export class RuntimeApi {
   initError: { errorType: string; errorMessage: string } | null = null;
   /** Whether invocations carry a sampled X-Ray trace header (Lambda's active tracing decides). */
   sampled = false;
+  /** The trace header of each invocation handed out, in order (Root, Parent segment id, Sampled). */
+  readonly traceHeaders: string[] = [];
   readonly #initErrorSeen: Promise<void>;
   #resolveInitError!: () => void;
 
@@ -92,12 +94,15 @@ export class RuntimeApi {
     const res = this.#waiting;
     this.#waiting = null;
     this.#inFlight.set(next.requestId, next);
+    // As Lambda's active tracing writes it: the trace, the segment it opened for this invocation, the decision.
+    const trace = `Root=1-${Date.now().toString(16)}-${randomUUID().replaceAll("-", "").slice(0, 24)};Parent=${randomUUID().replaceAll("-", "").slice(0, 16)};Sampled=${this.sampled ? 1 : 0}`;
+    this.traceHeaders.push(trace);
     res.writeHead(200, {
       "content-type": "application/json",
       "lambda-runtime-aws-request-id": next.requestId,
       "lambda-runtime-deadline-ms": String(next.deadlineMs),
       "lambda-runtime-invoked-function-arn": "arn:aws:lambda:us-east-1:123456789012:function:relay-test",
-      "lambda-runtime-trace-id": `Root=1-${Date.now().toString(16)}-${randomUUID().replaceAll("-", "").slice(0, 24)};Sampled=${this.sampled ? 1 : 0}`,
+      "lambda-runtime-trace-id": trace,
     });
     res.end(JSON.stringify(next.event));
   }
