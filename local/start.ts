@@ -10,9 +10,12 @@
  */
 import { join } from "node:path";
 import { DynamoDBStreamsClient } from "@aws-sdk/client-dynamodb-streams";
+import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { serve } from "@hono/node-server";
 import { loadConfig } from "#shared/config.ts";
+import { EventBridgePublisher } from "#shared/events/eventbridge-publisher.ts";
 import { createApp } from "#shared/http/app.ts";
+import { jsonLog } from "#shared/log.ts";
 import { Poller } from "#shared/poller/poller.ts";
 import { createDeps, localWorkersOf } from "#shared/runtime.ts";
 import { createDynamoClients } from "#shared/store/dynamo-client.ts";
@@ -70,7 +73,15 @@ async function main() {
     RELAY_ALLOW_PRIVATE_WEBHOOKS: process.env.RELAY_ALLOW_PRIVATE_WEBHOOKS ?? "true",
     ...(simulator ? { OPENAI_BASE_URL: simulator.url, OPENAI_API_KEY: "sk-simulator" } : {}),
   });
-  const deps = createDeps(config);
+  // The bus named by RELAY_EVENT_BUS_NAME gets the outbox's lifecycle events (below); unset, the log does.
+  const events = config.eventBusName
+    ? new EventBridgePublisher({
+        client: new EventBridgeClient({ region: config.region }),
+        busName: config.eventBusName,
+        log: jsonLog,
+      })
+    : undefined;
+  const deps = createDeps(config, { events });
   // Jobs of upstreams without background mode run in this process; on Ctrl-C their workers let
   // go (lease released), and the next start's poller runs those jobs again.
   stopping.push(async () => localWorkersOf(deps)?.stopAll());

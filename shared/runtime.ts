@@ -1,8 +1,7 @@
 import { systemClock, type Clock } from "./clock.ts";
 import type { RelayConfig } from "./config.ts";
 import { ConfigError } from "./errors.ts";
-import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
-import { EventBridgePublisher, LoggingEventPublisher } from "#shared/events/eventbridge-publisher.ts";
+import { LoggingEventPublisher } from "#shared/events/eventbridge-publisher.ts";
 import { jsonLog, type Log } from "./log.ts";
 import { EmfMetrics, meteredUpstream, noMetrics, type Metrics } from "./metrics.ts";
 import type { Deps, EventPublisher, Upstream, WebhookSender } from "./ports.ts";
@@ -116,15 +115,11 @@ export function createDeps(config: RelayConfig, overrides: RuntimeOverrides = {}
     route: (model) => models.route(model)?.upstream ?? null,
   });
   const log = overrides.log ?? jsonLog;
-  const events =
-    overrides.events ??
-    (config.eventBusName
-      ? new EventBridgePublisher({
-          client: (overrides.instrument ?? ((c) => c))(new EventBridgeClient({ region: config.region })),
-          busName: config.eventBusName,
-          log,
-        })
-      : new LoggingEventPublisher(log));
+  // Lifecycle events leave by the table's stream (docs/lifecycle-outbox.md), published by whoever
+  // reads it: the outbox function in AWS, which builds no Deps, and the local stack's outbox,
+  // which passes its publisher in (local/start.ts). So the Lambda functions that build Deps never
+  // publish, and their bundles carry no EventBridge client.
+  const events = overrides.events ?? new LoggingEventPublisher(log);
   // The caller's webhook of a job that ended outside the poller: another function in AWS, a
   // delivery lane in this process otherwise.
   const dispatchDelivery = overrides.dispatchDelivery;
