@@ -68,7 +68,7 @@ export interface RelayFunctionProps {
   name: FunctionName;
   description: string;
   timeout: Duration;
-  /** CPU scales with memory; 1024 MB keeps cold starts of a ~1-2 MB bundle short. */
+  /** CPU scales with memory; 1024 MB keeps cold starts of a ~0.7 MB bundle short. */
   memorySize?: number;
   reservedConcurrentExecutions?: number;
   environment?: Record<string, string>;
