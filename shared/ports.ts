@@ -118,7 +118,10 @@ export interface SlotGrant {
  * shared/domain/tenant-limits.ts. Times are the relay clock's.
  */
 export interface TenantQuotas {
-  /** Counts one request in the tenant's current minute: refused (nothing counted) at `limit`. */
+  /**
+   * Counts one request in the tenant's current minute: refused at `limit`, never more granted
+   * across instances (which may count in batches: `remaining` is what this instance knows).
+   */
   takeRequest(
     tenantId: string,
     limit: number,

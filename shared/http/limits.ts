@@ -19,7 +19,8 @@ function resetDuration(ms: number): string {
 
 /**
  * The tenant's request rate, counted in DynamoDB so every instance (API Gateway's function, the
- * stream function URL, the local stack) draws on one budget. Every answer carries OpenAI's
+ * stream function URL, the local stack) draws on one budget; each instance takes its share in
+ * batches of tokens, so most requests make no write (shared/store/request-tokens.ts). Every answer carries OpenAI's
  * `x-ratelimit-*-requests` headers; one over the limit is a 429 the SDKs read as RateLimitError.
  */
 export function tenantRateLimit(deps: Deps): MiddlewareHandler<AuthEnv> {

@@ -3,14 +3,15 @@ import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } fr
 import type { SlotKind } from "#shared/domain/tenant-limits.ts";
 import type { MonthSpend, SlotGrant, TenantQuotas } from "#shared/ports.ts";
 import { rateKey, slotsKey, spendKey } from "./keys.ts";
+import { RequestTokens, WINDOW_MS, type Reservation } from "./request-tokens.ts";
 
-const WINDOW_MS = 60_000;
 /** Expired slots removed per write at most (keeps the update expression small). */
 const PRUNE_BATCH = 40;
 
 /**
  * Per-tenant counters in the table, correct across instances because every change is one
- * conditional write: a request counter per tenant and minute (ADD under `n < limit`), and for
+ * conditional write: a request counter per tenant and minute, to which each process adds tokens in
+ * batches it then spends locally (ADD under `n <= limit - k`, request-tokens.ts), and for
  * counted things (pending jobs, streams, blocking waits) a map of held slots with expiry times,
  * taken under `size(slots) < limit`. A slot whose holder died expires instead of leaking: the
  * next taker that finds the map full removes expired entries and tries again.
@@ -18,31 +19,52 @@ const PRUNE_BATCH = 40;
 export class DynamoTenantQuotas implements TenantQuotas {
   readonly #doc: DynamoDBDocumentClient;
   readonly #table: string;
+  readonly #requests: RequestTokens;
 
   constructor(options: { doc: DynamoDBDocumentClient; tableName: string }) {
     this.#doc = options.doc;
     this.#table = options.tableName;
+    this.#requests = new RequestTokens((...args) => this.#reserveRequests(...args));
   }
 
-  async takeRequest(tenantId: string, limit: number, nowMs: number) {
-    const windowStart = Math.floor(nowMs / WINDOW_MS) * WINDOW_MS;
-    const resetAtMs = windowStart + WINDOW_MS;
-    try {
-      const { Attributes } = await this.#doc.send(
-        new UpdateCommand({
-          TableName: this.#table,
-          Key: rateKey(tenantId, windowStart),
-          UpdateExpression: "ADD n :one SET expiresAt = if_not_exists(expiresAt, :exp)",
-          ConditionExpression: "attribute_not_exists(n) OR n < :limit",
-          ExpressionAttributeValues: { ":one": 1, ":limit": limit, ":exp": Math.floor(resetAtMs / 1000) + 86_400 },
-          ReturnValues: "UPDATED_NEW",
-        }),
-      );
-      return { granted: true, remaining: Math.max(0, limit - Number(Attributes?.n ?? 1)), resetAtMs };
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      return { granted: false, remaining: 0, resetAtMs };
+  takeRequest(tenantId: string, limit: number, nowMs: number) {
+    return this.#requests.take(tenantId, limit, nowMs);
+  }
+
+  /**
+   * Adds up to `want` to the tenant's minute counter, never past `limit`: `ADD n :k` under
+   * `n <= limit - k`; when fewer than `want` are left, the failed condition returns the counter
+   * and what is left is asked for instead.
+   */
+  async #reserveRequests(tenantId: string, windowStart: number, want: number, limit: number): Promise<Reservation> {
+    let k = Math.min(want, limit);
+    for (let attempt = 0; k > 0 && attempt < 4; attempt++) {
+      try {
+        const { Attributes } = await this.#doc.send(
+          new UpdateCommand({
+            TableName: this.#table,
+            Key: rateKey(tenantId, windowStart),
+            UpdateExpression: "ADD n :k SET expiresAt = if_not_exists(expiresAt, :exp)",
+            ConditionExpression: "attribute_not_exists(n) OR n <= :most",
+            ExpressionAttributeValues: {
+              ":k": k,
+              ":most": limit - k,
+              ":exp": Math.floor((windowStart + WINDOW_MS) / 1000) + 86_400,
+            },
+            ReturnValues: "UPDATED_NEW",
+            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+          }),
+        );
+        return { got: k, count: Number(Attributes?.n ?? k) };
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        const count = Number(error.Item?.n?.N ?? limit);
+        if (count >= limit) return { got: 0, count };
+        k = Math.min(k, limit - count);
+      }
     }
+    // Lost every race for the last few tokens to other processes: the minute is as good as full.
+    return { got: 0, count: limit };
   }
 
   async acquireSlot(

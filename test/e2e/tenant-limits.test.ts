@@ -4,11 +4,15 @@
  * table: a limit counted through one door holds at the other. Clients are the official SDK with
  * retries off (it retries 429 by default), reading each refusal as its own RateLimitError.
  */
+import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import OpenAI, { RateLimitError } from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createApp } from "#shared/http/app.ts";
 import type { Deps } from "#shared/ports.ts";
+import { CapacityMeter, createDynamoClients } from "#shared/store/dynamo-client.ts";
 import { DynamoTenantQuotas } from "#shared/store/dynamo-tenant-quotas.ts";
+import { rateKey } from "#shared/store/keys.ts";
+import { batchFor, WINDOW_MS } from "#shared/store/request-tokens.ts";
 import { DynamoTenantStore } from "#shared/store/dynamo-tenant-store.ts";
 import { createTenant, setLimits } from "#shared/use-cases/manage-keys.ts";
 import { apiGatewayDoor, functionUrlDoor } from "#test/support/front-doors.ts";
@@ -21,12 +25,19 @@ let apiKey: string;
 let gateway: OpenAI;
 let functionUrl: OpenAI;
 
+/** What each door's counters cost: the DynamoDB calls of its quotas adapter. */
+const quotaCalls: CapacityMeter[] = [];
 /** Adapters of another instance: its own caches, the same table. */
-const instance = (): Deps => ({
-  ...relay.deps,
-  tenants: new DynamoTenantStore({ doc: relay.table.doc, tableName: relay.table.tableName }),
-  quotas: new DynamoTenantQuotas({ doc: relay.table.doc, tableName: relay.table.tableName }),
-});
+const instance = (): Deps => {
+  const meter = new CapacityMeter();
+  quotaCalls.push(meter);
+  const metered = createDynamoClients({ endpoint: relay.table.endpoint, meter });
+  return {
+    ...relay.deps,
+    tenants: new DynamoTenantStore({ doc: relay.table.doc, tableName: relay.table.tableName }),
+    quotas: new DynamoTenantQuotas({ doc: metered.doc, tableName: relay.table.tableName }),
+  };
+};
 const appOf = (deps: Deps) => createApp(deps, { maxBodyBytes: 1 << 20, log: () => {} });
 
 beforeAll(async () => {
@@ -82,6 +93,43 @@ describe("request rate", () => {
     expect((await relay.call("GET", `/v1/responses`)).status).toBe(200);
     relay.clock.advance(60_000);
     expect((await gateway.responses.retrieve(job.id)).id).toBe(job.id);
+  });
+});
+
+describe("request rate at volume", () => {
+  it("holds across both doors with tokens reserved in batches: never over, a few calls, little unspent", async () => {
+    const rpm = 400;
+    await limit({ requestsPerMinute: rpm });
+    const job = await background(gateway);
+    for (const meter of quotaCalls) meter.reset();
+    let granted = 1;
+    // Four callers per door, each until it meets its first refusal.
+    const caller = async (client: OpenAI) => {
+      for (;;) {
+        const ok = await client.responses.retrieve(job.id).then(
+          () => true,
+          (error: unknown) => {
+            if (!(error instanceof RateLimitError)) throw error;
+            return false;
+          },
+        );
+        if (!ok) return;
+        granted++;
+      }
+    };
+    await Promise.all([gateway, functionUrl].flatMap((client) => Array.from({ length: 4 }, () => caller(client))));
+    const windowStart = Math.floor(relay.clock.now() / WINDOW_MS) * WINDOW_MS;
+    const { Item } = await relay.table.doc.send(
+      new GetCommand({ TableName: relay.table.tableName, Key: rateKey(tenantId, windowStart), ConsistentRead: true }),
+    );
+    // The counter holds every token handed out, and never more than the limit.
+    expect(Item?.n).toBe(rpm);
+    expect(granted).toBeLessThanOrEqual(rpm);
+    // Tokens a door reserved and did not spend before it stopped: at most two batches per door.
+    expect(rpm - granted).toBeLessThanOrEqual(2 * 2 * batchFor(rpm));
+    // Batches (4 tokens at most here, 60 at the default limit), not a write per request.
+    const calls = quotaCalls.reduce((sum, meter) => sum + meter.requests, 0);
+    expect(calls).toBeLessThan(granted / 2);
   });
 });
 
