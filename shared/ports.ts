@@ -42,6 +42,14 @@ export interface DueEntry {
   version: number;
 }
 
+export interface JobView {
+  job: Job;
+  /** The caller's request, only its fields a Response shows. */
+  request: Readonly<Record<string, unknown>>;
+  /** The upstream's final Response, or null while there is none. */
+  output: Readonly<Record<string, unknown>> | null;
+}
+
 export interface JobStore {
   /** Writes the job (intent) and, atomically, its idempotency claim; the request is stored first. */
   create(job: Job, request: Record<string, unknown>, dueAt: number, claim?: IdempotencyClaim): Promise<CreateJobResult>;
@@ -50,6 +58,14 @@ export interface JobStore {
   getRequest(job: Job): Promise<Record<string, unknown>>;
   /** The final upstream Response, or null while there is none. */
   getOutput(job: Job): Promise<Record<string, unknown> | null>;
+  /**
+   * The tenant's job with what its Response object is made of, for a status read: the job item
+   * read fresh (strongly consistent), the request's shown fields (`shownRequest`) and the final
+   * Response, in one call where it can (docs/decisions/0013-status-read-path.md). Null for a
+   * missing job and for another tenant's alike; nothing of another tenant's job is decoded or kept.
+   * The request and output may be shared with other readers: never change them.
+   */
+  getForView(id: string, tenantId: string): Promise<JobView | null>;
   putOutput(jobId: string, response: Record<string, unknown>, nowMs?: number): Promise<StoredBlobRef>;
   /**
    * Conditional on `job.version`; bumps it. `dueAt`: a number puts the job in the due index at that

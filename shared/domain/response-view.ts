@@ -66,6 +66,41 @@ export function requestEcho(request: Json): Json {
   };
 }
 
+/** Every field of the caller's request that a Response object shows (requestEcho, callerFields). */
+const SHOWN_REQUEST_FIELDS = [
+  "instructions",
+  "max_output_tokens",
+  "max_tool_calls",
+  "parallel_tool_calls",
+  "previous_response_id",
+  "prompt_cache_key",
+  "reasoning",
+  "safety_identifier",
+  "service_tier",
+  "temperature",
+  "text",
+  "tool_choice",
+  "tools",
+  "top_logprobs",
+  "top_p",
+  "truncation",
+  "user",
+  "conversation",
+  "background",
+  "store",
+] as const;
+
+/**
+ * The part of the caller's request its Response objects are made of:
+ * `toResponseObject(job, final, shownRequest(request), …)` is `toResponseObject(job, final, request, …)`.
+ * Small where the request is not (its `input` can be megabytes), so it is what status reads keep.
+ */
+export function shownRequest(request: Json): Json {
+  const shown: Json = {};
+  for (const key of SHOWN_REQUEST_FIELDS) if (Object.hasOwn(request, key)) shown[key] = request[key];
+  return shown;
+}
+
 /**
  * A job as an OpenAI Response object: what OpenAI would return for it, field for field, plus the
  * relay's block. `final` is the upstream's final Response (its output, usage, resolved model);

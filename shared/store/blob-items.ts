@@ -54,3 +54,14 @@ export async function getBlob<T>(home: BlobHome, ref: StoredBlobRef): Promise<T>
   } while (startKey);
   return decodeBlob<T>(ref, chunks.slice(0, ref.chunks));
 }
+
+/**
+ * The blob `ref` names, decoded from items already read with its partition (sorted by sort key,
+ * as a query returns them); null when they do not hold all of its chunks.
+ */
+export function blobFromItems<T>(prefix: string, ref: StoredBlobRef, items: Record<string, unknown>[]): T | null {
+  const start = chunkPrefix(prefix, ref);
+  const chunks: Uint8Array[] = [];
+  for (const item of items) if ((item.sk as string).startsWith(start)) chunks.push(item.data as Uint8Array);
+  return chunks.length >= ref.chunks ? decodeBlob<T>(ref, chunks.slice(0, ref.chunks)) : null;
+}

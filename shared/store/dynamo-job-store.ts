@@ -10,11 +10,21 @@ import {
   type DynamoDBDocumentClient,
 } from "@aws-sdk/lib-dynamodb";
 import { EMPTY_JOB_FIELDS, isTerminal, type Job, type StoredBlobRef } from "#shared/domain/job.ts";
+import { shownRequest } from "#shared/domain/response-view.ts";
 import { monthOf, toMicros } from "#shared/domain/tenant-limits.ts";
 import { IdempotencyInProgressError, VersionConflictError } from "#shared/errors.ts";
 import { sha256Hex } from "#shared/ids.ts";
-import type { CreateJobResult, DueEntry, IdempotencyClaim, JobListPage, JobStore, Refusal } from "#shared/ports.ts";
-import { getBlob, putBlob, type BlobHome } from "./blob-items.ts";
+import type {
+  CreateJobResult,
+  DueEntry,
+  IdempotencyClaim,
+  JobListPage,
+  JobStore,
+  JobView,
+  Refusal,
+} from "#shared/ports.ts";
+import { blobFromItems, getBlob, putBlob, type BlobHome } from "./blob-items.ts";
+import { ViewCache } from "./view-cache.ts";
 import { DUE_INDEX, TENANT_INDEX, UPSTREAM_INDEX } from "./table-definition.ts";
 import {
   createdSk,
@@ -29,6 +39,7 @@ import {
   slotsKey,
   spendKey,
   tenantPk,
+  VIEW_RANGE_END,
 } from "./keys.ts";
 
 const claimKey = (claim: IdempotencyClaim) => idempotencyKey(claim.tenantId, claim.key);
@@ -41,6 +52,8 @@ export interface DynamoJobStoreOptions {
   /** Shards of the due index (spreads the poller's hot partition). */
   shards?: number;
   retentionDays?: number;
+  /** What status reads keep per process (view-cache.ts; its bounds by default). */
+  viewCache?: ViewCache;
 }
 
 /**
@@ -53,12 +66,14 @@ export class DynamoJobStore implements JobStore {
   readonly #doc: DynamoDBDocumentClient;
   readonly #table: string;
   readonly #retentionSeconds: number;
+  readonly #views: ViewCache;
 
   constructor(options: DynamoJobStoreOptions) {
     this.#doc = options.doc;
     this.#table = options.tableName;
     this.shards = options.shards ?? 8;
     this.#retentionSeconds = (options.retentionDays ?? 30) * 86_400;
+    this.#views = options.viewCache ?? new ViewCache();
   }
 
   #blobs(jobId: string, prefix: string): BlobHome {
@@ -194,6 +209,65 @@ export class DynamoJobStore implements JobStore {
 
   async getOutput(job: Job): Promise<Record<string, unknown> | null> {
     return job.output ? getBlob(this.#blobs(job.id, OUTPUT_BLOB), job.output) : null;
+  }
+
+  async getForView(id: string, tenantId: string): Promise<JobView | null> {
+    const views = this.#views;
+    let job: Job | null;
+    let items: Record<string, unknown>[] = [];
+    if (views.has(id, "request") && views.has(id, "output")) job = await this.get(id);
+    else {
+      // The job item with the chunks of what is not kept here, in one query (keys.ts VIEW_RANGE_END).
+      items = await this.#readRange(id, views.has(id, "request") ? VIEW_RANGE_END.output : VIEW_RANGE_END.request);
+      const item = items[0]?.sk === JOB_SK ? items[0] : undefined;
+      job = item ? toJob(item) : null;
+    }
+    if (!job || job.tenantId !== tenantId) return null;
+    const found = job;
+    const [request, output] = await Promise.all([
+      this.#viewed(found, "request", REQUEST_BLOB, found.request, items, shownRequest),
+      found.output ? this.#viewed(found, "output", OUTPUT_BLOB, found.output, items, (output) => output) : null,
+    ]);
+    return { job: found, request, output };
+  }
+
+  /** The job's items from its JOB item up to `end`, strongly consistent, every page. */
+  async #readRange(id: string, end: string): Promise<Record<string, unknown>[]> {
+    const items: Record<string, unknown>[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.#doc.send(
+        new QueryCommand({
+          TableName: this.#table,
+          KeyConditionExpression: "pk = :pk AND sk BETWEEN :job AND :end",
+          ExpressionAttributeValues: { ":pk": jobPk(id), ":job": JOB_SK, ":end": end },
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      items.push(...(page.Items ?? []));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return items;
+  }
+
+  /** A blob of the job as a status read shows it: kept here, or decoded from `items` (read again if they lack it). */
+  async #viewed(
+    job: Job,
+    kind: "request" | "output",
+    prefix: string,
+    ref: StoredBlobRef,
+    items: Record<string, unknown>[],
+    view: (value: Record<string, unknown>) => Record<string, unknown>,
+  ): Promise<Record<string, unknown>> {
+    const kept = this.#views.get(job.id, kind, ref.sha256);
+    if (kept) return kept;
+    const value = view(
+      blobFromItems<Record<string, unknown>>(prefix, ref, items) ??
+        (await getBlob<Record<string, unknown>>(this.#blobs(job.id, prefix), ref)),
+    );
+    this.#views.set(job.id, kind, ref.sha256, value, kind === "output" ? ref.bytes : JSON.stringify(value).length);
+    return value;
   }
 
   async putOutput(

@@ -18,6 +18,12 @@ export const jobKey = (jobId: string): ItemKey => ({ pk: jobPk(jobId), sk: JOB_S
 export const REQUEST_BLOB = "REQ";
 export const OUTPUT_BLOB = "OUT";
 export const EVENT_BLOB = "EVB";
+/**
+ * The job item and its blobs sort together in the job's partition, JOB < OUT#… < REQ#…, and every
+ * other item there (DLV#, EVB#, EVT#) sorts before JOB: one range query from JOB_SK to one of these
+ * reads the job with its output (and request) chunks and nothing else of it.
+ */
+export const VIEW_RANGE_END = { output: `${OUTPUT_BLOB}#~`, request: `${REQUEST_BLOB}#~` } as const;
 
 /** One webhook delivery attempt, beside its job. */
 export const DELIVERY_PREFIX = "DLV#";

@@ -21,6 +21,8 @@
  *                                        writer's on a job (stream-<job>)
  *   INBOX#<id>      INBOX                an incoming webhook id already handled (OpenAI's, deduped)
  *   ENDPOINT#<origin> ENDPOINT           a webhook endpoint's circuit breaker (failures in a row, state)
+ * In a job's partition JOB sorts before OUT# and REQ#, and DLV#, EVB#, EVT# before JOB, so a status
+ * read gets the job item with its blobs in one range query (keys.ts VIEW_RANGE_END, decision 0013).
  * Index attributes on the job item: dueShard = DUE#<n> and dueAt (only while the job needs the
  * poller), tenantPk = TENANT#<id> and createdSk = <created ms, 15>#<id>, upstreamId.
  */

@@ -5,7 +5,7 @@ import { InvalidRequestError } from "#shared/errors.ts";
 import type { Deps } from "#shared/ports.ts";
 import { cancelJob } from "#shared/use-cases/cancel-job.ts";
 import { streamCursor, streamJob } from "#shared/http/http-stream.ts";
-import { getOwnedJob } from "#shared/use-cases/get-job.ts";
+import { getOwnedJob, getOwnedView } from "#shared/use-cases/get-job.ts";
 import { submitJob } from "#shared/use-cases/submit-job.ts";
 import type { AuthEnv } from "#shared/http/auth.ts";
 import { blockingWaitMs, LOCAL_BLOCKING_WAIT_MS, waitForEnd } from "#shared/http/blocking-wait.ts";
@@ -117,20 +117,16 @@ export function responsesRoutes(deps: Deps, options: { localWaitMs?: number } = 
       const afterSeq = streamCursor(c);
       return streamJob(c, deps, await getOwnedJob(c.get("tenant").id, jobIdParam(c.req.param("id")), deps), afterSeq);
     }
-    const job = await getOwnedJob(c.get("tenant").id, jobIdParam(c.req.param("id")), deps);
+    const { job, request, output } = await getOwnedView(c.get("tenant").id, jobIdParam(c.req.param("id")), deps);
     const include = c.req.queries("include[]") ?? c.req.queries("include");
+    let final = output;
     if (include?.length && job.upstreamId) {
       // Fields the stored Response may lack (only asked for now): read it from the upstream with them.
       // An upstream that cannot answer now (or forgot it) leaves the stored Response.
-      const [fresh, request, stored] = await Promise.all([
-        deps.upstream.retrieve(job.upstreamId, { include }).catch(() => null),
-        deps.jobs.getRequest(job),
-        deps.jobs.getOutput(job),
-      ]);
-      const final = isTerminal(job.status) ? (fresh ?? stored) : stored;
-      return c.json(toResponseObject(job, final, request, baseUrl(c)));
+      const fresh = await deps.upstream.retrieve(job.upstreamId, { include }).catch(() => null);
+      if (isTerminal(job.status)) final = fresh ?? output;
     }
-    return c.json(await responseOf(job, deps, baseUrl(c)));
+    return c.json(toResponseObject(job, final, request, baseUrl(c)));
   });
 
   app.post("/:id/cancel", async (c) => {
