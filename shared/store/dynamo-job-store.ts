@@ -215,9 +215,11 @@ export class DynamoJobStore implements JobStore {
     const views = this.#views;
     let job: Job | null;
     let items: Record<string, unknown>[] = [];
+    // Both kept here: the job item alone. Otherwise the job item with the chunks of what is not
+    // kept, in one query (keys.ts VIEW_RANGE_END): the request's only on a first read here, and
+    // the output's (none while the job runs) until there is one to keep.
     if (views.has(id, "request") && views.has(id, "output")) job = await this.get(id);
     else {
-      // The job item with the chunks of what is not kept here, in one query (keys.ts VIEW_RANGE_END).
       items = await this.#readRange(id, views.has(id, "request") ? VIEW_RANGE_END.output : VIEW_RANGE_END.request);
       const item = items[0]?.sk === JOB_SK ? items[0] : undefined;
       job = item ? toJob(item) : null;

@@ -89,6 +89,8 @@ describe("the job partition's layout", () => {
     const ref = { sha256: "ab".repeat(32) };
     const inRange = [JOB_SK, chunkSortKey(OUTPUT_BLOB, ref, 0), chunkSortKey(OUTPUT_BLOB, ref, 9999)];
     const requestChunks = [chunkSortKey(REQUEST_BLOB, ref, 0), chunkSortKey(REQUEST_BLOB, ref, 9999)];
+    // The job item first: the query's first item tells whether the job exists.
+    expect([...inRange, ...requestChunks].sort()[0]).toBe(JOB_SK);
     const others = [deliverySk(0), deliverySk(99_999), eventSk(0), eventSk(9_999_999_999), EVENT_END];
     others.push(chunkSortKey(EVENT_BLOB, ref, 0), `${DELIVERY_PREFIX}~`);
     const within = (sk: string, end: string) => sk >= JOB_SK && sk <= end;
