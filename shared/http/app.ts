@@ -6,6 +6,7 @@ import { randomHex } from "#shared/ids.ts";
 import { jsonLog, withLogContext } from "#shared/log.ts";
 import type { Deps } from "#shared/ports.ts";
 import { bearerAuth, type AuthEnv } from "./auth.ts";
+import { MIN_COMPRESS_BYTES } from "./json-reply.ts";
 import { tenantRateLimit } from "./limits.ts";
 import { errorBody, errorResponse } from "./error-response.ts";
 import { docsPage, openApiDocument } from "./openapi.ts";
@@ -51,7 +52,9 @@ export function createApp(deps: Deps, options: AppOptions) {
 
   // A buffered Lambda reply stops at 6 MB: gzip (which the SDKs and fetch accept by default)
   // brings multi-megabyte outputs far below it. JSON only: event streams must flush as they go.
-  app.use("/v1/*", compress({ contentTypeFilter: /^application\/json/ }));
+  // The routes answering Response objects encode their own replies (json-reply.ts); the threshold
+  // applies only where a reply's length is known, which c.json's is not.
+  app.use("/v1/*", compress({ contentTypeFilter: /^application\/json/, threshold: MIN_COMPRESS_BYTES }));
   app.use(
     "/v1/*",
     bodyLimit({

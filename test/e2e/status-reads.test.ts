@@ -6,9 +6,12 @@
  * Each "instance" is another app over its own adapters on the harness's table, as another Lambda
  * instance would be, its job store's DynamoDB calls metered.
  */
+import { request } from "node:http";
+import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { toResponseObject } from "#shared/domain/response-view.ts";
 import { createApp } from "#shared/http/app.ts";
+import { MIN_COMPRESS_BYTES } from "#shared/http/json-reply.ts";
 import type { Deps } from "#shared/ports.ts";
 import { CapacityMeter, createDynamoClients } from "#shared/store/dynamo-client.ts";
 import { DynamoJobStore } from "#shared/store/dynamo-job-store.ts";
@@ -144,6 +147,33 @@ describe("a status read", () => {
       expect(again.text).toBe(await readApart(id));
     } finally {
       receiver.reply(() => ({ status: 200 }));
+    }
+  });
+});
+
+describe("the reply's encoding", () => {
+  it("is gzip from 8 KiB on for clients that accept it, plain below, the same JSON either way", async () => {
+    const small = await submit({ input: "small" });
+    const large = await submit({ input: "large", metadata: { sim_output_bytes: "20000" } });
+    await relay.runUntil(async () => (await statusOf(large)) === "completed");
+    for (const [id, encoding] of [
+      [small, null],
+      [large, "gzip"],
+    ] as const) {
+      const raw = await new Promise<{ encoding: string | undefined; body: Buffer }>((resolve, reject) => {
+        const headers = { authorization: `Bearer ${relay.apiKey}`, "accept-encoding": "gzip, deflate" };
+        request(new URL(`${relay.url}/v1/responses/${id}`), { headers }, (r) => {
+          const chunks: Buffer[] = [];
+          r.on("data", (c) => chunks.push(c));
+          r.on("end", () => resolve({ encoding: r.headers["content-encoding"], body: Buffer.concat(chunks) }));
+        })
+          .on("error", reject)
+          .end();
+      });
+      expect(raw.encoding ?? null).toBe(encoding);
+      const json = (encoding ? gunzipSync(raw.body) : raw.body).toString("utf8");
+      expect(json.length > MIN_COMPRESS_BYTES).toBe(encoding !== null);
+      expect(json).toBe((await readApart(id)).replaceAll(ORIGIN, new URL(relay.url).origin));
     }
   });
 });

@@ -14,6 +14,7 @@ import { readJsonBody } from "#shared/http/json-body.ts";
 import { afterParam, jobIdParam, limitParam } from "#shared/http/params.ts";
 import { checkWebhookUrl } from "#shared/http/webhook-url.ts";
 import { holdSlot } from "#shared/http/limits.ts";
+import { jsonReply } from "#shared/http/json-reply.ts";
 
 /** Suggested wait before the first status poll (Retry-After on 202). */
 const FIRST_POLL_SECONDS = 2;
@@ -78,13 +79,13 @@ export function responsesRoutes(deps: Deps, options: { localWaitMs?: number } = 
       // As a plain OpenAI create: the finished Response. The job runs in background all the same.
       try {
         const ended = await waitForEnd(job, deps, blockingWaitMs(c, localWaitMs), `${baseUrl(c)}${location}`);
-        return c.json(await responseOf(ended, deps, baseUrl(c)), 200);
+        return jsonReply(c, await responseOf(ended, deps, baseUrl(c)), 200);
       } finally {
         await slot?.release();
       }
     }
     c.header("Retry-After", String(FIRST_POLL_SECONDS));
-    return c.json(await responseOf(job, deps, baseUrl(c)), 202);
+    return jsonReply(c, await responseOf(job, deps, baseUrl(c)), 202);
   });
 
   app.get("/", async (c) => {
@@ -103,7 +104,7 @@ export function responsesRoutes(deps: Deps, options: { localWaitMs?: number } = 
     const data = await Promise.all(
       page.jobs.map(async (job) => toResponseObject(job, null, await deps.jobs.getRequest(job), baseUrl(c))),
     );
-    return c.json({
+    return jsonReply(c, {
       object: "list",
       data,
       first_id: data[0]?.id ?? null,
@@ -126,12 +127,12 @@ export function responsesRoutes(deps: Deps, options: { localWaitMs?: number } = 
       const fresh = await deps.upstream.retrieve(job.upstreamId, { include }).catch(() => null);
       if (isTerminal(job.status)) final = fresh ?? output;
     }
-    return c.json(toResponseObject(job, final, request, baseUrl(c)));
+    return jsonReply(c, toResponseObject(job, final, request, baseUrl(c)));
   });
 
   app.post("/:id/cancel", async (c) => {
     const job = await cancelJob(c.get("tenant").id, jobIdParam(c.req.param("id")), deps);
-    return c.json(await responseOf(job, deps, baseUrl(c)));
+    return jsonReply(c, await responseOf(job, deps, baseUrl(c)));
   });
 
   return app;
