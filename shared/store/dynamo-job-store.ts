@@ -100,6 +100,11 @@ export class DynamoJobStore implements JobStore {
     }
     // The request goes first: if the claim below loses, these chunks are orphans that TTL removes.
     const requestRef = await putBlob(this.#blobs(job.id, REQUEST_BLOB), request, expiresAt);
+    // This instance has the request at hand: its status reads of the job need not read it back.
+    // As a status read would decode it (a JSON copy, never the caller's objects); if the job is
+    // not made after all, no job item ever names it.
+    const shown = JSON.stringify(shownRequest(request));
+    this.#views.set(job.id, "request", requestRef.sha256, JSON.parse(shown), shown.length);
     const stored: Job = { ...job, request: requestRef };
     const jobItem = {
       ...withoutNulls(stored),

@@ -47,6 +47,15 @@ function instance(options: { viewCache?: ViewCache; keyCacheMs?: number } = {}) 
   const app = createApp(deps, { maxBodyBytes: 1 << 20, log: () => {} });
   return {
     meter,
+    async submit(body: Record<string, unknown>) {
+      const res = await app.request(`${ORIGIN}/v1/responses`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${relay.apiKey}`, "content-type": "application/json" },
+        body: JSON.stringify({ background: true, model: "gpt-5-pro", ...body }),
+      });
+      expect(res.status).toBe(202);
+      return ((await res.json()) as { id: string }).id;
+    },
     async get(id: string, key = relay.apiKey) {
       const calls = meter.requests;
       const res = await app.request(`${ORIGIN}/v1/responses/${id}`, { headers: { authorization: `Bearer ${key}` } });
@@ -127,6 +136,18 @@ describe("a status read", () => {
     expect((await api.get(id)).calls).toBe(1);
     expect((await api.get(id)).calls).toBe(1);
     expect((await instance().get(id)).calls).toBe(1);
+  });
+
+  it("reads nothing back on the instance that took the submit: it kept what it wrote", async () => {
+    const cache = new ViewCache();
+    const api = instance({ viewCache: cache });
+    const id = await api.submit({ input: "x".repeat(20_000), instructions: "Kept at submit.", tools: [] });
+    expect(cache.has(id, "request")).toBe(true);
+    const first = await api.get(id);
+    expect(first.calls).toBe(1);
+    expect(first.text).toBe(await readApart(id));
+    // Only the fields a Response shows, not the 20 KB input.
+    expect(cache.bytes).toBeLessThan(1_000);
   });
 
   it("shows the job item as it is now while the request and output are kept: the webhook's delivery state", async () => {
