@@ -22,7 +22,6 @@ import { runBundles, type BundleResult } from "#bench/sections/bundles.ts";
 import { runCapacity, type CapacityResult, type CapacitySettings } from "#bench/sections/capacity.ts";
 import { runHttp, type HttpResult, type HttpSettings } from "#bench/sections/http.ts";
 import { runIsolation, type IsolationResult, type IsolationSettings } from "#bench/sections/isolation.ts";
-import { round } from "#bench/lib/stats.ts";
 import { runLag, type LagResult, type LagSettings } from "#bench/sections/lag.ts";
 import { runIdleOverhead, runLongJobs, type LongJobResult, type Units } from "#bench/sections/long-jobs.ts";
 
@@ -410,8 +409,6 @@ function render(r: Results, mode: string, defaults: ReturnType<typeof loadConfig
           "req/s",
           "status (completed) p50 / p99",
           "req/s",
-          "bare GetItem + JSON p50 / p99",
-          "status ÷ bare (p50)",
         ],
         h.submit.map((s, i) => [
           s.concurrency,
@@ -421,14 +418,43 @@ function render(r: Results, mode: string, defaults: ReturnType<typeof loadConfig
           num(h.statusPending[i]!.requestsPerSecond),
           p(h.statusCompleted[i]!.latencyMs),
           num(h.statusCompleted[i]!.requestsPerSecond),
-          h.bareGetItem?.[i] ? p(h.bareGetItem[i]!.latencyMs) : "—",
-          h.bareGetItem?.[i]
-            ? `${num(round(h.statusCompleted[i]!.latencyMs.p50 / h.bareGetItem[i]!.latencyMs.p50, 1))}×`
-            : "—",
         ]),
         `DynamoDB units per call (R / W): submit ${pair(num(h.unitsPerCall.submit.read), num(h.unitsPerCall.submit.write))}, status pending ${pair(num(h.unitsPerCall.statusPending.read), num(h.unitsPerCall.statusPending.write))}, completed ${pair(num(h.unitsPerCall.statusCompleted.read), num(h.unitsPerCall.statusCompleted.write))}. Errors: ${[...h.submit, ...h.statusPending, ...h.statusCompleted].reduce((s, l) => s + l.errors, 0)}.`,
       ),
     );
+    if (h.statusVsBare?.length) {
+      const cell = (job: string, transport: string, c: number) => {
+        const x = h.statusVsBare.find((v) => v.job === job && v.transport === transport && v.concurrency === c);
+        const fine = (v: number) => (v < 100 ? `${num(v)} ms` : ms(v));
+        return x ? `${pair(fine(x.statusMs.p50), fine(x.bareMs.p50))} = ${num(x.ratioP50, 2)}×` : "—";
+      };
+      const levels = [...new Set(h.statusVsBare.map((v) => v.concurrency))];
+      out.push(
+        table(
+          "Status read ÷ bare GetItem + JSON, paired request by request (p50 / p50)",
+          [
+            "concurrency",
+            "pending, loopback HTTP",
+            "completed, loopback HTTP",
+            "pending, in process",
+            "completed, in process",
+          ],
+          levels.map((c) => [
+            c,
+            cell("pending", "http", c),
+            cell("completed", "http", c),
+            cell("pending", "in-process", c),
+            cell("completed", "in-process", c),
+          ]),
+          [
+            "Each worker sends a status GET and a bare read of the same job in random order; both meet the same load.",
+            "HTTP: the relay's server vs a one-route Hono server doing GetItem + JSON.stringify (no auth, no limits, no view).",
+            "In process: the relay app's fetch (what Lambda runs behind API Gateway) vs the GetItem + JSON.stringify alone.",
+            `Errors: ${h.statusVsBare.reduce((s, v) => s + v.errors, 0)}.`,
+          ].join("\n"),
+        ),
+      );
+    }
   }
   if (r.capacity?.length) {
     out.push(

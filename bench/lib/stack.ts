@@ -9,6 +9,7 @@ import { systemClock, type Clock } from "#shared/clock.ts";
 import { loadConfig, type RelayConfig } from "#shared/config.ts";
 import { createApp } from "#shared/http/app.ts";
 import { Poller, type PollerOptions } from "#shared/poller/poller.ts";
+import type { TenantLimits } from "#shared/domain/tenant-limits.ts";
 import type { Deps } from "#shared/ports.ts";
 import { createDeps } from "#shared/runtime.ts";
 import { CapacityMeter, createDynamoClients } from "#shared/store/dynamo-client.ts";
@@ -34,6 +35,8 @@ export interface RelayStackOptions {
   openaiWebhookSecret?: string;
   env?: Record<string, string>;
   tablePrefix?: string;
+  /** The bench tenant's limits where a section sends more than the defaults allow (e.g. 6,000 requests a minute). */
+  tenantLimits?: Partial<TenantLimits>;
 }
 
 export async function createTable(endpoint: string, prefix = "bench"): Promise<string> {
@@ -72,6 +75,7 @@ export async function startRelayStack(options: RelayStackOptions) {
   const pollerDeps = splitPollerDeps(config, clock, meters);
 
   const { tenant, apiKey } = await createTenant(apiDeps.tenants, { name: "bench", nowMs: clock.now() });
+  if (options.tenantLimits) await apiDeps.tenants.putTenant({ ...tenant, limits: options.tenantLimits });
   meters.api.reset();
   const app = createApp(apiDeps, {
     maxBodyBytes: config.maxBodyBytes,
@@ -91,6 +95,7 @@ export async function startRelayStack(options: RelayStackOptions) {
     tableName,
     config,
     apiKey,
+    app,
     tenantId: tenant.id,
     webhookSecret: tenant.webhookSecrets[0]!,
     apiDeps,
