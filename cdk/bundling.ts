@@ -46,8 +46,13 @@ export const RELAY_BUNDLING = {
   target: `node${LAMBDA_NODE_MAJOR}`,
   format: "esm",
   minify: true,
-  /** Minified, but class and function names kept: error names in logs and replies stay readable. */
-  keepNames: true,
+  /**
+   * Names are not kept: keepNames wraps every function and class in a naming call that runs at
+   * cold start (28 KB and about 15 ms for http-api, docs/decisions/0012-bundle-diet.md). Stack
+   * traces get their names back from the source map; the relay's errors name themselves in a
+   * string (shared/errors.ts), so error names in logs and replies stay readable.
+   */
+  keepNames: false,
   /** External `.map` files; NODE_OPTIONS=--enable-source-maps makes stack traces use them. */
   sourcemap: true,
   /** The map only needs names and positions; sources would double the asset for nothing. */

@@ -4,34 +4,54 @@
  * Messages must never contain secrets: they are shown to callers.
  */
 export class RelayError extends Error {
+  /**
+   * Each class names itself in a string: the Lambda bundles are minified without keepNames (they
+   * would cost 28 KB and an Object.defineProperty per function at every cold start,
+   * docs/decisions/0012-bundle-diet.md), so a class's own name is not its source name there.
+   */
+  override name = "RelayError";
   /** OpenAI error `code`, e.g. "invalid_value"; null when there is none. */
   readonly code: string | null;
   /** The request field at fault, as OpenAI's `param`. */
   readonly param: string | null;
   constructor(message: string, options: { code?: string | null; param?: string | null; cause?: unknown } = {}) {
     super(message, { cause: options.cause });
-    this.name = new.target.name;
     this.code = options.code ?? null;
     this.param = options.param ?? null;
   }
 }
 
-export class InvalidRequestError extends RelayError {}
-export class AuthenticationError extends RelayError {}
-export class NotFoundError extends RelayError {}
-export class PayloadTooLargeError extends RelayError {}
+export class InvalidRequestError extends RelayError {
+  override name = "InvalidRequestError";
+}
+export class AuthenticationError extends RelayError {
+  override name = "AuthenticationError";
+}
+export class NotFoundError extends RelayError {
+  override name = "NotFoundError";
+}
+export class PayloadTooLargeError extends RelayError {
+  override name = "PayloadTooLargeError";
+}
 /** A request body declared as something other than JSON. */
-export class UnsupportedMediaTypeError extends RelayError {}
+export class UnsupportedMediaTypeError extends RelayError {
+  override name = "UnsupportedMediaTypeError";
+}
 /** The same Idempotency-Key is still being worked on by another request. */
-export class IdempotencyInProgressError extends RelayError {}
+export class IdempotencyInProgressError extends RelayError {
+  override name = "IdempotencyInProgressError";
+}
 /** The same Idempotency-Key was used with a different body. */
-export class IdempotencyMismatchError extends RelayError {}
+export class IdempotencyMismatchError extends RelayError {
+  override name = "IdempotencyMismatchError";
+}
 
 /**
  * The upstream refused a request for good (4xx other than 408/409/429, or insufficient quota).
  * Carries the upstream's HTTP status so a failed submit can answer the way OpenAI would have.
  */
 export class UpstreamRejectedError extends RelayError {
+  override name = "UpstreamRejectedError";
   readonly status: number;
   readonly type: string;
   constructor(
@@ -46,6 +66,7 @@ export class UpstreamRejectedError extends RelayError {
 
 /** A transient upstream fault (408/409/429/5xx, network): worth retrying later. */
 export class UpstreamUnavailableError extends RelayError {
+  override name = "UpstreamUnavailableError";
   readonly status: number | null;
   readonly retryAfterMs: number | null;
   /**
@@ -65,7 +86,9 @@ export class UpstreamUnavailableError extends RelayError {
 }
 
 /** The upstream stream sent nothing for a long while: quiet (a model thinking), not broken. */
-export class StreamIdleError extends UpstreamUnavailableError {}
+export class StreamIdleError extends UpstreamUnavailableError {
+  override name = "StreamIdleError";
+}
 
 /**
  * The upstream refused the relay's own credentials (401/403). Not the job's fault nor the caller's:
@@ -73,6 +96,7 @@ export class StreamIdleError extends UpstreamUnavailableError {}
  * names part of the relay's key) is never passed on.
  */
 export class UpstreamAuthError extends RelayError {
+  override name = "UpstreamAuthError";
   readonly status: number;
   constructor(status: number, options: { cause?: unknown } = {}) {
     super(
@@ -88,6 +112,7 @@ export class UpstreamAuthError extends RelayError {
  * failure of the job: it keeps running, and the message names where to read it.
  */
 export class StillRunningError extends RelayError {
+  override name = "StillRunningError";
   readonly jobId: string;
   constructor(message: string, options: { jobId: string }) {
     super(message, { code: "response_still_running" });
@@ -117,6 +142,7 @@ export function asUpstreamFailure(error: unknown): UpstreamFailure {
  * OpenAI-style `x-ratelimit-*` headers, which the SDKs read as a RateLimitError.
  */
 export class RateLimitedError extends RelayError {
+  override name = "RateLimitedError";
   readonly retryAfterSeconds: number;
   readonly headers: Record<string, string>;
   constructor(
@@ -133,16 +159,24 @@ export class RateLimitedError extends RelayError {
  * The tenant's monthly spend limit is reached: 429 `insufficient_quota`, as OpenAI answers an
  * exhausted quota, marked not worth retrying (it will not change in seconds).
  */
-export class QuotaExceededError extends RelayError {}
+export class QuotaExceededError extends RelayError {
+  override name = "QuotaExceededError";
+}
 
 /** A conditional write lost a race: someone else changed the item first. */
-export class VersionConflictError extends RelayError {}
+export class VersionConflictError extends RelayError {
+  override name = "VersionConflictError";
+}
 
 /**
  * A lifecycle move the job's current phase does not allow (shared/domain/lifecycle.ts). Read
  * fresh, the job has moved on: callers treat it as a lost race and re-read.
  */
-export class IllegalTransitionError extends VersionConflictError {}
+export class IllegalTransitionError extends VersionConflictError {
+  override name = "IllegalTransitionError";
+}
 
 /** Configuration is missing or malformed: fails the cold start loudly. */
-export class ConfigError extends RelayError {}
+export class ConfigError extends RelayError {
+  override name = "ConfigError";
+}
