@@ -52,7 +52,7 @@ export interface HttpResult {
   };
 }
 
-export interface StatusPair {
+interface StatusPair {
   job: "pending" | "completed";
   /** "http": both over loopback HTTP; "in-process": the relay app's fetch against the bare read. */
   transport: "http" | "in-process";

@@ -17,7 +17,14 @@ import type { ISecret } from "aws-cdk-lib/aws-secretsmanager";
 import { NagSuppressions } from "cdk-nag";
 import { Construct } from "constructs";
 import { INDEXES } from "#shared/store/table-definition.ts";
-import { entryPath, LAMBDA_NODE_MAJOR, REPO_ROOT, RELAY_BUNDLING, type FunctionName } from "#cdk/bundling.ts";
+import {
+  bundleAliases,
+  entryPath,
+  LAMBDA_NODE_MAJOR,
+  REPO_ROOT,
+  RELAY_BUNDLING,
+  type FunctionName,
+} from "#cdk/bundling.ts";
 
 /** Pinned to match LAMBDA_NODE_MAJOR (the esbuild target); never NODEJS_LATEST. */
 const RELAY_RUNTIME = Runtime.NODEJS_24_X;
@@ -58,7 +65,7 @@ const NODEJS_BUNDLING: BundlingOptions = {
   banner: RELAY_BUNDLING.banner,
   externalModules: [...RELAY_BUNDLING.external],
   // NodejsFunction has no alias option: esbuild's own flag, `--alias:<package>=<path>`.
-  esbuildArgs: Object.fromEntries(Object.entries(RELAY_BUNDLING.alias).map(([from, to]) => [`--alias:${from}`, to])),
+  esbuildArgs: Object.fromEntries(Object.entries(bundleAliases()).map(([from, to]) => [`--alias:${from}`, to])),
   // esbuild from node_modules, never Docker: synth works offline and matches the bundle test.
   forceDockerBundling: false,
 };
