@@ -67,19 +67,25 @@ process.exit(0);
  * in AWS. `env` must hold what the function reads at cold start (table name, upstream key, …).
  * Node's own start-up and the Lambda runtime client are not included.
  */
-export async function measureInitTime(file: string, env: Record<string, string>, runs = 3): Promise<InitTiming> {
+export async function measureInitTime(
+  file: string,
+  env: Record<string, string>,
+  runs = 3,
+  node = process.execPath,
+): Promise<InitTiming> {
   const runsMs: number[] = [];
-  for (let i = 0; i < runs; i++) runsMs.push(await importOnce(file, env));
+  for (let i = 0; i < runs; i++) runsMs.push(await importOnce(file, env, node));
   const sorted = [...runsMs].sort((a, b) => a - b);
   const medianMs = sorted[Math.floor(sorted.length / 2)];
   if (medianMs === undefined) throw new RangeError(`measureInitTime needs at least one run, got runs=${runs}`);
   return { medianMs, runsMs };
 }
 
-function importOnce(file: string, env: Record<string, string>): Promise<number> {
+/** One cold import in a fresh process of `node` (this process's Node unless another binary is named). */
+export function importOnce(file: string, env: Record<string, string>, node = process.execPath): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn(
-      process.execPath,
+      node,
       ["--enable-source-maps", "--input-type=module", "-e", IMPORT_TIMER, pathToFileURL(file).href],
       {
         env: { PATH: process.env.PATH ?? "", ...env },

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { REPO_ROOT } from "#cdk/bundling.ts";
-import { ensureNode24 } from "./node24.ts";
+import { ensureNode24 } from "#cdk/lambda-node.ts";
 import { RuntimeApi } from "./runtime-api.ts";
 
 /** AWS's Lambda runtime interface client (devDependency aws-lambda-ric), native part built at install. */

