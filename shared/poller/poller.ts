@@ -322,6 +322,8 @@ export class Poller {
 
   async #advance(id: string, entry: Scheduled): Promise<void> {
     let job = entry.job ?? (await this.#deps.jobs.get(id));
+    // Ended (or gone) by another path, e.g. a cancel through the API: its stream has nothing left to say.
+    if (!job || isTerminal(job.status)) this.#watches.stop(id);
     if (!job || !needsAttention(job)) {
       this.#schedule.delete(id);
       return;
@@ -341,7 +343,9 @@ export class Poller {
         return;
       }
       entry.nextAt = step.nextAt ?? job.delivery?.nextAttemptAt ?? this.#deps.clock.now();
-      if (this.#watches.has(id) && !isTerminal(job.status)) entry.nextAt = watchBackstop(job, this.#deps.clock.now());
+      // This look ended it (a deadline cancel, a poll that found the end): let go of its stream.
+      if (isTerminal(job.status)) this.#watches.stop(id);
+      else if (this.#watches.has(id)) entry.nextAt = watchBackstop(job, this.#deps.clock.now());
     }
     // A webhook due now goes to the lane at once (the step that saw the end, not the next tick).
     const dueAt = job.delivery?.nextAttemptAt ?? 0;

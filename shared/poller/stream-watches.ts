@@ -61,6 +61,8 @@ export class StreamWatches {
   readonly #max: number;
   readonly #delays: readonly number[];
   readonly #watches = new Map<string, Watch>();
+  /** Watches told to `stop` that are still winding down (a write in flight), for `stopAll`. */
+  readonly #stopping = new Set<Promise<void>>();
 
   constructor(deps: Deps, hooks: WatchHooks, options: WatchOptions) {
     this.#deps = deps;
@@ -97,11 +99,27 @@ export class StreamWatches {
     return out;
   }
 
+  /**
+   * Closes the job's stream and forgets it at once: the job ended by another path (a cancel, a
+   * poll), so the stream has nothing left to tell. Nothing is reported for it, so the job is not
+   * turned to polling.
+   */
+  stop(jobId: string): void {
+    const watch = this.#watches.get(jobId);
+    if (!watch) return;
+    this.#watches.delete(jobId);
+    watch.controller.abort();
+    const done = watch.done;
+    const forget = () => this.#stopping.delete(done);
+    this.#stopping.add(done);
+    done.then(forget, forget);
+  }
+
   /** Closes every stream and waits for the watches to wind down (nothing is reported for them). */
   async stopAll(): Promise<void> {
     const all = [...this.#watches.values()];
     for (const watch of all) watch.controller.abort();
-    await Promise.all(all.map((w) => w.done));
+    await Promise.all([...all.map((w) => w.done), ...this.#stopping]);
   }
 
   async #run(watch: Watch): Promise<void> {
@@ -119,7 +137,8 @@ export class StreamWatches {
     } catch {
       why = "failing"; // a job write failed: the poller's next look settles it
     } finally {
-      this.#watches.delete(watch.job.id);
+      // `stop` may have forgotten it already (and a new watch of the job may have started since).
+      if (this.#watches.get(watch.job.id) === watch) this.#watches.delete(watch.job.id);
     }
     if (why !== null && !signal.aborted) this.#hooks.ended(watch.job.id, why);
   }

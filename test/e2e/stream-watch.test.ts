@@ -6,7 +6,7 @@
  * resume. Injected time; the simulator streams on the same clock over real HTTP, so what the relay
  * does between two clock steps happens in real milliseconds and is awaited with `realWait`.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startReceiver, type Receiver } from "#test/support/receiver.ts";
 import { startRelay, type RelayHarness } from "#test/support/relay.ts";
 
@@ -201,6 +201,60 @@ describe("the stream watch", () => {
     expect((await job(id)).statusChangedAt).toBe(endsAt);
     await next.releaseAll();
     await next.stopWatches();
+  });
+});
+
+describe("the stream watch when the job ends by another path", () => {
+  let held: RelayHarness["poller"] | undefined;
+  let logs: Record<string, unknown>[] = [];
+  /**
+   * A job running on a watched stream, its upstream deaf to cancels from here: each fails, so the
+   * upstream keeps the response running and its stream open, as one that does not close streams
+   * on a cancel would. Only the relay knows the job ended; the poller must let go by itself.
+   */
+  async function watchedJob(metadata: Record<string, string> = {}) {
+    const { id } = await submit(metadata);
+    logs = [];
+    const watching = relay.newPoller({ log: (event) => void logs.push(event) });
+    held = watching;
+    await watching.tick();
+    expect(watching.isWatching(id)).toBe(true);
+    relay.clock.advance(2_000);
+    await realWait(async () => (await job(id)).status === "in_progress", "in_progress off the stream");
+    relay.sim.injectFault({ op: "cancel", status: 503, times: Infinity });
+    return { id, poller: watching };
+  }
+  /** No stream held for it any more, and not turned to polling (which would be logged). */
+  function expectLetGo(watching: RelayHarness["poller"], id: string) {
+    expect(watching.isWatching(id)).toBe(false);
+    expect(watching.watchCount).toBe(0);
+    expect(logs.filter((l) => l.msg === "stream watch stopped; polling")).toEqual([]);
+  }
+  afterEach(async () => {
+    relay.sim.clearFaults();
+    await held?.releaseAll();
+    await held?.stopWatches();
+    held = undefined;
+  });
+
+  it("lets go of the stream of a job cancelled through the API, without turning it to polling", async () => {
+    const { id, poller } = await watchedJob();
+    const cancelled = await relay.call("POST", `/v1/responses/${id}/cancel`);
+    expect(cancelled.body.status).toBe("cancelled");
+    // The owed upstream cancel brings the job back into the due index: the poller reads it.
+    await tickUntil(poller, relay.clock.now() + 10_000, 1_000);
+    expect((await job(id)).upstreamCancelPending).toBe(true);
+    expectLetGo(poller, id);
+  });
+
+  it("lets go of the stream of a job it cancels itself at its deadline", async () => {
+    const { id, poller } = await watchedJob({ sim_run_ms: String(10 * 3600_000) });
+    relay.clock.set((await job(id)).deadlineAt);
+    await poller.tick();
+    const ended = await job(id);
+    expect(ended.status).toBe("cancelled");
+    expect(ended.endReason?.code).toBe("deadline_exceeded");
+    expectLetGo(poller, id);
   });
 });
 
