@@ -362,18 +362,17 @@ export class Poller {
   async #watch(job: Job, entry: Scheduled): Promise<boolean> {
     const now = this.#deps.clock.now();
     const running = !isTerminal(job.status) && job.createState === "done" && !job.upstreamCancelPending;
+    const backstop = watchBackstop(job, now);
     if (this.#watches.has(job.id)) {
       if (!running) return false;
       entry.job = job;
-      if (now < watchBackstop(job, now)) {
-        entry.nextAt = watchBackstop(job, now);
-        return true;
-      }
-      return false; // a deadline is due: the usual look enforces it
+      if (now >= backstop) return false; // a deadline is due: the usual look enforces it
+      entry.nextAt = backstop;
+      return true;
     }
     if (!running || entry.unwatchable || job.watch !== "stream") return false;
     if (!job.upstreamId || !this.#deps.upstream.canWatch(job.upstreamId)) return false;
-    if (now >= watchBackstop(job, now)) return false;
+    if (now >= backstop) return false;
     if (now - job.createdAt >= PUSHED_WATCH_MS) {
       // OpenAI's webhooks carry the end from here: a stream resumed every minute would cost more
       // than the push backstop's few polls.
@@ -388,7 +387,7 @@ export class Poller {
     if (!this.#watches.start(job, cursor)) return false;
     this.#cursors.delete(job.id);
     entry.job = job;
-    entry.nextAt = watchBackstop(job, now);
+    entry.nextAt = backstop;
     return true;
   }
 
@@ -417,8 +416,10 @@ export class Poller {
     if (!entry) return;
     entry.job = null;
     entry.nextAt = this.#deps.clock.now();
-    if (why !== "ended") entry.unwatchable = true;
-    if (why !== "ended") this.#log({ level: "info", msg: "stream watch stopped; polling", jobId: id, why });
+    if (why !== "ended") {
+      entry.unwatchable = true;
+      this.#log({ level: "info", msg: "stream watch stopped; polling", jobId: id, why });
+    }
   }
 
   #deliver(id: string, entry: Scheduled, job: Job): void {
