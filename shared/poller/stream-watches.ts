@@ -1,4 +1,5 @@
 import { isJobStatus, isTerminal, type Job } from "#shared/domain/job.ts";
+import { LIFECYCLE_EVENT_TYPES } from "#shared/domain/stream-events.ts";
 import { asUpstreamFailure, StreamIdleError, UpstreamRejectedError } from "#shared/errors.ts";
 import type { Deps, StreamEvent, UpstreamResponse } from "#shared/ports.ts";
 import { retryOnConflict } from "#shared/use-cases/conflict-retry.ts";
@@ -26,16 +27,6 @@ export interface WatchOptions {
   /** Waits (clock ms) before the retries after a connection that failed without news. */
   reconnectDelaysMs?: readonly number[];
 }
-
-/** Stream events that carry a Response snapshot with its status (the upstream's lifecycle). */
-const STATUS_EVENTS: ReadonlySet<string> = new Set([
-  "response.created",
-  "response.queued",
-  "response.in_progress",
-  "response.completed",
-  "response.failed",
-  "response.incomplete",
-]);
 
 interface Watch {
   job: Job;
@@ -176,7 +167,7 @@ export class StreamWatches {
         if (event.sequence_number <= watch.cursor) continue;
         watch.cursor = event.sequence_number;
         progressed = true;
-        if (STATUS_EVENTS.has(event.type) && event.response && (await this.#apply(watch, event.response)))
+        if (LIFECYCLE_EVENT_TYPES.has(event.type) && event.response && (await this.#apply(watch, event.response)))
           return "ended";
       }
     } finally {

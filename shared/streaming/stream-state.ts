@@ -1,4 +1,8 @@
+import { LIFECYCLE_EVENT_TYPES, TERMINAL_EVENT_TYPES } from "#shared/domain/stream-events.ts";
 import type { StreamEvent } from "#shared/ports.ts";
+
+// Re-exported: the other streaming files and shared/http/blocking-wait.ts import them from here.
+export { LIFECYCLE_EVENT_TYPES, TERMINAL_EVENT_TYPES };
 
 /** What a stream has told its reader so far about one content part of an output item. */
 export interface PartState {
@@ -18,18 +22,6 @@ export interface ItemState {
 
 const TEXT_DELTAS = new Set(["response.output_text.delta", "response.refusal.delta"]);
 const TEXT_DONES = new Set(["response.output_text.done", "response.refusal.done"]);
-export const TERMINAL_EVENT_TYPES: ReadonlySet<string> = new Set([
-  "response.completed",
-  "response.failed",
-  "response.incomplete",
-]);
-/** Lifecycle events that carry a Response snapshot and announce a status. */
-export const LIFECYCLE_EVENT_TYPES: ReadonlySet<string> = new Set([
-  "response.created",
-  "response.queued",
-  "response.in_progress",
-  ...TERMINAL_EVENT_TYPES,
-]);
 
 /**
  * Folds a stream's events into what a reader has seen: which items and parts were opened and
