@@ -1,9 +1,9 @@
 import { isJobStatus, isTerminal, type Job } from "#shared/domain/job.ts";
 import { LIFECYCLE_EVENT_TYPES } from "#shared/domain/stream-events.ts";
-import { asUpstreamFailure, StreamIdleError, UpstreamRejectedError } from "#shared/errors.ts";
-import type { Deps, StreamEvent, UpstreamResponse } from "#shared/ports.ts";
+import type { Deps, UpstreamResponse } from "#shared/ports.ts";
 import { retryOnConflict } from "#shared/use-cases/conflict-retry.ts";
 import { applyUpstream } from "#shared/use-cases/job-transitions.ts";
+import { readUpstreamStream } from "#shared/use-cases/read-upstream-stream.ts";
 import { sleepOnClock } from "#shared/sleep.ts";
 
 /**
@@ -136,45 +136,15 @@ export class StreamWatches {
 
   /** One upstream connection, read until it ends, breaks, or shows the job's end. */
   async #connect(watch: Watch): Promise<Outcome> {
-    const connection = new AbortController();
-    const stop = () => connection.abort();
-    watch.controller.signal.addEventListener("abort", stop, { once: true });
-    let iterator: AsyncIterator<StreamEvent> | undefined;
-    let progressed = false;
-    try {
-      try {
-        const startingAfter = watch.cursor >= 0 ? watch.cursor : undefined;
-        const events = await this.#deps.upstream.stream(watch.job.upstreamId!, {
-          startingAfter,
-          signal: connection.signal,
-        });
-        iterator = events[Symbol.asyncIterator]();
-      } catch (error) {
-        return asUpstreamFailure(error) instanceof UpstreamRejectedError ? "refused" : "failed";
-      }
-      for (;;) {
-        let next: IteratorResult<StreamEvent>;
-        try {
-          next = await iterator.next();
-        } catch (error) {
-          if (error instanceof StreamIdleError && !progressed) return "quiet";
-          return progressed ? "progress" : "failed";
-        }
-        if (next.done || watch.controller.signal.aborted) return progressed ? "progress" : "closed";
-        const event = next.value;
-        // An error event mid-stream (nested on the live API) breaks this connection.
-        if (event.type === "error") return progressed ? "progress" : "failed";
-        if (event.sequence_number <= watch.cursor) continue;
+    const end = await readUpstreamStream(this.#deps.upstream, watch.job.upstreamId!, watch.controller.signal, {
+      cursor: () => watch.cursor,
+      onEvent: async (event) => {
         watch.cursor = event.sequence_number;
-        progressed = true;
-        if (LIFECYCLE_EVENT_TYPES.has(event.type) && event.response && (await this.#apply(watch, event.response)))
-          return "ended";
-      }
-    } finally {
-      watch.controller.signal.removeEventListener("abort", stop);
-      connection.abort();
-      await iterator?.return?.().catch(() => undefined);
-    }
+        if (!LIFECYCLE_EVENT_TYPES.has(event.type) || !event.response) return false;
+        return this.#apply(watch, event.response);
+      },
+    });
+    return end === "stopped" ? "ended" : end;
   }
 
   /** Records a status the stream announced. True when the job has ended (or is gone). */

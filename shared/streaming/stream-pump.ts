@@ -1,9 +1,9 @@
 import { isTerminal, type Job } from "#shared/domain/job.ts";
 import { announceEnd } from "#shared/use-cases/announce-end.ts";
 import { applyUpstream } from "#shared/use-cases/job-transitions.ts";
+import { readUpstreamStream } from "#shared/use-cases/read-upstream-stream.ts";
 import type { StreamPhase } from "#shared/domain/labels.ts";
-import { asUpstreamFailure, StreamIdleError, UpstreamRejectedError } from "#shared/errors.ts";
-import type { Deps, EventBatch, StreamEvent, UpstreamResponse } from "#shared/ports.ts";
+import type { Deps, EventBatch, UpstreamResponse } from "#shared/ports.ts";
 import { sleepOnClock } from "#shared/sleep.ts";
 import { LogWriter, type LogWriterSettings } from "./log-writer.ts";
 import { relayEvent } from "./relay-view.ts";
@@ -141,49 +141,24 @@ export class StreamPump {
    */
   async #relay(job: Job, signal: AbortSignal): Promise<"progress" | "quiet" | "closed" | "failed" | "refused"> {
     const writer = this.#writer;
-    const connection = new AbortController();
-    const stop = () => connection.abort();
-    signal.addEventListener("abort", stop, { once: true });
-    let progressed = false;
-    let iterator: AsyncIterator<StreamEvent> | undefined;
-    try {
-      try {
-        const startingAfter = writer.upstreamHigh >= 0 ? writer.upstreamHigh : undefined;
-        iterator = (await this.#deps.upstream.stream(job.upstreamId!, { startingAfter, signal: connection.signal }))[
-          Symbol.asyncIterator
-        ]();
-      } catch (error) {
-        return asUpstreamFailure(error) instanceof UpstreamRejectedError ? "refused" : "failed";
-      }
-      for (;;) {
-        let next: IteratorResult<StreamEvent>;
-        try {
-          next = await iterator.next();
-        } catch (error) {
-          if (error instanceof StreamIdleError && !progressed) return "quiet";
-          return progressed ? "progress" : "failed";
-        }
-        if (next.done || signal.aborted) break;
-        const event = next.value;
-        // An error event mid-stream (the live API nests it) breaks this connection; it is not relayed.
-        if (event.type === "error") return progressed ? "progress" : "failed";
-        if (event.sequence_number <= writer.upstreamHigh) continue;
-        if (!progressed) this.#hooks.phase("live");
-        progressed = true;
+    let live = false;
+    const end = await readUpstreamStream(this.#deps.upstream, job.upstreamId!, signal, {
+      cursor: () => writer.upstreamHigh,
+      onEvent: async (event) => {
+        if (!live) this.#hooks.phase("live");
+        live = true;
         // The end is recorded before readers can see it: a status read is never behind the stream.
         if (TERMINAL_EVENT_TYPES.has(event.type) && event.response)
           await this.#recordEnd(event.response as UpstreamResponse);
         await writer.add(relayEvent(event, job, this.#request!), event.sequence_number);
-        if (writer.ended) break;
-        if (!(await this.#hooks.keepLease())) break;
-      }
-      if (!writer.ended && !signal.aborted) await writer.flush();
-      return progressed ? "progress" : "closed";
-    } finally {
-      signal.removeEventListener("abort", stop);
-      connection.abort();
-      await iterator?.return?.().catch(() => undefined);
-    }
+        return writer.ended || !(await this.#hooks.keepLease());
+      },
+      onClose: async () => {
+        if (!writer.ended && !signal.aborted) await writer.flush();
+      },
+    });
+    // Stopped only after an event it consumed: the log ended, or another instance took the lease.
+    return end === "stopped" ? "progress" : end;
   }
 
   /**
