@@ -43,6 +43,14 @@ async function main() {
   };
   process.on("SIGINT", () => void shutdown(0));
   process.on("SIGTERM", () => void shutdown(0));
+  // npm runs this under `sh -c`, and a SIGTERM sent to npm alone (a process manager, `timeout`)
+  // kills that shell without passing the signal on: this process is re-parented and would keep the
+  // whole stack running, DynamoDB Local's JVM and the port included. A new parent is taken as the
+  // signal it missed. (Windows never re-parents; npm's own Ctrl-C reaches the whole group anyway.)
+  const parentPid = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parentPid) void shutdown(0);
+  }, 500).unref();
 
   const dataDir = dataDirFromEnv();
   const fresh = process.argv.includes("--fresh");
