@@ -56,6 +56,12 @@ export interface JobStore {
   /** Strongly consistent read. */
   get(id: string): Promise<Job | null>;
   getRequest(job: Job): Promise<Record<string, unknown>>;
+  /**
+   * Only the request's fields a Response shows (`shownRequest`, never its `input`), kept per
+   * process as a status read keeps them: what a list page or a reply builds its Responses from,
+   * without reading and decoding each full request. Shared with other readers: never change it.
+   */
+  getShownRequest(job: Job): Promise<Readonly<Record<string, unknown>>>;
   /** The final upstream Response, or null while there is none. */
   getOutput(job: Job): Promise<Record<string, unknown> | null>;
   /**

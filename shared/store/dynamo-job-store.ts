@@ -212,6 +212,10 @@ export class DynamoJobStore implements JobStore {
     return getBlob(this.#blobs(job.id, REQUEST_BLOB), job.request);
   }
 
+  async getShownRequest(job: Job): Promise<Readonly<Record<string, unknown>>> {
+    return this.#viewed(job, "request", REQUEST_BLOB, job.request, [], shownRequest);
+  }
+
   async getOutput(job: Job): Promise<Record<string, unknown> | null> {
     return job.output ? getBlob(this.#blobs(job.id, OUTPUT_BLOB), job.output) : null;
   }

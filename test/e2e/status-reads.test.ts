@@ -56,6 +56,16 @@ function instance(options: { viewCache?: ViewCache; keyCacheMs?: number } = {}) 
       expect(res.status).toBe(202);
       return ((await res.json()) as { id: string }).id;
     },
+    /** `GET /v1/responses` (the relay's list) as `tenant`'s key sees it. */
+    async list(query = "", key = relay.apiKey) {
+      const calls = meter.requests;
+      const res = await app.request(`${ORIGIN}/v1/responses${query}`, { headers: { authorization: `Bearer ${key}` } });
+      return {
+        status: res.status,
+        body: (await res.json()) as { data: Record<string, unknown>[] },
+        calls: meter.requests - calls,
+      };
+    },
     async get(id: string, key = relay.apiKey) {
       const calls = meter.requests;
       const res = await app.request(`${ORIGIN}/v1/responses/${id}`, { headers: { authorization: `Bearer ${key}` } });
@@ -168,6 +178,37 @@ describe("a status read", () => {
       expect(again.text).toBe(await readApart(id));
     } finally {
       receiver.reply(() => ({ status: 200 }));
+    }
+  });
+});
+
+describe("a list page", () => {
+  it("reads each job's shown request fields once per instance, never the whole request, and shows the same Responses", async () => {
+    // Its own tenant, so the page holds exactly these jobs.
+    const { apiKey } = await createTenant(relay.deps.tenants, { name: "lister" });
+    const big = "y".repeat(300_000);
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++)
+      ids.push(
+        await submit(
+          { input: [{ role: "user", content: big }], instructions: `job ${i}`, metadata: { n: String(i) } },
+          apiKey,
+        ),
+      );
+    const api = instance();
+    const first = await api.list("", apiKey);
+    expect(first.status).toBe(200);
+    expect(first.body.data.map((r) => r.id).sort()).toEqual([...ids].sort());
+    // The list query, then each job's request chunks (300 KB of input apiece) once.
+    expect(first.calls).toBe(1 + ids.length);
+    const again = await api.list("", apiKey);
+    expect(again.calls).toBe(1);
+    expect(again.body).toEqual(first.body);
+    // Each entry is the job's Response as reading its whole request shows it (no output in a page).
+    for (const entry of first.body.data) {
+      const job = (await relay.deps.jobs.get(entry.id as string))!;
+      const full = toResponseObject(job, null, await relay.deps.jobs.getRequest(job), ORIGIN);
+      expect(entry).toEqual(JSON.parse(JSON.stringify(full)));
     }
   });
 });

@@ -21,7 +21,7 @@ const FIRST_POLL_SECONDS = 2;
 
 /** A job as callers see it: its Response from the upstream's final one and the caller's request. */
 async function responseOf(job: Job, deps: Deps, baseUrl: string) {
-  const [output, request] = await Promise.all([deps.jobs.getOutput(job), deps.jobs.getRequest(job)]);
+  const [output, request] = await Promise.all([deps.jobs.getOutput(job), deps.jobs.getShownRequest(job)]);
   return toResponseObject(job, output, request, baseUrl);
 }
 
@@ -100,9 +100,10 @@ export function responsesRoutes(deps: Deps, options: { localWaitMs?: number } = 
     const after = afterParam(c.req.query("after"));
     const page = await deps.jobs.list(c.get("tenant").id, { status, limit, after });
     // Summaries: a page of full outputs could be megabytes; GET one job for its output. Each is
-    // still a complete Response, its request-derived fields from the stored request.
+    // still a complete Response, its request-derived fields from the request's shown fields (kept
+    // per process, as for a status read: a page never reads each job's whole `input`).
     const data = await Promise.all(
-      page.jobs.map(async (job) => toResponseObject(job, null, await deps.jobs.getRequest(job), baseUrl(c))),
+      page.jobs.map(async (job) => toResponseObject(job, null, await deps.jobs.getShownRequest(job), baseUrl(c))),
     );
     return jsonReply(c, {
       object: "list",
