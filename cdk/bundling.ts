@@ -79,9 +79,9 @@ export const RELAY_BUNDLING = {
  *
  * Why: esbuild keeps a built-in imported by ESM code as an ESM `import`, and Node answers each
  * one by building an ESM facade that reads every export of the module, which runs the lazy
- * getters (`fs.promises`, `fs.ReadStream`, …) and loads what they load. For the ~16 built-ins a
- * bundle uses that was 50–60 ms of every cold start on Node 24 here, against ~20 ms for the same
- * modules fetched as CommonJS. Through the shim esbuild sees a CommonJS module and reads its
+ * getters (`fs.promises`, `fs.ReadStream`, …) and loads what they load. Importing the ~16
+ * built-ins a bundle uses took 80–116 ms that way on Node 24 here, against 21–53 ms for the same
+ * modules fetched as CommonJS (a script doing only that, 5 runs each). Through the shim esbuild sees a CommonJS module and reads its
  * properties as they are used. `process.getBuiltinModule` is Node ≥ 20.16 and 22.3.
  *
  * The shims are written at bundling time under node_modules/.cache (one per built-in, since an
