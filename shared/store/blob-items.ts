@@ -1,6 +1,7 @@
-import { BatchWriteCommand, QueryCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { BatchWriteCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { StoredBlobRef } from "#shared/domain/job.ts";
 import { chunkPrefix, chunkSortKey, decodeBlob, encodeBlob } from "./blob-chunks.ts";
+import { queryPages } from "./query-pages.ts";
 
 /** Where a blob's chunk items live: a partition, and a sort-key prefix within it. */
 export interface BlobHome {
@@ -38,20 +39,13 @@ export async function putBlob(home: BlobHome, value: unknown, expiresAt: number)
 /** Reads a blob back (strongly consistent) and checks it against its reference. */
 export async function getBlob<T>(home: BlobHome, ref: StoredBlobRef): Promise<T> {
   const chunks: Uint8Array[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await home.doc.send(
-      new QueryCommand({
-        TableName: home.table,
-        KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
-        ExpressionAttributeValues: { ":pk": home.pk, ":prefix": chunkPrefix(home.prefix, ref) },
-        ConsistentRead: true,
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    for (const item of page.Items ?? []) chunks.push(item.data as Uint8Array);
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
+  for await (const items of queryPages(home.doc, {
+    TableName: home.table,
+    KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
+    ExpressionAttributeValues: { ":pk": home.pk, ":prefix": chunkPrefix(home.prefix, ref) },
+    ConsistentRead: true,
+  }))
+    for (const item of items) chunks.push(item.data as Uint8Array);
   return decodeBlob<T>(ref, chunks.slice(0, ref.chunks));
 }
 

@@ -24,6 +24,7 @@ import type {
   Refusal,
 } from "#shared/ports.ts";
 import { blobFromItems, getBlob, putBlob, type BlobHome } from "./blob-items.ts";
+import { queryPages } from "./query-pages.ts";
 import { ViewCache } from "./view-cache.ts";
 import { DUE_INDEX, TENANT_INDEX, UPSTREAM_INDEX } from "./table-definition.ts";
 import {
@@ -245,20 +246,13 @@ export class DynamoJobStore implements JobStore {
   /** The job's items from its JOB item up to `end`, strongly consistent, every page. */
   async #readRange(id: string, end: string): Promise<Record<string, unknown>[]> {
     const items: Record<string, unknown>[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.#doc.send(
-        new QueryCommand({
-          TableName: this.#table,
-          KeyConditionExpression: "pk = :pk AND sk BETWEEN :job AND :end",
-          ExpressionAttributeValues: { ":pk": jobPk(id), ":job": JOB_SK, ":end": end },
-          ConsistentRead: true,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      items.push(...(page.Items ?? []));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    for await (const page of queryPages(this.#doc, {
+      TableName: this.#table,
+      KeyConditionExpression: "pk = :pk AND sk BETWEEN :job AND :end",
+      ExpressionAttributeValues: { ":pk": jobPk(id), ":job": JOB_SK, ":end": end },
+      ConsistentRead: true,
+    }))
+      items.push(...page);
     return items;
   }
 
@@ -422,25 +416,18 @@ export class DynamoJobStore implements JobStore {
 
   async queryDue(shard: number, fromMs: number, toMs: number): Promise<DueEntry[]> {
     const entries: DueEntry[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.#doc.send(
-        new QueryCommand({
-          TableName: this.#table,
-          IndexName: DUE_INDEX.name,
-          KeyConditionExpression: "dueShard = :shard AND dueAt BETWEEN :from AND :to",
-          ExpressionAttributeValues: { ":shard": dueShardKey(shard), ":from": fromMs, ":to": toMs },
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of page.Items ?? [])
+    for await (const page of queryPages(this.#doc, {
+      TableName: this.#table,
+      IndexName: DUE_INDEX.name,
+      KeyConditionExpression: "dueShard = :shard AND dueAt BETWEEN :from AND :to",
+      ExpressionAttributeValues: { ":shard": dueShardKey(shard), ":from": fromMs, ":to": toMs },
+    }))
+      for (const item of page)
         entries.push({
           id: (item.pk as string).slice(4),
           dueAt: item.dueAt as number,
           version: item.version as number,
         });
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
     return entries;
   }
 
@@ -491,22 +478,16 @@ export class DynamoJobStore implements JobStore {
         });
     }
     // Everything else lives in the job's partition: REQ#, OUT#, EVT#, EVB#, DLV# items.
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.#doc.send(
-        new QueryCommand({
-          TableName: this.#table,
-          KeyConditionExpression: "pk = :pk",
-          ExpressionAttributeValues: { ":pk": jobPk(job.id) },
-          ProjectionExpression: "pk, sk",
-          ConsistentRead: true,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      const keys = (page.Items ?? []).map((item) => ({ pk: item.pk, sk: item.sk }));
+    for await (const page of queryPages(this.#doc, {
+      TableName: this.#table,
+      KeyConditionExpression: "pk = :pk",
+      ExpressionAttributeValues: { ":pk": jobPk(job.id) },
+      ProjectionExpression: "pk, sk",
+      ConsistentRead: true,
+    })) {
+      const keys = page.map((item) => ({ pk: item.pk, sk: item.sk }));
       for (let start = 0; start < keys.length; start += 25) await this.#deleteKeys(keys.slice(start, start + 25));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    }
   }
 
   /** One BatchWrite of up to 25 deletes, resending what DynamoDB leaves unprocessed. */
