@@ -3,7 +3,7 @@ import { isTerminal, type Job } from "#shared/domain/job.ts";
 import { StillRunningError } from "#shared/errors.ts";
 import type { Deps } from "#shared/ports.ts";
 import { streamDeadline, streamServiceFor } from "#shared/http/http-stream.ts";
-import { TERMINAL_EVENT_TYPES } from "#shared/streaming/stream-state.ts";
+import { TERMINAL_EVENT_TYPES } from "#shared/domain/stream-events.ts";
 
 /** The local stack's wait for a blocking create (no front door limits it; the SDKs wait 10 min). */
 export const LOCAL_BLOCKING_WAIT_MS = 9 * 60_000;

@@ -33,7 +33,7 @@ import { LogWriter } from "./log-writer.ts";
 import { relayEvent } from "./relay-view.ts";
 import { wireResponse } from "#shared/domain/response-view.ts";
 import { DEFAULT_PUMP_SETTINGS } from "./stream-pump.ts";
-import { LIFECYCLE_EVENT_TYPES, TERMINAL_EVENT_TYPES } from "./stream-state.ts";
+import { LIFECYCLE_EVENT_TYPES, TERMINAL_EVENT_TYPES } from "#shared/domain/stream-events.ts";
 
 export const workerLease = (jobId: string) => `worker-${jobId}`;
 

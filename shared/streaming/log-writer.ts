@@ -1,6 +1,7 @@
 import type { EventBatch, EventLog, StreamEvent } from "#shared/ports.ts";
 import { closingEvents } from "./synthesize.ts";
-import { StreamState, TERMINAL_EVENT_TYPES } from "./stream-state.ts";
+import { TERMINAL_EVENT_TYPES } from "#shared/domain/stream-events.ts";
+import { StreamState } from "./stream-state.ts";
 
 export interface LogWriterSettings {
   /** Real ms an event may wait in the buffer before it is written (and served). */

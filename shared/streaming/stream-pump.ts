@@ -8,7 +8,7 @@ import { sleepOnClock } from "#shared/sleep.ts";
 import { LogWriter, type LogWriterSettings } from "./log-writer.ts";
 import { relayEvent } from "./relay-view.ts";
 import { wireResponse } from "#shared/domain/response-view.ts";
-import { TERMINAL_EVENT_TYPES } from "./stream-state.ts";
+import { TERMINAL_EVENT_TYPES } from "#shared/domain/stream-events.ts";
 
 export interface PumpSettings extends LogWriterSettings {
   /** Waits (clock ms) before the tries that follow a failed connection; then polling. */

@@ -3,7 +3,7 @@ import type { Job, JobStatus } from "#shared/domain/job.ts";
 import { statusLabel, streamLabel, type StreamPhase } from "#shared/domain/labels.ts";
 import type { Log } from "#shared/log.ts";
 import type { Deps, EventBatch, StreamEvent } from "#shared/ports.ts";
-import { LIFECYCLE_EVENT_TYPES, TERMINAL_EVENT_TYPES } from "./stream-state.ts";
+import { LIFECYCLE_EVENT_TYPES, TERMINAL_EVENT_TYPES } from "#shared/domain/stream-events.ts";
 import { DEFAULT_PUMP_SETTINGS, StreamPump, type PumpSettings } from "./stream-pump.ts";
 import { isEmulated } from "./emulated-worker.ts";
 import { isTerminal } from "#shared/domain/job.ts";

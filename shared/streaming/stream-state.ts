@@ -1,9 +1,6 @@
 import { LIFECYCLE_EVENT_TYPES, TERMINAL_EVENT_TYPES } from "#shared/domain/stream-events.ts";
 import type { StreamEvent } from "#shared/ports.ts";
 
-// Re-exported: the other streaming files and shared/http/blocking-wait.ts import them from here.
-export { LIFECYCLE_EVENT_TYPES, TERMINAL_EVENT_TYPES };
-
 /** What a stream has told its reader so far about one content part of an output item. */
 export interface PartState {
   added: boolean;
